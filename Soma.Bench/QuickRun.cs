@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using Soma;
+using Soma.Reference;
+
+namespace Soma.Bench;
+
+/// <summary>
+/// The main job: list accelerators, run prefill and decode of a random layer on the chosen one, check both against
+/// the double-precision reference, and print errors and timings.
+/// </summary>
+internal static class QuickRun
+{
+    public const double MaxRelativeError = 1e-4;
+    public const double MinCosine = 0.999999;
+
+    public static int Run(SomaAcceleratorKind kind, SomaLayerOptions shape, int prefillTokens, int decodeSteps, int seed)
+    {
+        Console.WriteLine("Devices:");
+        foreach (var device in SomaEngine.ListDevices())
+        {
+            Console.WriteLine($"  {device}");
+        }
+
+        using var engine = SomaEngine.Create(new SomaEngineOptions(kind));
+        Console.WriteLine($"Running on {engine.Device}");
+        Console.WriteLine($"Layer: {BenchShapes.Describe(shape)}, prefill {prefillTokens} tokens, then {decodeSteps} decode steps");
+
+        var weights = SomaLayerWeights.CreateRandom(shape, seed, biases: true);
+        var x = RandomInputs(shape.ModelDim, prefillTokens + decodeSteps, seed + 1);
+        using var layer = engine.CreateLayer(shape, weights);
+        using var session = layer.CreateSession();
+
+        int d = shape.ModelDim;
+        var sw = Stopwatch.StartNew();
+        var yPrefill = session.Prefill(x.AsSpan(0, prefillTokens * d));
+        double prefillMs = sw.Elapsed.TotalMilliseconds;
+        var yDecode = new float[decodeSteps * d];
+        var stepMs = new double[decodeSteps];
+        for (int i = 0; i < decodeSteps; i++)
+        {
+            sw.Restart();
+            session.Decode(x.AsSpan((prefillTokens + i) * d, d)).CopyTo(yDecode, i * d);
+            stepMs[i] = sw.Elapsed.TotalMilliseconds;
+        }
+
+        Console.WriteLine("Reference (double precision, token by token)...");
+        var reference = new SomaReference(shape, weights);
+        var state = reference.CreateState();
+        var expected = reference.Run(state, x);
+        var prefill = Comparison.Of(yPrefill, expected.AsSpan(0, prefillTokens * d));
+        var decode = Comparison.Of(yDecode, expected.AsSpan(prefillTokens * d));
+
+        Array.Sort(stepMs);
+        Console.WriteLine($"Prefill: {prefillMs:F1} ms for {prefillTokens} tokens ({prefillTokens / (prefillMs / 1000):F0} tok/s, first call includes warm-up)");
+        Console.WriteLine($"Decode:  median {stepMs[decodeSteps / 2]:F3} ms/step, min {stepMs[0]:F3}, max {stepMs[^1]:F3} over {decodeSteps} steps");
+        Console.WriteLine($"State:   {session.StateBytes} bytes per session at position {session.Position}");
+        Console.WriteLine($"Prefill vs reference: {prefill}");
+        Console.WriteLine($"Decode  vs reference: {decode}");
+        bool ok = Pass(prefill) && Pass(decode);
+        Console.WriteLine(ok
+            ? $"PASS: relative max error <= {MaxRelativeError:E0} and cosine >= {MinCosine} for prefill and decode"
+            : $"FAIL: relative max error must be <= {MaxRelativeError:E0} and cosine >= {MinCosine}");
+        return ok ? 0 : 1;
+    }
+
+    public static float[] RandomInputs(int width, int tokens, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[width * tokens];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)(rng.NextDouble() * 2 - 1);
+        }
+
+        return x;
+    }
+
+    private static bool Pass(Comparison c) => c.RelativeMaxError <= MaxRelativeError && c.Cosine >= MinCosine;
+}

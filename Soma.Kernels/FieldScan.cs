@@ -1,0 +1,92 @@
+using ILGPU;
+
+namespace Soma.Kernels;
+
+/// <summary>Segments of one launch: which state slot each sequence uses and which rows of the chunk are its tokens.</summary>
+internal struct SegmentArgs
+{
+    /// <summary>State slot per segment.</summary>
+    public ArrayView<int> Slot;
+    /// <summary>First row of the segment in the chunk.</summary>
+    public ArrayView<int> Start;
+    /// <summary>Rows (tokens) of the segment.</summary>
+    public ArrayView<int> Length;
+    /// <summary>Absolute position of the segment's first token.</summary>
+    public ArrayView<long> Position;
+    /// <summary>Segment count.</summary>
+    public int Count;
+}
+
+/// <summary>
+/// The far field's decaying state S_g &lt;- gamma_g S_g + (1 - gamma_g) k_g, evaluated over a chunk as a blocked
+/// parallel scan of the linear recurrence (never through gamma^-i, which overflows fp32).
+/// </summary>
+internal static class FieldScan
+{
+    /// <summary>Dynamic shared memory (floats) a launch with this group size needs.</summary>
+    public static int SharedFloats(int groupSize) => 2 * groupSize;
+
+    // prev[t] = S before token t, final[s] = S after the segment, S_t = gamma S_{t-1} + (1-gamma) k_t;
+    // launch: one group per (segment, channel) grid-stride, each thread scans a contiguous block of the segment's tokens.
+    public static void ScanKernel(
+        SegmentArgs seg,
+        ArrayView<float> field,
+        ArrayView<float> gamma,
+        ArrayView<float> kRaw,
+        ArrayView<float> prev,
+        ArrayView<float> final,
+        int channels,
+        int headDim)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int groupSize = Group.DimX;
+        int lane = Group.IdxX;
+        for (int item = Grid.IdxX; item < seg.Count * channels; item += Grid.DimX)
+        {
+            int s = item / channels;
+            int c = item % channels;
+            float g = gamma[c / headDim];
+            float oneMinus = 1f - g;
+            int start = seg.Start[s];
+            int length = seg.Length[s];
+            int block = (length + groupSize - 1) / groupSize;
+            int lo = lane * block;
+            int hi = lo + block < length ? lo + block : length;
+
+            // Phase 1: each thread's block from a zero start: decay product and end value.
+            float decay = 1f;
+            float local = 0f;
+            for (int i = lo; i < hi; i++)
+            {
+                local = g * local + oneMinus * kRaw[(start + i) * channels + c];
+                decay *= g;
+            }
+
+            shared[lane] = decay;
+            shared[groupSize + lane] = local;
+            Group.Barrier();
+
+            // Phase 2: the state entering this thread's block, from the slot's state and the blocks before it.
+            float carry = field[seg.Slot[s] * channels + c];
+            for (int b = 0; b < lane; b++)
+            {
+                carry = shared[b] * carry + shared[groupSize + b];
+            }
+
+            // Phase 3: rescan the block from its true start, writing the state before each token.
+            for (int i = lo; i < hi; i++)
+            {
+                int row = (start + i) * channels + c;
+                prev[row] = carry;
+                carry = g * carry + oneMinus * kRaw[row];
+            }
+
+            if (lane == groupSize - 1)
+            {
+                final[s * channels + c] = carry;
+            }
+
+            Group.Barrier();
+        }
+    }
+}

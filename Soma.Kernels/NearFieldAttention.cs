@@ -1,0 +1,215 @@
+using ILGPU;
+using ILGPU.Algorithms;
+
+namespace Soma.Kernels;
+
+/// <summary>Inputs and outputs of one near-field attention launch.</summary>
+internal struct AttentionArgs
+{
+    /// <summary>Rotated queries q[n, H, dh].</summary>
+    public ArrayView<float> Q;
+    /// <summary>The chunk's rotated keys k[n, Hkv, dh].</summary>
+    public ArrayView<float> K;
+    /// <summary>The chunk's values v[n, Hkv, dh].</summary>
+    public ArrayView<float> V;
+    /// <summary>Ring keys [slots, W, Hkv, dh].</summary>
+    public ArrayView<float> RingK;
+    /// <summary>Ring values [slots, W, Hkv, dh].</summary>
+    public ArrayView<float> RingV;
+    /// <summary>Field state before each token, [n, Hkv, dh].</summary>
+    public ArrayView<float> FieldPrev;
+    /// <summary>Far-field gain per query head, alpha[H].</summary>
+    public ArrayView<float> Alpha;
+    /// <summary>Output o[n, H, dh] = near + alpha * S_prev.</summary>
+    public ArrayView<float> Output;
+    /// <summary>Segment index of each row, [n].</summary>
+    public ArrayView<int> RowSegment;
+    /// <summary>Token count n.</summary>
+    public int Tokens;
+    /// <summary>Query heads H.</summary>
+    public int Heads;
+    /// <summary>Key/value heads Hkv.</summary>
+    public int KvHeads;
+    /// <summary>Head dimension dh.</summary>
+    public int HeadDim;
+    /// <summary>Ring capacity W.</summary>
+    public int Window;
+    /// <summary>1: the window ends at the current token; 0: it holds only earlier tokens.</summary>
+    public int IncludeCurrent;
+    /// <summary>Keys per tile (the score buffer's width).</summary>
+    public int TileKeys;
+    /// <summary>Query heads one group serves (at most H / Hkv; the host lowers it to fit shared memory).</summary>
+    public int HeadsPerGroup;
+    /// <summary>Softmax scale.</summary>
+    public float Scale;
+}
+
+/// <summary>
+/// Near-field attention over the ring buffer and the chunk's own keys, with a streaming (online) softmax: keys are
+/// visited in tiles, scores live only in a tile-sized shared buffer, never a score matrix in device memory.
+/// </summary>
+/// <remarks>
+/// For row t at absolute position P the window is [P - W + 1, P] (include-current) or [P - W, P - 1], clipped at 0.
+/// A key at position q &gt;= p0 (the segment's first position) is read from the chunk; an earlier one from ring slot
+/// q mod W, which still holds it because the ring keeps the last min(p0, W) tokens before the chunk.
+/// One group serves one (row, kv-head) and up to H / Hkv of the query heads that read that kv-head, so each key and
+/// value row is read once for all of them.
+/// </remarks>
+internal static class NearFieldAttention
+{
+    /// <summary>Dynamic shared memory (floats) for one group.</summary>
+    public static int SharedFloats(int headsPerGroup, int headDim, int tileKeys) =>
+        headsPerGroup * (2 * headDim + tileKeys + 3);
+
+    // o[t, h] = sum_j softmax(scale q_h . k_j) v_j + alpha_h S_prev[t, g(h)] over the window of t;
+    // launch: one group per (row, kv-head, head chunk) grid-stride, threads over keys (scores) then over (head, dim) (values).
+    public static void Kernel(AttentionArgs a, SegmentArgs seg)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int groupSize = Group.DimX;
+        int lane = Group.IdxX;
+        int perKv = a.Heads / a.KvHeads;
+        int hpg = a.HeadsPerGroup;
+        int headChunks = (perKv + hpg - 1) / hpg;
+        int dh = a.HeadDim;
+        int kvWidth = a.KvHeads * dh;
+        int tk = a.TileKeys;
+
+        // Shared layout: q[hpg*dh] | acc[hpg*dh] | p[hpg*tk] | max[hpg] | sum[hpg] | corr[hpg].
+        int accBase = hpg * dh;
+        int pBase = 2 * hpg * dh;
+        int maxBase = pBase + hpg * tk;
+        int sumBase = maxBase + hpg;
+        int corrBase = sumBase + hpg;
+
+        for (int item = Grid.IdxX; item < a.Tokens * a.KvHeads * headChunks; item += Grid.DimX)
+        {
+            int t = item / (a.KvHeads * headChunks);
+            int g = (item / headChunks) % a.KvHeads;
+            int h0 = g * perKv + (item % headChunks) * hpg;
+            int heads = XMath.Min(hpg, (g + 1) * perKv - h0);
+            int width = heads * dh;
+            int s = a.RowSegment[t];
+            int slot = seg.Slot[s];
+            long first = seg.Position[s];
+            long pos = first + (t - seg.Start[s]);
+            long hi = a.IncludeCurrent != 0 ? pos : pos - 1;
+            long lo = hi - a.Window + 1;
+            if (lo < 0)
+            {
+                lo = 0;
+            }
+
+            int count = hi >= lo ? (int)(hi - lo + 1) : 0;
+
+            for (int e = lane; e < width; e += groupSize)
+            {
+                shared[e] = a.Q[(t * a.Heads + h0) * dh + e];
+                shared[accBase + e] = 0f;
+            }
+
+            for (int r = lane; r < heads; r += groupSize)
+            {
+                shared[maxBase + r] = float.NegativeInfinity;
+                shared[sumBase + r] = 0f;
+            }
+
+            Group.Barrier();
+
+            for (int j0 = 0; j0 < count; j0 += tk)
+            {
+                int chunk = XMath.Min(tk, count - j0);
+
+                // Scores: one thread per key of the tile, for every query head of this kv-head.
+                for (int jj = lane; jj < chunk; jj += groupSize)
+                {
+                    long keyPos = lo + j0 + jj;
+                    int offset = KeyOffset(keyPos, first, seg.Start[s], slot, g, a);
+                    var keys = keyPos >= first ? a.K : a.RingK;
+                    for (int r = 0; r < heads; r++)
+                    {
+                        float dot = 0f;
+                        for (int d = 0; d < dh; d++)
+                        {
+                            dot += shared[r * dh + d] * keys[offset + d];
+                        }
+
+                        shared[pBase + r * tk + jj] = a.Scale * dot;
+                    }
+                }
+
+                Group.Barrier();
+
+                // Online softmax bookkeeping: one thread per query head rescales its running max and sum.
+                for (int r = lane; r < heads; r += groupSize)
+                {
+                    float oldMax = shared[maxBase + r];
+                    float tileMax = oldMax;
+                    for (int jj = 0; jj < chunk; jj++)
+                    {
+                        tileMax = XMath.Max(tileMax, shared[pBase + r * tk + jj]);
+                    }
+
+                    float correction = XMath.Exp(oldMax - tileMax);
+                    float sum = 0f;
+                    for (int jj = 0; jj < chunk; jj++)
+                    {
+                        float p = XMath.Exp(shared[pBase + r * tk + jj] - tileMax);
+                        shared[pBase + r * tk + jj] = p;
+                        sum += p;
+                    }
+
+                    shared[maxBase + r] = tileMax;
+                    shared[sumBase + r] = shared[sumBase + r] * correction + sum;
+                    shared[corrBase + r] = correction;
+                }
+
+                Group.Barrier();
+
+                // Values: one thread per (query head, dim) accumulates the tile's weighted values.
+                for (int e = lane; e < width; e += groupSize)
+                {
+                    int r = e / dh;
+                    int d = e % dh;
+                    float acc = shared[accBase + e] * shared[corrBase + r];
+                    for (int jj = 0; jj < chunk; jj++)
+                    {
+                        long keyPos = lo + j0 + jj;
+                        int offset = KeyOffset(keyPos, first, seg.Start[s], slot, g, a);
+                        var values = keyPos >= first ? a.V : a.RingV;
+                        acc += shared[pBase + r * tk + jj] * values[offset + d];
+                    }
+
+                    shared[accBase + e] = acc;
+                }
+
+                Group.Barrier();
+            }
+
+            // Epilogue: normalise and add the far field read before this token's update.
+            for (int e = lane; e < width; e += groupSize)
+            {
+                int r = e / dh;
+                int d = e % dh;
+                float sum = shared[sumBase + r];
+                float near = sum > 0f ? shared[accBase + e] / sum : 0f;
+                int h = h0 + r;
+                a.Output[(t * a.Heads + h) * dh + d] = near + a.Alpha[h] * a.FieldPrev[t * kvWidth + g * dh + d];
+            }
+
+            Group.Barrier();
+        }
+    }
+
+    /// <summary>Offset of key/value row (position, kv-head g) in the chunk buffers or in the slot's ring.</summary>
+    private static int KeyOffset(long keyPos, long first, int segStart, int slot, int g, AttentionArgs a)
+    {
+        if (keyPos >= first)
+        {
+            return ((segStart + (int)(keyPos - first)) * a.KvHeads + g) * a.HeadDim;
+        }
+
+        int ringSlot = (int)(keyPos % a.Window);
+        return ((slot * a.Window + ringSlot) * a.KvHeads + g) * a.HeadDim;
+    }
+}

@@ -1,0 +1,53 @@
+using ILGPU;
+
+namespace Soma.Kernels;
+
+/// <summary>
+/// The last step of every call: the chunk's last min(W, n) rotated keys and values go into their ring slots and the
+/// field takes its end-of-chunk value. Nothing in a session's state changes before this launch.
+/// </summary>
+internal static class StateCommit
+{
+    // ring[slot, (p0+i) mod W] = (k, v)[start+i] for i >= n - W; field[slot] = final[s];
+    // launch: any explicit group shape, grid-stride over (segment, row-in-window, Hkv*dh) and then (segment, Hkv*dh).
+    public static void Kernel(
+        SegmentArgs seg,
+        ArrayView<float> kRotated,
+        ArrayView<float> v,
+        ArrayView<float> final,
+        ArrayView<float> ringK,
+        ArrayView<float> ringV,
+        ArrayView<float> field,
+        int channels,
+        int window)
+    {
+        int stride = Grid.DimX * Group.DimX;
+        int ringItems = seg.Count * window * channels;
+        for (int e = Grid.GlobalIndex.X; e < ringItems; e += stride)
+        {
+            int s = e / (window * channels);
+            int rest = e % (window * channels);
+            int back = rest / channels;
+            int c = rest % channels;
+            int length = seg.Length[s];
+            if (back >= length)
+            {
+                continue;
+            }
+
+            // back = 0 is the segment's last token, back = W - 1 the oldest one that stays in the ring.
+            int i = length - 1 - back;
+            int row = (seg.Start[s] + i) * channels + c;
+            int ringSlot = (int)((seg.Position[s] + i) % window);
+            int dst = (seg.Slot[s] * window + ringSlot) * channels + c;
+            ringK[dst] = kRotated[row];
+            ringV[dst] = v[row];
+        }
+
+        for (int e = Grid.GlobalIndex.X; e < seg.Count * channels; e += stride)
+        {
+            int s = e / channels;
+            field[seg.Slot[s] * channels + e % channels] = final[e];
+        }
+    }
+}

@@ -1,0 +1,86 @@
+using System.Runtime.InteropServices;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Soma.Internal;
+
+/// <summary>
+/// The one owner of a device allocation. It reports its bytes to the engine's ledger while alive, so tests can show
+/// that every path returns device memory to its baseline.
+/// </summary>
+internal sealed class DeviceBuffer<T> : IDisposable
+    where T : unmanaged
+{
+    private readonly AllocationLedger ledger;
+    private MemoryBuffer1D<T, Stride1D.Dense>? buffer;
+
+    public DeviceBuffer(Accelerator accelerator, AllocationLedger ledger, long length)
+    {
+        this.ledger = ledger;
+        Length = Math.Max(length, 1);
+        buffer = accelerator.Allocate1D<T>(Length);
+        Bytes = Length * Marshal.SizeOf<T>();
+        ledger.Add(Bytes);
+    }
+
+    public long Length { get; }
+
+    public long Bytes { get; }
+
+    public ArrayView<T> View => (buffer ?? throw new ObjectDisposedException(nameof(DeviceBuffer<T>))).View;
+
+    public void Upload(AcceleratorStream stream, ReadOnlySpan<T> data, long offset = 0)
+    {
+        if (data.Length == 0)
+        {
+            return;
+        }
+
+        View.SubView(offset, data.Length).CopyFromCPU(stream, ref MemoryMarshal.GetReference(data), data.Length);
+    }
+
+    public void Download(AcceleratorStream stream, Span<T> data, long offset = 0)
+    {
+        if (data.Length == 0)
+        {
+            return;
+        }
+
+        View.SubView(offset, data.Length).CopyToCPU(stream, ref MemoryMarshal.GetReference(data), data.Length);
+    }
+
+    public void Dispose()
+    {
+        if (buffer is null)
+        {
+            return;
+        }
+
+        buffer.Dispose();
+        buffer = null;
+        ledger.Remove(Bytes);
+    }
+}
+
+/// <summary>Live device bytes and buffers of one engine.</summary>
+internal sealed class AllocationLedger
+{
+    private long bytes;
+    private long buffers;
+
+    public long Bytes => Interlocked.Read(ref bytes);
+
+    public long Buffers => Interlocked.Read(ref buffers);
+
+    public void Add(long size)
+    {
+        Interlocked.Add(ref bytes, size);
+        Interlocked.Increment(ref buffers);
+    }
+
+    public void Remove(long size)
+    {
+        Interlocked.Add(ref bytes, -size);
+        Interlocked.Decrement(ref buffers);
+    }
+}

@@ -1,0 +1,34 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Soma.Kernels;
+
+namespace Soma.Internal;
+
+/// <summary>Every Soma kernel, compiled and loaded once per engine.</summary>
+internal sealed class KernelSet
+{
+    public KernelSet(Accelerator accelerator)
+    {
+        Qkv = accelerator.LoadKernel<QkvProjectionArgs>(Projection.QkvKernel);
+        Linear = accelerator.LoadKernel<LinearArgs>(Projection.LinearKernel);
+        RopeTable = accelerator.LoadKernel<ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int>(
+            RopeAngles.TableKernel);
+        FieldScan = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(
+            Kernels.FieldScan.ScanKernel);
+        Attention = accelerator.LoadKernel<AttentionArgs, SegmentArgs>(NearFieldAttention.Kernel);
+        Commit = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(
+            StateCommit.Kernel);
+    }
+
+    public Action<AcceleratorStream, KernelConfig, QkvProjectionArgs> Qkv { get; }
+
+    public Action<AcceleratorStream, KernelConfig, LinearArgs> Linear { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int> RopeTable { get; }
+
+    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> FieldScan { get; }
+
+    public Action<AcceleratorStream, KernelConfig, AttentionArgs, SegmentArgs> Attention { get; }
+
+    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> Commit { get; }
+}

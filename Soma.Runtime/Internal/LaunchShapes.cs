@@ -1,0 +1,64 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Soma.Kernels;
+
+namespace Soma.Internal;
+
+/// <summary>
+/// Launch shapes chosen on the host for one accelerator: group size, grid size for grid-stride loops, tile widths
+/// and the dynamic shared memory each kernel asks for. Kernels read group and warp size at run time.
+/// </summary>
+internal sealed class LaunchShapes
+{
+    private readonly int maxResidentGroups;
+    private readonly int maxSharedBytes;
+
+    public LaunchShapes(Accelerator accelerator)
+    {
+        int max = accelerator.MaxNumThreadsPerGroup;
+        bool cpu = accelerator.AcceleratorType == AcceleratorType.CPU;
+
+        // GPUs: 128 threads (4 warps) balances occupancy and shared memory; CPU: the whole simulated group.
+        GroupSize = cpu ? max : Math.Min(max, Math.Max(accelerator.WarpSize, 128));
+        int perMp = Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / GroupSize);
+        maxResidentGroups = Math.Max(1, accelerator.NumMultiprocessors * perMp);
+        maxSharedBytes = accelerator.MaxSharedMemoryPerGroup;
+        TileKeys = Math.Max(GroupSize, 16);
+    }
+
+    /// <summary>Threads per group for every kernel.</summary>
+    public int GroupSize { get; }
+
+    /// <summary>Keys per attention tile.</summary>
+    public int TileKeys { get; }
+
+    /// <summary>Grid for a grid-stride loop over <paramref name="groupItems"/> group-sized work items.</summary>
+    public KernelConfig Groups(long groupItems, int sharedFloats = 0)
+    {
+        int grid = (int)Math.Clamp(groupItems, 1, maxResidentGroups * 4L);
+        return sharedFloats > 0
+            ? new KernelConfig(grid, GroupSize, SharedMemoryConfig.RequestDynamic<float>(sharedFloats))
+            : new KernelConfig(grid, GroupSize);
+    }
+
+    /// <summary>Grid for a grid-stride loop over <paramref name="elements"/> independent elements.</summary>
+    public KernelConfig Elements(long elements) => Groups((elements + GroupSize - 1) / GroupSize);
+
+    /// <summary>Query heads per attention group so that the group's shared memory fits the device.</summary>
+    public int AttentionHeadsPerGroup(int headsPerKv, int headDim)
+    {
+        int heads = headsPerKv;
+        while (heads > 1 && NearFieldAttention.SharedFloats(heads, headDim, TileKeys) * sizeof(float) > maxSharedBytes)
+        {
+            heads = (heads + 1) / 2;
+        }
+
+        if (NearFieldAttention.SharedFloats(heads, headDim, TileKeys) * sizeof(float) > maxSharedBytes)
+        {
+            throw new NotSupportedException(
+                $"headDim {headDim} needs more shared memory per group than this device offers ({maxSharedBytes} bytes).");
+        }
+
+        return heads;
+    }
+}

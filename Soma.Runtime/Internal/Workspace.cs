@@ -1,0 +1,98 @@
+namespace Soma.Internal;
+
+/// <summary>
+/// Per-layer scratch for one device pass of up to <see cref="Rows"/> tokens in up to <see cref="Segments"/>
+/// sequences. Nothing here is session state: a pass writes scratch only, until its commit launch.
+/// </summary>
+internal sealed class Workspace : IDisposable
+{
+    private readonly List<IDisposable> owned = new();
+
+    public Workspace(SomaEngine engine, SomaLayerOptions o, int rows, int segments)
+    {
+        Rows = rows;
+        Segments = segments;
+        int kv = o.KvHeads * o.HeadDim;
+        int q = o.Heads * o.HeadDim;
+        try
+        {
+            X = Own(engine.Allocate<float>((long)rows * o.ModelDim));
+            Q = Own(engine.Allocate<float>((long)rows * q));
+            KRotated = Own(engine.Allocate<float>((long)rows * kv));
+            KRaw = Own(engine.Allocate<float>((long)rows * kv));
+            V = Own(engine.Allocate<float>((long)rows * kv));
+            FieldPrev = Own(engine.Allocate<float>((long)rows * kv));
+            O = Own(engine.Allocate<float>((long)rows * q));
+            Y = Own(engine.Allocate<float>((long)rows * o.ModelDim));
+            Cos = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
+            Sin = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
+            Positions = Own(engine.Allocate<long>(rows));
+            RowSegment = Own(engine.Allocate<int>(rows));
+            SegSlot = Own(engine.Allocate<int>(segments));
+            SegStart = Own(engine.Allocate<int>(segments));
+            SegLength = Own(engine.Allocate<int>(segments));
+            SegPosition = Own(engine.Allocate<long>(segments));
+            FieldFinal = Own(engine.Allocate<float>((long)segments * kv));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public int Rows { get; }
+
+    public int Segments { get; }
+
+    public DeviceBuffer<float> X { get; } = null!;
+
+    public DeviceBuffer<float> Q { get; } = null!;
+
+    public DeviceBuffer<float> KRotated { get; } = null!;
+
+    public DeviceBuffer<float> KRaw { get; } = null!;
+
+    public DeviceBuffer<float> V { get; } = null!;
+
+    public DeviceBuffer<float> FieldPrev { get; } = null!;
+
+    public DeviceBuffer<float> O { get; } = null!;
+
+    public DeviceBuffer<float> Y { get; } = null!;
+
+    public DeviceBuffer<float> Cos { get; } = null!;
+
+    public DeviceBuffer<float> Sin { get; } = null!;
+
+    public DeviceBuffer<long> Positions { get; } = null!;
+
+    public DeviceBuffer<int> RowSegment { get; } = null!;
+
+    public DeviceBuffer<int> SegSlot { get; } = null!;
+
+    public DeviceBuffer<int> SegStart { get; } = null!;
+
+    public DeviceBuffer<int> SegLength { get; } = null!;
+
+    public DeviceBuffer<long> SegPosition { get; } = null!;
+
+    public DeviceBuffer<float> FieldFinal { get; } = null!;
+
+    public void Dispose()
+    {
+        foreach (var buffer in owned)
+        {
+            buffer.Dispose();
+        }
+
+        owned.Clear();
+    }
+
+    private DeviceBuffer<T> Own<T>(DeviceBuffer<T> buffer)
+        where T : unmanaged
+    {
+        owned.Add(buffer);
+        return buffer;
+    }
+}

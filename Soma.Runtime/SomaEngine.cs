@@ -1,0 +1,233 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+using Soma.Internal;
+
+namespace Soma;
+
+/// <summary>
+/// Owns one ILGPU context and accelerator, the compiled Soma kernels and their launch shapes. Create layers from it;
+/// dispose it last. Everything it hands out that holds device memory is <see cref="IDisposable"/>.
+/// </summary>
+public sealed class SomaEngine : IDisposable
+{
+    private readonly Context context;
+    private readonly List<WeakReference<IDisposable>> children = new();
+    private bool disposed;
+
+    private SomaEngine(Context context, Accelerator accelerator, SomaDeviceInfo device)
+    {
+        this.context = context;
+        Accelerator = accelerator;
+        Device = device;
+        Ledger = new AllocationLedger();
+        Shapes = new LaunchShapes(accelerator);
+        Kernels = new KernelSet(accelerator);
+    }
+
+    /// <summary>The device this engine runs on.</summary>
+    public SomaDeviceInfo Device { get; }
+
+    /// <summary>Device bytes currently held by layers, sessions and scratch of this engine.</summary>
+    public long AllocatedBytes => Ledger.Bytes;
+
+    /// <summary>Device buffers currently held by this engine's objects.</summary>
+    public long AllocatedBuffers => Ledger.Buffers;
+
+    internal Accelerator Accelerator { get; }
+
+    internal AllocationLedger Ledger { get; }
+
+    internal LaunchShapes Shapes { get; }
+
+    internal KernelSet Kernels { get; }
+
+    /// <summary>
+    /// Lists every device ILGPU sees: the CPU accelerator (in the shape <paramref name="options"/> gives), CUDA and
+    /// OpenCL devices, each with whether Soma can run on it.
+    /// </summary>
+    public static IReadOnlyList<SomaDeviceInfo> ListDevices(SomaEngineOptions? options = null)
+    {
+        options ??= new SomaEngineOptions();
+        using var context = CreateContext(options, SomaAcceleratorKind.Auto);
+        return Describe(context);
+    }
+
+    /// <summary>
+    /// Opens the accelerator <paramref name="options"/> asks for (default: the best present) and loads the kernels.
+    /// Throws <see cref="InvalidOperationException"/> when no such device exists or none is usable.
+    /// </summary>
+    public static SomaEngine Create(SomaEngineOptions? options = null)
+    {
+        options ??= new SomaEngineOptions();
+        var context = CreateContext(options, options.Accelerator);
+        try
+        {
+            var devices = Describe(context);
+            var order = options.Accelerator == SomaAcceleratorKind.Auto
+                ? new[] { SomaAcceleratorKind.Cuda, SomaAcceleratorKind.OpenCL, SomaAcceleratorKind.Cpu }
+                : new[] { options.Accelerator };
+            var failures = new List<string>();
+            foreach (var kind in order)
+            {
+                var candidates = devices.Where(d => d.Kind == kind).ToList();
+                int wanted = options.Accelerator == SomaAcceleratorKind.Auto ? -1 : options.DeviceIndex;
+                foreach (var info in candidates.Where(d => wanted < 0 || d.Index == wanted))
+                {
+                    if (!info.Usable)
+                    {
+                        failures.Add($"{info}");
+                        continue;
+                    }
+
+                    Accelerator? accelerator = null;
+                    try
+                    {
+                        accelerator = DeviceOf(context, info).CreateAccelerator(context);
+                        return new SomaEngine(context, accelerator, info);
+                    }
+                    catch (Exception ex) when (options.Accelerator == SomaAcceleratorKind.Auto && ex is not OutOfMemoryException)
+                    {
+                        accelerator?.Dispose();
+                        failures.Add($"{info}: {ex.Message}");
+                    }
+                }
+
+                if (options.Accelerator != SomaAcceleratorKind.Auto && candidates.Count <= options.DeviceIndex)
+                {
+                    failures.Add($"no {kind.ToString().ToLowerInvariant()} device with index {options.DeviceIndex} ({candidates.Count} present)");
+                }
+            }
+
+            throw new InvalidOperationException(
+                $"No usable {options.Accelerator.ToString().ToLowerInvariant()} accelerator: {string.Join("; ", failures)}.");
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Uploads a layer's weights to this accelerator. <paramref name="weights"/> are validated against
+    /// <paramref name="options"/> first; nothing is allocated when they do not fit.
+    /// </summary>
+    public SomaLayer CreateLayer(SomaLayerOptions options, SomaLayerWeights weights)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(weights);
+        weights.Validate(options);
+        var layer = new SomaLayer(this, options, weights);
+        lock (children)
+        {
+            children.Add(new WeakReference<IDisposable>(layer));
+        }
+
+        return layer;
+    }
+
+    /// <summary>Disposes every layer still open, then the accelerator and the context.</summary>
+    public void Dispose()
+    {
+        if (disposed)
+        {
+            return;
+        }
+
+        disposed = true;
+        lock (children)
+        {
+            foreach (var child in children)
+            {
+                if (child.TryGetTarget(out var target))
+                {
+                    target.Dispose();
+                }
+            }
+
+            children.Clear();
+        }
+
+        Accelerator.Dispose();
+        context.Dispose();
+    }
+
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
+
+    internal DeviceBuffer<T> Allocate<T>(long length)
+        where T : unmanaged => new(Accelerator, Ledger, length);
+
+    private static Context CreateContext(SomaEngineOptions options, SomaAcceleratorKind kind) =>
+        Context.Create(builder =>
+        {
+            if (kind is SomaAcceleratorKind.Auto or SomaAcceleratorKind.Cpu)
+            {
+                builder.CPU(new CPUDevice(options.CpuThreadsPerWarp, options.CpuWarpsPerGroup, options.CpuMultiprocessors));
+            }
+
+            if (kind is SomaAcceleratorKind.Auto or SomaAcceleratorKind.Cuda)
+            {
+                builder.Cuda();
+            }
+
+            if (kind is SomaAcceleratorKind.Auto or SomaAcceleratorKind.OpenCL)
+            {
+                builder.OpenCL();
+            }
+
+            builder.EnableAlgorithms();
+            builder.Optimize(OptimizationLevel.O1);
+        });
+
+    private static List<SomaDeviceInfo> Describe(Context context)
+    {
+        var result = new List<SomaDeviceInfo>();
+        var counts = new Dictionary<SomaAcceleratorKind, int>();
+        foreach (var device in context.Devices)
+        {
+            var kind = device.AcceleratorType switch
+            {
+                AcceleratorType.Cuda => SomaAcceleratorKind.Cuda,
+                AcceleratorType.OpenCL => SomaAcceleratorKind.OpenCL,
+                _ => SomaAcceleratorKind.Cpu,
+            };
+            int index = counts.GetValueOrDefault(kind);
+            counts[kind] = index + 1;
+            bool usable = true;
+            string note = "";
+            if (device is CLDevice cl)
+            {
+                usable = ((CLCapabilityContext)cl.Capabilities).GenericAddressSpace;
+                note = usable
+                    ? $"OpenCL C {cl.CVersion}; unverified with Soma"
+                    : $"OpenCL C {cl.CVersion} without generic address space, which ILGPU's OpenCL backend requires";
+            }
+            else if (device is CudaDevice cuda)
+            {
+                note = $"sm_{cuda.Architecture?.Major}{cuda.Architecture?.Minor}";
+            }
+
+            result.Add(new SomaDeviceInfo(
+                kind, index, device.Name, device.MemorySize, device.WarpSize, device.MaxNumThreadsPerGroup,
+                device.NumMultiprocessors, usable, note));
+        }
+
+        return result;
+    }
+
+    private static Device DeviceOf(Context context, SomaDeviceInfo info)
+    {
+        var type = info.Kind switch
+        {
+            SomaAcceleratorKind.Cuda => AcceleratorType.Cuda,
+            SomaAcceleratorKind.OpenCL => AcceleratorType.OpenCL,
+            _ => AcceleratorType.CPU,
+        };
+        return context.Devices.Where(d => d.AcceleratorType == type).ElementAt(info.Index);
+    }
+}

@@ -1,0 +1,429 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Soma.Internal;
+using Soma.Kernels;
+
+namespace Soma;
+
+/// <summary>
+/// One Soma attention layer on an accelerator: its weights in device memory, the scratch for its device passes, and
+/// the sessions (sequences) that run through it. Calls on one layer are serialized; sessions are independent.
+/// </summary>
+/// <remarks>
+/// Each device pass runs: RoPE angle table (double-precision angles), fused QKV projection with bias and RoPE,
+/// field scan over the chunk, near-field attention with the far field added, output projection, and last the
+/// commit of ring entries and field into the sessions' slots. A call that fails leaves every session as it was.
+/// </remarks>
+public sealed class SomaLayer : IDisposable
+{
+    private readonly object gate = new();
+    private readonly List<SomaSessionPool> pools = new();
+    private readonly DeviceBuffer<float> weightQkvT;
+    private readonly DeviceBuffer<float> biasQkv;
+    private readonly DeviceBuffer<float> weightOutT;
+    private readonly DeviceBuffer<float> biasOut;
+    private readonly DeviceBuffer<float> gamma;
+    private readonly DeviceBuffer<float> alpha;
+    private readonly DeviceBuffer<double> inverseFrequencies;
+    private Workspace? workspace;
+    private bool disposed;
+
+    internal SomaLayer(SomaEngine engine, SomaLayerOptions options, SomaLayerWeights weights)
+    {
+        Engine = engine;
+        Options = options;
+        int d = options.ModelDim;
+        int dh = options.HeadDim;
+        int q = options.Heads * dh;
+        int kv = options.KvHeads * dh;
+        int m = q + 2 * kv;
+
+        // Device layout only: W^T so that consecutive threads (output columns) read consecutive addresses.
+        var qkvT = new float[(long)d * m];
+        Transpose(weights.Wq, q, d, qkvT, m, 0);
+        Transpose(weights.Wk, kv, d, qkvT, m, q);
+        Transpose(weights.Wv, kv, d, qkvT, m, q + kv);
+        var bias = new float[m];
+        weights.Bq?.CopyTo(bias, 0);
+        weights.Bk?.CopyTo(bias, q);
+        weights.Bv?.CopyTo(bias, q + kv);
+        var outT = new float[(long)q * d];
+        Transpose(weights.Wo, d, q, outT, d, 0);
+        var half = Math.Max(1, dh / 2);
+        var inv = new double[half];
+        if (options.RopeTheta is { } theta)
+        {
+            for (int j = 0; j < half; j++)
+            {
+                inv[j] = Math.Pow(theta, -2.0 * j / dh);
+            }
+        }
+
+        var owned = new List<IDisposable>();
+        try
+        {
+            var stream = engine.Accelerator.DefaultStream;
+            weightQkvT = Upload(qkvT);
+            biasQkv = Upload(bias);
+            weightOutT = Upload(outT);
+            biasOut = Upload(weights.Bo ?? new float[d]);
+            gamma = Upload(weights.Gamma);
+            alpha = Upload(weights.Alpha);
+            inverseFrequencies = Upload(inv);
+            stream.Synchronize();
+
+            DeviceBuffer<T> Upload<T>(T[] data)
+                where T : unmanaged
+            {
+                var buffer = engine.Allocate<T>(data.Length);
+                owned.Add(buffer);
+                buffer.Upload(stream, data);
+                return buffer;
+            }
+        }
+        catch
+        {
+            owned.ForEach(b => b.Dispose());
+            throw;
+        }
+
+        HeadsPerGroup = engine.Shapes.AttentionHeadsPerGroup(options.HeadsPerKvHead, dh);
+    }
+
+    /// <summary>The layer's shape and behaviour.</summary>
+    public SomaLayerOptions Options { get; }
+
+    /// <summary>The engine whose accelerator holds this layer.</summary>
+    public SomaEngine Engine { get; }
+
+    /// <summary>Device bytes of one session's state (independent of how many tokens it consumed).</summary>
+    public long StateBytes => Options.StateBytes;
+
+    private int HeadsPerGroup { get; }
+
+    /// <summary>Opens a session with its own state slot (ring, field and position; position 0, field 0).</summary>
+    public SomaSession CreateSession()
+    {
+        var pool = CreatePool(1);
+        var session = pool.OpenSession();
+        session.OwnsPool = true;
+        return session;
+    }
+
+    /// <summary>
+    /// Allocates device state for <paramref name="capacity"/> sessions up front; opening a session from the pool then
+    /// never allocates. Sessions decoded together in <see cref="DecodeBatch"/> must come from one pool.
+    /// </summary>
+    public SomaSessionPool CreatePool(int capacity)
+    {
+        Guard.Positive(capacity, nameof(capacity));
+        lock (gate)
+        {
+            ThrowIfDisposed();
+            var pool = new SomaSessionPool(this, new StateStore(Engine, Options, capacity));
+            pools.Add(pool);
+            return pool;
+        }
+    }
+
+    /// <summary>
+    /// Decodes one token for each session in one device pass: x is [B, D] with row b for sessions[b]; returns y[B, D].
+    /// Equal to decoding each session alone. All sessions must be distinct, open, of this layer and of one pool.
+    /// </summary>
+    public float[] DecodeBatch(IReadOnlyList<SomaSession> sessions, ReadOnlySpan<float> x)
+    {
+        ArgumentNullException.ThrowIfNull(sessions);
+        if (sessions.Count == 0)
+        {
+            throw new ArgumentException("sessions is empty; expected at least one session.", nameof(sessions));
+        }
+
+        Guard.Length(x, (long)sessions.Count * Options.ModelDim, nameof(x), $"[B={sessions.Count}, D={Options.ModelDim}]");
+        Guard.Finite(x, nameof(x));
+        var pool = sessions[0].Pool;
+        var seen = new HashSet<SomaSession>();
+        for (int b = 0; b < sessions.Count; b++)
+        {
+            var s = sessions[b] ?? throw new ArgumentNullException(nameof(sessions), $"sessions[{b}] is null.");
+            s.ThrowIfDisposed();
+            if (s.Layer != this)
+            {
+                throw new ArgumentException($"sessions[{b}] belongs to another layer.", nameof(sessions));
+            }
+
+            if (s.Pool != pool)
+            {
+                throw new ArgumentException(
+                    $"sessions[{b}] comes from another pool; sessions decoded together must share one pool.", nameof(sessions));
+            }
+
+            if (!seen.Add(s))
+            {
+                throw new ArgumentException($"sessions[{b}] appears twice; each session decodes one token per call.", nameof(sessions));
+            }
+        }
+
+        var rows = Enumerable.Repeat(1, sessions.Count).ToArray();
+        return Run(sessions, rows, x);
+    }
+
+    /// <summary>Disposes every pool and session of this layer, then the weights and scratch.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            if (disposed)
+            {
+                return;
+            }
+
+            disposed = true;
+            foreach (var pool in pools.ToArray())
+            {
+                pool.Dispose();
+            }
+
+            pools.Clear();
+            workspace?.Dispose();
+            weightQkvT.Dispose();
+            biasQkv.Dispose();
+            weightOutT.Dispose();
+            biasOut.Dispose();
+            gamma.Dispose();
+            alpha.Dispose();
+            inverseFrequencies.Dispose();
+        }
+    }
+
+    internal void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        Engine.ThrowIfDisposed();
+    }
+
+    internal void Forget(SomaSessionPool pool)
+    {
+        lock (gate)
+        {
+            pools.Remove(pool);
+        }
+    }
+
+    /// <summary>
+    /// Runs rows[s] tokens of x for each session s (rows laid out session after session) and commits their state.
+    /// Prefill of one long prompt goes in chunks of <see cref="SomaLayerOptions.MaxChunkTokens"/>; if a later
+    /// chunk fails, the session's slot is restored from a device copy taken before the first.
+    /// </summary>
+    internal float[] Run(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x)
+    {
+        int d = Options.ModelDim;
+        var y = new float[x.Length];
+        lock (gate)
+        {
+            ThrowIfDisposed();
+            var claimed = new List<SomaSession>();
+            try
+            {
+                foreach (var s in sessions)
+                {
+                    s.Claim();
+                    claimed.Add(s);
+                }
+
+                var store = sessions[0].Pool.Store;
+                var positions = sessions.Select(s => s.Position).ToArray();
+                bool chunked = sessions.Count == 1 && rows[0] > Options.MaxChunkTokens;
+                int passRows = chunked ? Options.MaxChunkTokens : rows.Sum();
+                var ws = EnsureWorkspace(passRows, sessions.Count);
+                using var backup = chunked ? SlotBackup.Take(Engine, store, sessions[0].Slot) : null;
+                try
+                {
+                    if (chunked)
+                    {
+                        for (int t0 = 0; t0 < rows[0]; t0 += Options.MaxChunkTokens)
+                        {
+                            int n = Math.Min(Options.MaxChunkTokens, rows[0] - t0);
+                            Pass(ws, store, new[] { sessions[0].Slot }, new[] { n }, new[] { positions[0] },
+                                x.Slice(t0 * d, n * d), y.AsSpan(t0 * d, n * d));
+                            positions[0] += n;
+                        }
+                    }
+                    else
+                    {
+                        Pass(ws, store, sessions.Select(s => s.Slot).ToArray(), rows, positions, x, y);
+                        for (int s = 0; s < positions.Length; s++)
+                        {
+                            positions[s] += rows[s];
+                        }
+                    }
+                }
+                catch
+                {
+                    backup?.Restore(Engine.Accelerator.DefaultStream);
+                    throw;
+                }
+
+                for (int s = 0; s < sessions.Count; s++)
+                {
+                    sessions[s].Position = positions[s];
+                }
+            }
+            finally
+            {
+                claimed.ForEach(s => s.Release());
+            }
+        }
+
+        return y;
+    }
+
+    /// <summary>One device pass over at most the workspace's rows; writes only scratch until the commit launch.</summary>
+    private void Pass(
+        Workspace ws, StateStore store, int[] slots, int[] rows, long[] first, ReadOnlySpan<float> x, Span<float> y)
+    {
+        var o = Options;
+        var k = Engine.Kernels;
+        var shapes = Engine.Shapes;
+        var stream = Engine.Accelerator.DefaultStream;
+        int n = rows.Sum();
+        int segments = slots.Length;
+        int dh = o.HeadDim;
+        int half = dh / 2;
+        int channels = o.KvHeads * dh;
+
+        var starts = new int[segments];
+        var rowSegment = new int[n];
+        var positions = new long[n];
+        for (int s = 0, r = 0; s < segments; s++)
+        {
+            starts[s] = r;
+            for (int i = 0; i < rows[s]; i++, r++)
+            {
+                rowSegment[r] = s;
+                positions[r] = first[s] + i;
+            }
+        }
+
+        ws.X.Upload(stream, x);
+        ws.Positions.Upload(stream, positions);
+        ws.RowSegment.Upload(stream, rowSegment);
+        ws.SegSlot.Upload(stream, slots);
+        ws.SegStart.Upload(stream, starts);
+        ws.SegLength.Upload(stream, rows);
+        ws.SegPosition.Upload(stream, first);
+        var seg = new SegmentArgs
+        {
+            Slot = ws.SegSlot.View,
+            Start = ws.SegStart.View,
+            Length = ws.SegLength.View,
+            Position = ws.SegPosition.View,
+            Count = segments,
+        };
+
+        bool rope = o.RopeTheta is not null;
+        if (rope)
+        {
+            k.RopeTable(stream, shapes.Elements((long)n * half), ws.Positions.View, inverseFrequencies.View, ws.Cos.View, ws.Sin.View, n, half);
+        }
+
+        int m = (o.Heads + 2 * o.KvHeads) * dh;
+        long qkvTiles = (long)((n + Projection.TileRows - 1) / Projection.TileRows) * ((m + shapes.GroupSize - 1) / shapes.GroupSize);
+        k.Qkv(stream, shapes.Groups(qkvTiles, Projection.SharedFloats(shapes.GroupSize)), new QkvProjectionArgs
+        {
+            X = ws.X.View,
+            WeightT = weightQkvT.View,
+            Bias = biasQkv.View,
+            Cos = ws.Cos.View,
+            Sin = ws.Sin.View,
+            Q = ws.Q.View,
+            KRotated = ws.KRotated.View,
+            KRaw = ws.KRaw.View,
+            V = ws.V.View,
+            Tokens = n,
+            ModelDim = o.ModelDim,
+            Heads = o.Heads,
+            KvHeads = o.KvHeads,
+            HeadDim = dh,
+            Rope = rope ? 1 : 0,
+        });
+
+        k.FieldScan(
+            stream, shapes.Groups((long)segments * channels, FieldScan.SharedFloats(shapes.GroupSize)), seg,
+            store.Field.View, gamma.View, ws.KRaw.View, ws.FieldPrev.View, ws.FieldFinal.View, channels, dh);
+
+        int headChunks = (o.HeadsPerKvHead + HeadsPerGroup - 1) / HeadsPerGroup;
+        k.Attention(
+            stream,
+            shapes.Groups((long)n * o.KvHeads * headChunks, NearFieldAttention.SharedFloats(HeadsPerGroup, dh, shapes.TileKeys)),
+            new AttentionArgs
+            {
+                Q = ws.Q.View,
+                K = ws.KRotated.View,
+                V = ws.V.View,
+                RingK = store.RingK.View,
+                RingV = store.RingV.View,
+                FieldPrev = ws.FieldPrev.View,
+                Alpha = alpha.View,
+                Output = ws.O.View,
+                RowSegment = ws.RowSegment.View,
+                Tokens = n,
+                Heads = o.Heads,
+                KvHeads = o.KvHeads,
+                HeadDim = dh,
+                Window = o.Window,
+                IncludeCurrent = o.IncludeCurrent ? 1 : 0,
+                TileKeys = shapes.TileKeys,
+                HeadsPerGroup = HeadsPerGroup,
+                Scale = (float)o.Scale,
+            },
+            seg);
+
+        int q = o.Heads * dh;
+        long outTiles = (long)((n + Projection.TileRows - 1) / Projection.TileRows) * ((o.ModelDim + shapes.GroupSize - 1) / shapes.GroupSize);
+        k.Linear(stream, shapes.Groups(outTiles, Projection.SharedFloats(shapes.GroupSize)), new LinearArgs
+        {
+            X = ws.O.View,
+            WeightT = weightOutT.View,
+            Bias = biasOut.View,
+            Y = ws.Y.View,
+            Rows = n,
+            Inner = q,
+            Outer = o.ModelDim,
+        });
+
+        ws.Y.Download(stream, y);
+        stream.Synchronize();
+
+        // Commit: the only launch that writes session state.
+        k.Commit(
+            stream, shapes.Elements((long)segments * o.Window * channels), seg, ws.KRotated.View, ws.V.View,
+            ws.FieldFinal.View, store.RingK.View, store.RingV.View, store.Field.View, channels, o.Window);
+        stream.Synchronize();
+    }
+
+    private Workspace EnsureWorkspace(int rows, int segments)
+    {
+        if (workspace is { } ws && ws.Rows >= rows && ws.Segments >= segments)
+        {
+            return ws;
+        }
+
+        int newRows = Math.Max(rows, workspace?.Rows ?? 0);
+        int newSegments = Math.Max(segments, workspace?.Segments ?? 0);
+        var created = new Workspace(Engine, Options, (int)Math.Min(int.MaxValue, Math.Max(16, (long)newRows)), Math.Max(4, newSegments));
+        workspace?.Dispose();
+        workspace = created;
+        return created;
+    }
+
+    private static void Transpose(float[] source, int rows, int cols, float[] target, int targetCols, int targetOffset)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < cols; c++)
+            {
+                target[(long)c * targetCols + targetOffset + r] = source[(long)r * cols + c];
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+namespace Soma;
+
+/// <summary>
+/// Shape and behaviour of one Soma attention layer: widths, heads, ring capacity, window mode, RoPE and softmax scale.
+/// Validated when constructed; an instance is always a usable layer description.
+/// </summary>
+/// <remarks>
+/// A query head h reads kv-head h / (H / Hkv). The near field attends over the W most recent tokens
+/// (including the current one when <see cref="IncludeCurrent"/>); the far field adds alpha[h] times the decaying
+/// field state. See docs/semantics.md for the exact math.
+/// </remarks>
+public sealed record SomaLayerOptions
+{
+    /// <summary>Creates and validates layer options.</summary>
+    /// <param name="modelDim">D: input and output width, &gt;= 1.</param>
+    /// <param name="heads">H: query heads, &gt;= 1 and a multiple of <paramref name="kvHeads"/>.</param>
+    /// <param name="kvHeads">Hkv: key/value heads, &gt;= 1.</param>
+    /// <param name="headDim">dh: head dimension, &gt;= 1 (even when RoPE is on).</param>
+    /// <param name="window">W: ring capacity in tokens, &gt;= 1.</param>
+    /// <param name="includeCurrent">True: the window ends at the current token (standard causal attention).
+    /// False: the window holds only the W tokens before it.</param>
+    /// <param name="ropeTheta">RoPE base theta (rotate-half convention), or null for no RoPE. Must be &gt; 1.</param>
+    /// <param name="scale">Softmax scale, or null for 1 / sqrt(dh). Must be finite and &gt; 0.</param>
+    /// <param name="maxChunkTokens">Tokens per device pass in prefill: bounds scratch memory, not prompt length.</param>
+    public SomaLayerOptions(
+        int modelDim,
+        int heads,
+        int kvHeads,
+        int headDim,
+        int window,
+        bool includeCurrent = true,
+        double? ropeTheta = null,
+        double? scale = null,
+        int maxChunkTokens = 1024)
+    {
+        ModelDim = Guard.Positive(modelDim, nameof(modelDim));
+        Heads = Guard.Positive(heads, nameof(heads));
+        KvHeads = Guard.Positive(kvHeads, nameof(kvHeads));
+        HeadDim = Guard.Positive(headDim, nameof(headDim));
+        Window = Guard.Positive(window, nameof(window));
+        MaxChunkTokens = Guard.Positive(maxChunkTokens, nameof(maxChunkTokens));
+        if (heads % kvHeads != 0)
+        {
+            throw new ArgumentException(
+                $"heads ({heads}) must be a multiple of kvHeads ({kvHeads}): H % Hkv == 0.", nameof(heads));
+        }
+
+        if (ropeTheta is { } theta && (!double.IsFinite(theta) || theta <= 1.0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ropeTheta), theta, "ropeTheta must be finite and > 1.");
+        }
+
+        if (ropeTheta is not null && headDim % 2 != 0)
+        {
+            throw new ArgumentException(
+                $"headDim ({headDim}) must be even when RoPE is on (rotate-half pairs j with j + dh/2).",
+                nameof(headDim));
+        }
+
+        if (scale is { } sc && (!double.IsFinite(sc) || sc <= 0.0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(scale), sc, "scale must be finite and > 0.");
+        }
+
+        long qkv = (long)modelDim * (heads + 2L * kvHeads) * headDim;
+        if (qkv > int.MaxValue || (long)window * kvHeads * headDim > int.MaxValue / 4)
+        {
+            throw new ArgumentException("The layer is too large: weights or ring exceed 2^31 elements.", nameof(modelDim));
+        }
+
+        IncludeCurrent = includeCurrent;
+        RopeTheta = ropeTheta;
+        Scale = scale ?? 1.0 / Math.Sqrt(headDim);
+    }
+
+    /// <summary>D: input and output width.</summary>
+    public int ModelDim { get; }
+
+    /// <summary>H: query heads.</summary>
+    public int Heads { get; }
+
+    /// <summary>Hkv: key/value heads.</summary>
+    public int KvHeads { get; }
+
+    /// <summary>dh: head dimension.</summary>
+    public int HeadDim { get; }
+
+    /// <summary>W: ring capacity in tokens.</summary>
+    public int Window { get; }
+
+    /// <summary>True when the window ends at the current token; false when it holds only earlier tokens.</summary>
+    public bool IncludeCurrent { get; }
+
+    /// <summary>RoPE base theta, or null when RoPE is off.</summary>
+    public double? RopeTheta { get; }
+
+    /// <summary>The softmax scale (1 / sqrt(dh) unless given).</summary>
+    public double Scale { get; }
+
+    /// <summary>Tokens per device pass in prefill.</summary>
+    public int MaxChunkTokens { get; }
+
+    /// <summary>H / Hkv: query heads that share one kv-head.</summary>
+    public int HeadsPerKvHead => Heads / KvHeads;
+
+    /// <summary>Bytes of one session's state at fp32: (2 W Hkv dh + Hkv dh) * 4, independent of tokens consumed.</summary>
+    public long StateBytes => (2L * Window * KvHeads * HeadDim + (long)KvHeads * HeadDim) * sizeof(float);
+}

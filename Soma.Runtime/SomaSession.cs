@@ -1,0 +1,144 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Soma;
+
+/// <summary>
+/// One sequence running through a <see cref="SomaLayer"/>: its ring of the W most recent keys and values, its field
+/// state and its position, all in device memory of a fixed size. Prefill and decode advance it; a call that fails
+/// leaves it exactly as it was. A session is used by one caller at a time: concurrent calls on the same session
+/// throw <see cref="InvalidOperationException"/>.
+/// </summary>
+public sealed class SomaSession : IDisposable
+{
+    private int busy;
+    private bool disposed;
+
+    internal SomaSession(SomaLayer layer, SomaSessionPool pool, int slot)
+    {
+        Layer = layer;
+        Pool = pool;
+        Slot = slot;
+    }
+
+    /// <summary>The layer this session runs through.</summary>
+    public SomaLayer Layer { get; }
+
+    /// <summary>The pool that holds this session's state.</summary>
+    public SomaSessionPool Pool { get; }
+
+    /// <summary>Tokens consumed so far: the absolute position of the next token.</summary>
+    public long Position { get; internal set; }
+
+    /// <summary>Device bytes of this session's state: the same at token 1 and at token 10^6.</summary>
+    public long StateBytes => Layer.StateBytes;
+
+    internal int Slot { get; }
+
+    internal bool OwnsPool { get; set; }
+
+    /// <summary>
+    /// Runs n tokens x[n, D] (row-major) in parallel and returns y[n, D]; equal to n <see cref="Decode"/> calls.
+    /// Long prompts go through the device in chunks of <see cref="SomaLayerOptions.MaxChunkTokens"/> tokens.
+    /// </summary>
+    public float[] Prefill(ReadOnlySpan<float> x)
+    {
+        ThrowIfDisposed();
+        int d = Layer.Options.ModelDim;
+        if (x.Length % d != 0)
+        {
+            throw new ArgumentException($"x has {x.Length} elements; expected n * D with D = {d} ([n, D] row-major).", nameof(x));
+        }
+
+        Guard.Finite(x, nameof(x));
+        if (x.Length == 0)
+        {
+            return Array.Empty<float>();
+        }
+
+        return Layer.Run(new[] { this }, new[] { x.Length / d }, x);
+    }
+
+    /// <summary>Runs one token x[D] and returns y[D].</summary>
+    public float[] Decode(ReadOnlySpan<float> x)
+    {
+        ThrowIfDisposed();
+        Guard.Length(x, Layer.Options.ModelDim, nameof(x), $"[D={Layer.Options.ModelDim}]");
+        Guard.Finite(x, nameof(x));
+        return Layer.Run(new[] { this }, new[] { 1 }, x);
+    }
+
+    /// <summary>Forgets every token: position 0, empty ring, field 0.</summary>
+    public void Reset()
+    {
+        ThrowIfDisposed();
+        Claim();
+        try
+        {
+            ClearSlot();
+            Position = 0;
+        }
+        finally
+        {
+            Release();
+        }
+    }
+
+    /// <summary>Returns the session's slot to its pool (and frees the pool if the session made its own).</summary>
+    public void Dispose()
+    {
+        if (disposed)
+        {
+            return;
+        }
+
+        disposed = true;
+        Pool.Close(this);
+        if (OwnsPool)
+        {
+            Pool.Dispose();
+        }
+    }
+
+    /// <summary>Copies the session's device state to the host: ring K, ring V ([W, Hkv, dh]) and field ([Hkv, dh]).</summary>
+    internal (float[] RingK, float[] RingV, float[] Field) DownloadState()
+    {
+        ThrowIfDisposed();
+        var store = Pool.Store;
+        var stream = Layer.Engine.Accelerator.DefaultStream;
+        var ringK = new float[store.RingElements];
+        var ringV = new float[store.RingElements];
+        var field = new float[store.Channels];
+        store.RingK.Download(stream, ringK, Slot * store.RingElements);
+        store.RingV.Download(stream, ringV, Slot * store.RingElements);
+        store.Field.Download(stream, field, (long)Slot * store.Channels);
+        stream.Synchronize();
+        return (ringK, ringV, field);
+    }
+
+    internal void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        Layer.ThrowIfDisposed();
+    }
+
+    internal void Claim()
+    {
+        if (Interlocked.Exchange(ref busy, 1) != 0)
+        {
+            throw new InvalidOperationException("This session is already in use by another call; a session serves one call at a time.");
+        }
+    }
+
+    internal void Release() => Volatile.Write(ref busy, 0);
+
+    internal void ClearSlot()
+    {
+        var store = Pool.Store;
+        var stream = Layer.Engine.Accelerator.DefaultStream;
+        store.RingK.View.SubView(Slot * store.RingElements, store.RingElements).MemSetToZero(stream);
+        store.RingV.View.SubView(Slot * store.RingElements, store.RingElements).MemSetToZero(stream);
+        store.Field.View.SubView((long)Slot * store.Channels, store.Channels).MemSetToZero(stream);
+        stream.Synchronize();
+    }
+}
