@@ -10,7 +10,7 @@ public sealed record SomaEngineOptions
     /// <summary>Creates and validates engine options.</summary>
     /// <param name="accelerator">Which accelerator to open.</param>
     /// <param name="deviceIndex">Which device of that kind, counted from 0 in <see cref="SomaEngine.ListDevices"/> order.</param>
-    /// <param name="cpuThreadsPerWarp">CPU accelerator: simulated threads per warp, a power of two in [1, 64].</param>
+    /// <param name="cpuThreadsPerWarp">CPU accelerator: simulated threads per warp, a power of two in [2, 64].</param>
     /// <param name="cpuWarpsPerGroup">CPU accelerator: warps per group, in [1, 32].</param>
     /// <param name="cpuMultiprocessors">CPU accelerator: simulated multiprocessors, in [1, 256].</param>
     public SomaEngineOptions(
@@ -30,10 +30,10 @@ public sealed record SomaEngineOptions
             throw new ArgumentOutOfRangeException(nameof(deviceIndex), deviceIndex, "deviceIndex must be >= 0.");
         }
 
-        if (cpuThreadsPerWarp < 1 || cpuThreadsPerWarp > 64 || (cpuThreadsPerWarp & (cpuThreadsPerWarp - 1)) != 0)
+        if (cpuThreadsPerWarp < 2 || cpuThreadsPerWarp > 64 || (cpuThreadsPerWarp & (cpuThreadsPerWarp - 1)) != 0)
         {
             throw new ArgumentOutOfRangeException(
-                nameof(cpuThreadsPerWarp), cpuThreadsPerWarp, "cpuThreadsPerWarp must be a power of two in [1, 64].");
+                nameof(cpuThreadsPerWarp), cpuThreadsPerWarp, "cpuThreadsPerWarp must be a power of two in [2, 64].");
         }
 
         if (cpuWarpsPerGroup < 1 || cpuWarpsPerGroup > 32)

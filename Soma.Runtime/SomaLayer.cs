@@ -99,6 +99,9 @@ public sealed class SomaLayer : IDisposable
     /// <summary>Device bytes of one session's state (independent of how many tokens it consumed).</summary>
     public long StateBytes => Options.StateBytes;
 
+    /// <summary>Test hook: called with each stage's name ("rope", "qkv", "scan", "attention", "output", "commit") before its launch.</summary>
+    internal Action<string>? BeforeStage { get; set; }
+
     private int HeadsPerGroup { get; }
 
     /// <summary>Opens a session with its own state slot (ring, field and position; position 0, field 0).</summary>
@@ -320,12 +323,14 @@ public sealed class SomaLayer : IDisposable
             Count = segments,
         };
 
+        BeforeStage?.Invoke("rope");
         bool rope = o.RopeTheta is not null;
         if (rope)
         {
             k.RopeTable(stream, shapes.Elements((long)n * half), ws.Positions.View, inverseFrequencies.View, ws.Cos.View, ws.Sin.View, n, half);
         }
 
+        BeforeStage?.Invoke("qkv");
         int m = (o.Heads + 2 * o.KvHeads) * dh;
         long qkvTiles = (long)((n + Projection.TileRows - 1) / Projection.TileRows) * ((m + shapes.GroupSize - 1) / shapes.GroupSize);
         k.Qkv(stream, shapes.Groups(qkvTiles, Projection.SharedFloats(shapes.GroupSize)), new QkvProjectionArgs
@@ -347,10 +352,12 @@ public sealed class SomaLayer : IDisposable
             Rope = rope ? 1 : 0,
         });
 
+        BeforeStage?.Invoke("scan");
         k.FieldScan(
             stream, shapes.Groups((long)segments * channels, FieldScan.SharedFloats(shapes.GroupSize)), seg,
             store.Field.View, gamma.View, ws.KRaw.View, ws.FieldPrev.View, ws.FieldFinal.View, channels, dh);
 
+        BeforeStage?.Invoke("attention");
         int headChunks = (o.HeadsPerKvHead + HeadsPerGroup - 1) / HeadsPerGroup;
         k.Attention(
             stream,
@@ -378,6 +385,7 @@ public sealed class SomaLayer : IDisposable
             },
             seg);
 
+        BeforeStage?.Invoke("output");
         int q = o.Heads * dh;
         long outTiles = (long)((n + Projection.TileRows - 1) / Projection.TileRows) * ((o.ModelDim + shapes.GroupSize - 1) / shapes.GroupSize);
         k.Linear(stream, shapes.Groups(outTiles, Projection.SharedFloats(shapes.GroupSize)), new LinearArgs
@@ -394,6 +402,7 @@ public sealed class SomaLayer : IDisposable
         ws.Y.Download(stream, y);
         stream.Synchronize();
 
+        BeforeStage?.Invoke("commit");
         // Commit: the only launch that writes session state.
         k.Commit(
             stream, shapes.Elements((long)segments * o.Window * channels), seg, ws.KRotated.View, ws.V.View,

@@ -116,6 +116,26 @@ public sealed class SomaSession : IDisposable
         return (ringK, ringV, field);
     }
 
+    /// <summary>
+    /// Replaces the session's device state with host arrays (ring K, ring V [W, Hkv, dh], field [Hkv, dh]) at
+    /// <paramref name="position"/>. For tests and benchmarks that start mid-stream without running the prefix.
+    /// </summary>
+    internal void UploadState(ReadOnlySpan<float> ringK, ReadOnlySpan<float> ringV, ReadOnlySpan<float> field, long position)
+    {
+        ThrowIfDisposed();
+        var store = Pool.Store;
+        Guard.Length(ringK, store.RingElements, nameof(ringK), "[W, Hkv, dh]");
+        Guard.Length(ringV, store.RingElements, nameof(ringV), "[W, Hkv, dh]");
+        Guard.Length(field, store.Channels, nameof(field), "[Hkv, dh]");
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        var stream = Layer.Engine.Accelerator.DefaultStream;
+        store.RingK.Upload(stream, ringK, Slot * store.RingElements);
+        store.RingV.Upload(stream, ringV, Slot * store.RingElements);
+        store.Field.Upload(stream, field, (long)Slot * store.Channels);
+        stream.Synchronize();
+        Position = position;
+    }
+
     internal void ThrowIfDisposed()
     {
         ObjectDisposedException.ThrowIf(disposed, this);

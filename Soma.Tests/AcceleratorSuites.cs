@@ -1,0 +1,27 @@
+using Soma.Tests.Infrastructure;
+using Soma.Tests.Suites;
+
+namespace Soma.Tests;
+
+// The shared suites, bound to the accelerator SOMA_TEST_ACCELERATOR names (the CPU accelerator by default).
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class IdentityTests(AcceleratorFixture fixture) : IdentitySuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class WindowTests(AcceleratorFixture fixture) : WindowSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class ReferenceTests(AcceleratorFixture fixture) : ReferenceSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class ConsistencyTests(AcceleratorFixture fixture) : ConsistencySuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class BadInputTests(AcceleratorFixture fixture) : BadInputSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class LifetimeTests(AcceleratorFixture fixture) : LifetimeSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class KernelTests(AcceleratorFixture fixture) : KernelSuite(fixture);

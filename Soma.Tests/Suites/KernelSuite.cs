@@ -1,0 +1,289 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Soma;
+using Soma.Internal;
+using Soma.Kernels;
+using Soma.Reference;
+using Soma.Tests.Infrastructure;
+
+namespace Soma.Tests.Suites;
+
+/// <summary>Each kernel alone against the reference math, with odd sizes and launch shapes from the engine.</summary>
+public abstract class KernelSuite : IDisposable
+{
+    private readonly List<IDisposable> buffers = new();
+
+    protected KernelSuite(AcceleratorFixture fixture) => Engine = fixture.Engine;
+
+    protected SomaEngine Engine { get; }
+
+    [Theory]
+    [InlineData(true, 0L)]
+    [InlineData(true, 999_993L)]
+    [InlineData(false, 17L)]
+    public void RopeTableAndQkvProjection_MatchReferenceProjection(bool rope, long firstPosition)
+    {
+        var o = new SomaLayerOptions(11, 4, 2, 6, window: 3, ropeTheta: rope ? 10000.0 : null);
+        var w = TestData.Weights(o, seed: 3, biases: true);
+        const int n = 7;
+        int dh = o.HeadDim, half = dh / 2, q = o.Heads * dh, kv = o.KvHeads * dh, m = q + 2 * kv, d = o.ModelDim;
+        var x = TestData.Inputs(d, n, seed: 4);
+        var positions = Enumerable.Range(0, n).Select(i => firstPosition + 3 * i).ToArray();
+        var weightT = new float[d * m];
+        var bias = new float[m];
+        for (int c = 0; c < m; c++)
+        {
+            var (source, row, b) = c < q ? (w.Wq, c, w.Bq!) : c < q + kv ? (w.Wk, c - q, w.Bk!) : (w.Wv, c - q - kv, w.Bv!);
+            bias[c] = b[row];
+            for (int k = 0; k < d; k++)
+            {
+                weightT[k * m + c] = source[row * d + k];
+            }
+        }
+
+        var inv = Enumerable.Range(0, half).Select(j => Math.Pow(10000.0, -2.0 * j / dh)).ToArray();
+        var cos = Alloc<float>(n * half);
+        var sin = Alloc<float>(n * half);
+        var qOut = Alloc<float>(n * q);
+        var kRot = Alloc<float>(n * kv);
+        var kRaw = Alloc<float>(n * kv);
+        var v = Alloc<float>(n * kv);
+        var stream = Engine.Accelerator.DefaultStream;
+        var shapes = Engine.Shapes;
+        Engine.Kernels.RopeTable(stream, shapes.Elements(n * half), Upload(positions).View, Upload(inv).View, cos.View, sin.View, n, half);
+        long tiles = (long)((n + Projection.TileRows - 1) / Projection.TileRows) * ((m + shapes.GroupSize - 1) / shapes.GroupSize);
+        Engine.Kernels.Qkv(stream, shapes.Groups(tiles, Projection.SharedFloats(shapes.GroupSize)), new QkvProjectionArgs
+        {
+            X = Upload(x).View, WeightT = Upload(weightT).View, Bias = Upload(bias).View, Cos = cos.View, Sin = sin.View,
+            Q = qOut.View, KRotated = kRot.View, KRaw = kRaw.View, V = v.View,
+            Tokens = n, ModelDim = d, Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = rope ? 1 : 0,
+        });
+
+        var (qs, krs, kraws, vs) = (Download(qOut), Download(kRot), Download(kRaw), Download(v));
+        for (int t = 0; t < n; t++)
+        {
+            var e = ReferenceMath.Project(o, w, x.AsSpan(t * d, d), positions[t]);
+            Tolerance.ShouldMatch(qs.AsSpan(t * q, q), e.Q, $"q[t={t}]", 1e-5);
+            Tolerance.ShouldMatch(krs.AsSpan(t * kv, kv), e.KRotated, $"k rotated[t={t}]", 1e-5);
+            Tolerance.ShouldMatch(kraws.AsSpan(t * kv, kv), e.KRaw, $"k raw[t={t}]", 1e-5);
+            Tolerance.ShouldMatch(vs.AsSpan(t * kv, kv), e.V, $"v[t={t}]", 1e-5);
+        }
+    }
+
+    [Fact]
+    public void Linear_MatchesReferenceLinear()
+    {
+        const int rows = 9, inner = 13, outer = 10;
+        var x = TestData.Inputs(inner, rows, seed: 5);
+        var weight = TestData.Inputs(inner, outer, seed: 6); // [outer, inner]
+        var bias = TestData.Inputs(outer, 1, seed: 7);
+        var weightT = new float[inner * outer];
+        for (int r = 0; r < outer; r++)
+        {
+            for (int c = 0; c < inner; c++)
+            {
+                weightT[c * outer + r] = weight[r * inner + c];
+            }
+        }
+
+        var y = Alloc<float>(rows * outer);
+        var shapes = Engine.Shapes;
+        long tiles = (long)((rows + Projection.TileRows - 1) / Projection.TileRows) * ((outer + shapes.GroupSize - 1) / shapes.GroupSize);
+        Engine.Kernels.Linear(Engine.Accelerator.DefaultStream, shapes.Groups(tiles, Projection.SharedFloats(shapes.GroupSize)), new LinearArgs
+        {
+            X = Upload(x).View, WeightT = Upload(weightT).View, Bias = Upload(bias).View, Y = y.View, Rows = rows, Inner = inner, Outer = outer,
+        });
+
+        var actual = Download(y);
+        for (int r = 0; r < rows; r++)
+        {
+            var xd = x.AsSpan(r * inner, inner).ToArray().Select(f => (double)f).ToArray();
+            Tolerance.ShouldMatch(actual.AsSpan(r * outer, outer), ReferenceMath.Linear(weight, bias, xd, outer), $"y[{r}]", 1e-5);
+        }
+    }
+
+    [Fact]
+    public void FieldScan_MatchesTheSequentialRecurrence_ForSegmentsOfManyLengths()
+    {
+        const int kvHeads = 3, dh = 5, channels = kvHeads * dh;
+        int[] lengths = { 1, 7, 37, 2 };
+        int[] slots = { 2, 0, 3, 1 };
+        float[] gamma = { 0f, 0.5f, 0.999f };
+        int n = lengths.Sum();
+        var starts = new int[lengths.Length];
+        for (int s = 1; s < lengths.Length; s++)
+        {
+            starts[s] = starts[s - 1] + lengths[s - 1];
+        }
+
+        var kRaw = TestData.Inputs(channels, n, seed: 8);
+        var field = TestData.Inputs(channels, slots.Length, seed: 9);
+        var prev = Alloc<float>(n * channels);
+        var final = Alloc<float>(lengths.Length * channels);
+        var seg = Segments(slots, starts, lengths, new long[lengths.Length]);
+        Engine.Kernels.FieldScan(
+            Engine.Accelerator.DefaultStream, Engine.Shapes.Groups(lengths.Length * channels, FieldScan.SharedFloats(Engine.Shapes.GroupSize)),
+            seg, Upload(field).View, Upload(gamma).View, Upload(kRaw).View, prev.View, final.View, channels, dh);
+
+        var prevs = Download(prev);
+        var finals = Download(final);
+        for (int s = 0; s < lengths.Length; s++)
+        {
+            var expectedPrev = new double[lengths[s] * channels];
+            var state = field.AsSpan(slots[s] * channels, channels).ToArray().Select(f => (double)f).ToArray();
+            for (int i = 0; i < lengths[s]; i++)
+            {
+                for (int c = 0; c < channels; c++)
+                {
+                    double g = gamma[c / dh];
+                    expectedPrev[i * channels + c] = state[c];
+                    state[c] = g * state[c] + (1 - g) * kRaw[(starts[s] + i) * channels + c];
+                }
+            }
+
+            Tolerance.ShouldMatch(prevs.AsSpan(starts[s] * channels, lengths[s] * channels), expectedPrev, $"S before each token of segment {s}", 1e-5);
+            Tolerance.ShouldMatch(finals.AsSpan(s * channels, channels), state, $"S after segment {s}", 1e-5);
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void NearFieldAttention_MatchesSoftmaxOverTheWindow_FromRingAndChunk(bool includeCurrent)
+    {
+        const int heads = 6, kvHeads = 2, dh = 3, window = 5, slots = 2, n = 8;
+        int kv = kvHeads * dh, perKv = heads / kvHeads;
+        // Two sequences: slot 1 starts at position 9 with 6 tokens, slot 0 at position 2 with 2 tokens.
+        int[] segSlot = { 1, 0 }, segStart = { 0, 6 }, segLength = { 6, 2 };
+        long[] segFirst = { 9, 2 };
+        var q = TestData.Inputs(heads * dh, n, seed: 10, amplitude: 2);
+        var k = TestData.Inputs(kv, n, seed: 11, amplitude: 2);
+        var v = TestData.Inputs(kv, n, seed: 12);
+        var ringK = TestData.Inputs(window * kv, slots, seed: 13, amplitude: 2);
+        var ringV = TestData.Inputs(window * kv, slots, seed: 14);
+        var fieldPrev = TestData.Inputs(kv, n, seed: 15);
+        var alpha = TestData.Inputs(heads, 1, seed: 16);
+        var rowSegment = new[] { 0, 0, 0, 0, 0, 0, 1, 1 };
+        var output = Alloc<float>(n * heads * dh);
+        int hpg = Engine.Shapes.AttentionHeadsPerGroup(perKv, dh);
+        int chunks = (perKv + hpg - 1) / hpg;
+        Engine.Kernels.Attention(
+            Engine.Accelerator.DefaultStream,
+            Engine.Shapes.Groups(n * kvHeads * chunks, NearFieldAttention.SharedFloats(hpg, dh, Engine.Shapes.TileKeys)),
+            new AttentionArgs
+            {
+                Q = Upload(q).View, K = Upload(k).View, V = Upload(v).View, RingK = Upload(ringK).View, RingV = Upload(ringV).View,
+                FieldPrev = Upload(fieldPrev).View, Alpha = Upload(alpha).View, Output = output.View, RowSegment = Upload(rowSegment).View,
+                Tokens = n, Heads = heads, KvHeads = kvHeads, HeadDim = dh, Window = window, IncludeCurrent = includeCurrent ? 1 : 0,
+                TileKeys = Engine.Shapes.TileKeys, HeadsPerGroup = hpg, Scale = 0.7f,
+            },
+            Segments(segSlot, segStart, segLength, segFirst));
+
+        var actual = Download(output);
+        for (int t = 0; t < n; t++)
+        {
+            int s = rowSegment[t];
+            long p = segFirst[s] + (t - segStart[s]);
+            long hi = includeCurrent ? p : p - 1;
+            long lo = Math.Max(0, hi - window + 1);
+            for (int h = 0; h < heads; h++)
+            {
+                int g = h / perKv;
+                var keys = new List<double[]>();
+                var values = new List<double[]>();
+                for (long pos = lo; pos <= hi; pos++)
+                {
+                    bool inChunk = pos >= segFirst[s];
+                    int offset = inChunk
+                        ? (segStart[s] + (int)(pos - segFirst[s])) * kv + g * dh
+                        : (segSlot[s] * window + (int)(pos % window)) * kv + g * dh;
+                    keys.Add((inChunk ? k : ringK).AsSpan(offset, dh).ToArray().Select(f => (double)f).ToArray());
+                    values.Add((inChunk ? v : ringV).AsSpan(offset, dh).ToArray().Select(f => (double)f).ToArray());
+                }
+
+                var qh = q.AsSpan((t * heads + h) * dh, dh).ToArray().Select(f => (double)f).ToArray();
+                var expected = ReferenceMath.Attend(qh, keys, values, 0.7f);
+                for (int e = 0; e < dh; e++)
+                {
+                    expected[e] += alpha[h] * (double)fieldPrev[t * kv + g * dh + e];
+                }
+
+                Tolerance.ShouldMatch(actual.AsSpan((t * heads + h) * dh, dh), expected, $"o[t={t}, h={h}] over [{lo}, {hi}]", 1e-5);
+            }
+        }
+    }
+
+    [Fact]
+    public void StateCommit_WritesTheLastWRowsIntoTheirRingSlots_AndTheField()
+    {
+        const int channels = 2, window = 5, slots = 2;
+        int[] segSlot = { 1, 0 }, segStart = { 0, 3 }, segLength = { 3, 12 };
+        long[] segFirst = { 4, 21 };
+        int n = 15;
+        var k = Enumerable.Range(0, n * channels).Select(i => (float)i).ToArray();
+        var v = k.Select(f => -f).ToArray();
+        var final = new float[] { 100, 101, 200, 201 };
+        var ringK = Alloc<float>(slots * window * channels);
+        var ringV = Alloc<float>(slots * window * channels);
+        var field = Alloc<float>(slots * channels);
+        var stream = Engine.Accelerator.DefaultStream;
+        ringK.View.MemSetToZero(stream);
+        ringV.View.MemSetToZero(stream);
+        Engine.Kernels.Commit(
+            stream, Engine.Shapes.Elements(slots * window * channels), Segments(segSlot, segStart, segLength, segFirst),
+            Upload(k).View, Upload(v).View, Upload(final).View, ringK.View, ringV.View, field.View, channels, window);
+
+        var expectedK = new float[slots * window * channels];
+        for (int s = 0; s < 2; s++)
+        {
+            for (int i = Math.Max(0, segLength[s] - window); i < segLength[s]; i++)
+            {
+                int slot = (int)((segFirst[s] + i) % window);
+                for (int c = 0; c < channels; c++)
+                {
+                    expectedK[(segSlot[s] * window + slot) * channels + c] = k[(segStart[s] + i) * channels + c];
+                }
+            }
+        }
+
+        Download(ringK).Should().Equal(expectedK);
+        Download(ringV).Should().Equal(expectedK.Select(f => -f));
+        Download(field).Should().Equal(200, 201, 100, 101);
+    }
+
+    public void Dispose()
+    {
+        buffers.ForEach(b => b.Dispose());
+        GC.SuppressFinalize(this);
+    }
+
+    private SegmentArgs Segments(int[] slot, int[] start, int[] length, long[] first) => new()
+    {
+        Slot = Upload(slot).View, Start = Upload(start).View, Length = Upload(length).View, Position = Upload(first).View, Count = slot.Length,
+    };
+
+    private DeviceBuffer<T> Alloc<T>(long length)
+        where T : unmanaged
+    {
+        var buffer = Engine.Allocate<T>(length);
+        buffers.Add(buffer);
+        return buffer;
+    }
+
+    private DeviceBuffer<T> Upload<T>(T[] data)
+        where T : unmanaged
+    {
+        var buffer = Alloc<T>(data.Length);
+        buffer.Upload(Engine.Accelerator.DefaultStream, data);
+        return buffer;
+    }
+
+    private T[] Download<T>(DeviceBuffer<T> buffer)
+        where T : unmanaged
+    {
+        var data = new T[buffer.Length];
+        buffer.Download(Engine.Accelerator.DefaultStream, data);
+        Engine.Accelerator.DefaultStream.Synchronize();
+        return data;
+    }
+}
