@@ -13,7 +13,7 @@ internal static class QuickRun
     public const double MaxRelativeError = 1e-4;
     public const double MinCosine = 0.999999;
 
-    public static int Run(SomaAcceleratorKind kind, SomaLayerOptions shape, int prefillTokens, int decodeSteps, int seed)
+    public static int Run(SomaAcceleratorKind kind, SomaLayerOptions shape, int prefillTokens, int decodeSteps, int seed, bool compareCpu)
     {
         Console.WriteLine("Devices:");
         foreach (var device in SomaEngine.ListDevices())
@@ -21,15 +21,54 @@ internal static class QuickRun
             Console.WriteLine($"  {device}");
         }
 
-        using var engine = SomaEngine.Create(new SomaEngineOptions(kind));
-        Console.WriteLine($"Running on {engine.Device}");
-        Console.WriteLine($"Layer: {BenchShapes.Describe(shape)}, prefill {prefillTokens} tokens, then {decodeSteps} decode steps");
-
         var weights = SomaLayerWeights.CreateRandom(shape, seed, biases: true);
         var x = RandomInputs(shape.ModelDim, prefillTokens + decodeSteps, seed + 1);
+        var run = Execute(new SomaEngineOptions(kind), shape, weights, x, prefillTokens, decodeSteps, print: true);
+        var (yPrefill, yDecode, prefillMs, stepMs, stateBytes, position) = run;
+        int d = shape.ModelDim;
+
+        Console.WriteLine("Reference (double precision, token by token)...");
+        var reference = new SomaReference(shape, weights);
+        var state = reference.CreateState();
+        var expected = reference.Run(state, x);
+        var prefill = Comparison.Of(yPrefill, expected.AsSpan(0, prefillTokens * d));
+        var decode = Comparison.Of(yDecode, expected.AsSpan(prefillTokens * d));
+
+        Array.Sort(stepMs);
+        Console.WriteLine($"Prefill: {prefillMs:F1} ms for {prefillTokens} tokens ({prefillTokens / (prefillMs / 1000):F0} tok/s, first call includes warm-up)");
+        Console.WriteLine($"Decode:  median {stepMs[decodeSteps / 2]:F3} ms/step, min {stepMs[0]:F3}, max {stepMs[^1]:F3} over {decodeSteps} steps");
+        Console.WriteLine($"State:   {stateBytes} bytes per session at position {position}");
+        Console.WriteLine($"Prefill vs reference: {prefill}");
+        Console.WriteLine($"Decode  vs reference: {decode}");
+        bool ok = Pass(prefill) && Pass(decode);
+        if (compareCpu)
+        {
+            Console.WriteLine("Same layer and inputs on the CPU accelerator...");
+            var cpu = Execute(new SomaEngineOptions(SomaAcceleratorKind.Cpu), shape, weights, x, prefillTokens, decodeSteps, print: false);
+            var cpuAll = cpu.Prefill.Concat(cpu.Decode).Select(v => (double)v).ToArray();
+            var vsCpu = Comparison.Of(yPrefill.Concat(yDecode).ToArray(), cpuAll);
+            Console.WriteLine($"This accelerator vs CPU accelerator: {vsCpu}");
+            ok &= vsCpu.RelativeMaxError <= MaxRelativeError;
+        }
+
+        Console.WriteLine(ok
+            ? $"PASS: relative max error <= {MaxRelativeError:E0} and cosine >= {MinCosine} for prefill and decode"
+            : $"FAIL: relative max error must be <= {MaxRelativeError:E0} and cosine >= {MinCosine}");
+        return ok ? 0 : 1;
+    }
+
+    private static (float[] Prefill, float[] Decode, double PrefillMs, double[] StepMs, long StateBytes, long Position) Execute(
+        SomaEngineOptions options, SomaLayerOptions shape, SomaLayerWeights weights, float[] x, int prefillTokens, int decodeSteps, bool print)
+    {
+        using var engine = SomaEngine.Create(options);
+        if (print)
+        {
+            Console.WriteLine($"Running on {engine.Device}");
+            Console.WriteLine($"Layer: {BenchShapes.Describe(shape)}, prefill {prefillTokens} tokens, then {decodeSteps} decode steps");
+        }
+
         using var layer = engine.CreateLayer(shape, weights);
         using var session = layer.CreateSession();
-
         int d = shape.ModelDim;
         var sw = Stopwatch.StartNew();
         var yPrefill = session.Prefill(x.AsSpan(0, prefillTokens * d));
@@ -43,24 +82,7 @@ internal static class QuickRun
             stepMs[i] = sw.Elapsed.TotalMilliseconds;
         }
 
-        Console.WriteLine("Reference (double precision, token by token)...");
-        var reference = new SomaReference(shape, weights);
-        var state = reference.CreateState();
-        var expected = reference.Run(state, x);
-        var prefill = Comparison.Of(yPrefill, expected.AsSpan(0, prefillTokens * d));
-        var decode = Comparison.Of(yDecode, expected.AsSpan(prefillTokens * d));
-
-        Array.Sort(stepMs);
-        Console.WriteLine($"Prefill: {prefillMs:F1} ms for {prefillTokens} tokens ({prefillTokens / (prefillMs / 1000):F0} tok/s, first call includes warm-up)");
-        Console.WriteLine($"Decode:  median {stepMs[decodeSteps / 2]:F3} ms/step, min {stepMs[0]:F3}, max {stepMs[^1]:F3} over {decodeSteps} steps");
-        Console.WriteLine($"State:   {session.StateBytes} bytes per session at position {session.Position}");
-        Console.WriteLine($"Prefill vs reference: {prefill}");
-        Console.WriteLine($"Decode  vs reference: {decode}");
-        bool ok = Pass(prefill) && Pass(decode);
-        Console.WriteLine(ok
-            ? $"PASS: relative max error <= {MaxRelativeError:E0} and cosine >= {MinCosine} for prefill and decode"
-            : $"FAIL: relative max error must be <= {MaxRelativeError:E0} and cosine >= {MinCosine}");
-        return ok ? 0 : 1;
+        return (yPrefill, yDecode, prefillMs, stepMs, session.StateBytes, session.Position);
     }
 
     public static float[] RandomInputs(int width, int tokens, int seed)
