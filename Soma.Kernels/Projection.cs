@@ -36,6 +36,8 @@ internal struct QkvProjectionArgs
     public int HeadDim;
     /// <summary>1 when RoPE rotates q and k, else 0.</summary>
     public int Rope;
+    /// <summary>Tiling chosen on the host.</summary>
+    public ProjectionTiling Tiling;
 }
 
 /// <summary>Shape of one plain linear launch y = x W^T + b.</summary>
@@ -55,12 +57,32 @@ internal struct LinearArgs
     public int Inner;
     /// <summary>Output width M.</summary>
     public int Outer;
+    /// <summary>Tiling chosen on the host.</summary>
+    public ProjectionTiling Tiling;
+}
+
+/// <summary>
+/// How a projection launch tiles its work: a tile is <see cref="Projection.TileRows"/> rows by
+/// (group size x <see cref="ColumnsPerThread"/>) columns; the rows' inputs go through shared memory
+/// <see cref="ChunkK"/> at a time. When ChunkK covers the whole input width the rows are staged once per tile and
+/// each thread may own several columns (the CPU accelerator's shape: few barriers); otherwise each thread owns one
+/// column and accumulates across chunks (GPUs, where shared memory is small).
+/// </summary>
+internal struct ProjectionTiling
+{
+    /// <summary>Input elements per row staged at a time.</summary>
+    public int ChunkK;
+    /// <summary>Columns each thread owns per tile (1 unless ChunkK covers the whole input width).</summary>
+    public int ColumnsPerThread;
+
+    /// <summary>Dynamic shared memory (floats) a launch with this tiling needs.</summary>
+    public readonly int SharedFloats => Projection.TileRows * ChunkK;
 }
 
 /// <summary>
 /// Projection kernels: tiled matrix products over token rows, with bias, head split and RoPE fused into the
-/// epilogue. Each group owns a tile of <see cref="TileRows"/> rows by (group size) output columns, stages the
-/// rows' inputs in dynamic shared memory one K-chunk (group size wide) at a time, and loops grid-stride over tiles.
+/// epilogue. Each group owns a tile of <see cref="TileRows"/> rows by (group size x columns per thread) output
+/// columns, stages the rows' inputs in dynamic shared memory and loops grid-stride over tiles.
 /// Decode uses the same kernels with one row per sequence (a batched matrix-vector product).
 /// </summary>
 internal static class Projection
@@ -68,171 +90,236 @@ internal static class Projection
     /// <summary>Rows per tile: each thread keeps this many accumulators (two sets where RoPE pairs columns).</summary>
     public const int TileRows = 4;
 
-    /// <summary>Dynamic shared memory (floats) a launch with this group size needs.</summary>
-    public static int SharedFloats(int groupSize) => TileRows * groupSize;
-
-    // q|k|v[t, head, j] = RoPE_t(x[t] . WqkvT[:, c] + b[c]); launch: groups of G threads, 4 rows x G columns per tile, grid-stride.
+    // q|k|v[t, head, j] = RoPE_t(x[t] . WqkvT[:, c] + b[c]); launch: groups of G threads, 4 rows x G*cpt columns per tile, grid-stride.
     public static void QkvKernel(QkvProjectionArgs a)
     {
         var shared = SharedMemory.GetDynamic<float>();
-        int groupSize = Group.DimX;
-        int lane = Group.IdxX;
         int outer = (a.Heads + 2 * a.KvHeads) * a.HeadDim;
+        int tileCols = Group.DimX * a.Tiling.ColumnsPerThread;
         int rowTiles = (a.Tokens + TileRows - 1) / TileRows;
-        int colTiles = (outer + groupSize - 1) / groupSize;
-        int half = a.HeadDim / 2;
-        int qCols = a.Heads * a.HeadDim;
-        int kCols = a.KvHeads * a.HeadDim;
-
+        int colTiles = (outer + tileCols - 1) / tileCols;
+        bool staged = a.Tiling.ChunkK >= a.ModelDim;
         for (int tile = Grid.IdxX; tile < rowTiles * colTiles; tile += Grid.DimX)
         {
             int row0 = (tile / colTiles) * TileRows;
-            int col = (tile % colTiles) * groupSize + lane;
-
-            int section = col < qCols ? 0 : col < qCols + kCols ? 1 : 2;
-            int within = section == 0 ? col : section == 1 ? col - qCols : col - qCols - kCols;
-            int j = within % a.HeadDim;
-            bool rotated = a.Rope != 0 && section != 2;
-            bool active = col < outer && (!rotated || j < half);
-            int partner = rotated ? col + half : col;
-
-            TileAccumulators acc = default;
-            TileAccumulators accPartner = default;
-            AccumulateTile(
-                shared, a.X, a.WeightT, a.Tokens, a.ModelDim, outer, row0, col, partner,
-                active, rotated, ref acc, ref accPartner);
-
-            if (!active)
+            int colBase = (tile % colTiles) * tileCols + Group.IdxX;
+            if (staged)
             {
-                continue;
+                Stage(shared, a.X, a.Tokens, a.ModelDim, row0, 0, a.ModelDim);
+                Group.Barrier();
             }
 
-            for (int r = 0; r < TileRows; r++)
+            for (int ci = 0; ci < a.Tiling.ColumnsPerThread; ci++)
             {
-                int t = row0 + r;
-                if (t >= a.Tokens)
+                int col = colBase + ci * Group.DimX;
+                var column = QkvColumn.Of(a, col, outer);
+                TileAccumulators acc = default;
+                TileAccumulators accPartner = default;
+                Accumulate(
+                    shared, a.X, a.WeightT, a.Tokens, a.ModelDim, outer, row0, column.Col, column.Partner,
+                    column.Active, column.Rotated, staged, a.Tiling.ChunkK, ref acc, ref accPartner);
+                if (column.Active)
                 {
-                    break;
+                    WriteQkv(a, column, row0, acc, accPartner);
                 }
+            }
 
-                float x1 = acc.Get(r) + a.Bias[col];
-                float x2 = rotated ? accPartner.Get(r) + a.Bias[partner] : 0f;
-                float y1 = x1;
-                float y2 = x2;
-                if (rotated)
-                {
-                    float c = a.Cos[t * half + j];
-                    float s = a.Sin[t * half + j];
-                    y1 = x1 * c - x2 * s;
-                    y2 = x2 * c + x1 * s;
-                }
-
-                if (section == 0)
-                {
-                    int o = t * qCols + within;
-                    a.Q[o] = y1;
-                    if (rotated)
-                    {
-                        a.Q[o + half] = y2;
-                    }
-                }
-                else if (section == 1)
-                {
-                    int o = t * kCols + within;
-                    a.KRaw[o] = x1;
-                    a.KRotated[o] = y1;
-                    if (rotated)
-                    {
-                        a.KRaw[o + half] = x2;
-                        a.KRotated[o + half] = y2;
-                    }
-                }
-                else
-                {
-                    a.V[t * kCols + within] = y1;
-                }
+            if (staged)
+            {
+                Group.Barrier();
             }
         }
     }
 
-    // y[t, c] = x[t] . WT[:, c] + b[c]; launch: groups of G threads, 4 rows x G columns per tile, grid-stride.
+    // y[t, c] = x[t] . WT[:, c] + b[c]; launch: groups of G threads, 4 rows x G*cpt columns per tile, grid-stride.
     public static void LinearKernel(LinearArgs a)
     {
         var shared = SharedMemory.GetDynamic<float>();
-        int groupSize = Group.DimX;
+        int tileCols = Group.DimX * a.Tiling.ColumnsPerThread;
         int rowTiles = (a.Rows + TileRows - 1) / TileRows;
-        int colTiles = (a.Outer + groupSize - 1) / groupSize;
-
+        int colTiles = (a.Outer + tileCols - 1) / tileCols;
+        bool staged = a.Tiling.ChunkK >= a.Inner;
         for (int tile = Grid.IdxX; tile < rowTiles * colTiles; tile += Grid.DimX)
         {
             int row0 = (tile / colTiles) * TileRows;
-            int col = (tile % colTiles) * groupSize + Group.IdxX;
-            bool active = col < a.Outer;
-
-            TileAccumulators acc = default;
-            TileAccumulators unused = default;
-            AccumulateTile(
-                shared, a.X, a.WeightT, a.Rows, a.Inner, a.Outer, row0, col, col,
-                active, false, ref acc, ref unused);
-
-            if (!active)
+            int colBase = (tile % colTiles) * tileCols + Group.IdxX;
+            if (staged)
             {
-                continue;
+                Stage(shared, a.X, a.Rows, a.Inner, row0, 0, a.Inner);
+                Group.Barrier();
             }
 
-            for (int r = 0; r < TileRows && row0 + r < a.Rows; r++)
+            for (int ci = 0; ci < a.Tiling.ColumnsPerThread; ci++)
             {
-                a.Y[(row0 + r) * a.Outer + col] = acc.Get(r) + a.Bias[col];
+                int col = colBase + ci * Group.DimX;
+                bool active = col < a.Outer;
+                TileAccumulators acc = default;
+                TileAccumulators unused = default;
+                Accumulate(
+                    shared, a.X, a.WeightT, a.Rows, a.Inner, a.Outer, row0, col, col,
+                    active, false, staged, a.Tiling.ChunkK, ref acc, ref unused);
+                for (int r = 0; active && r < TileRows && row0 + r < a.Rows; r++)
+                {
+                    a.Y[(row0 + r) * a.Outer + col] = acc.Get(r) + a.Bias[col];
+                }
+            }
+
+            if (staged)
+            {
+                Group.Barrier();
             }
         }
     }
 
     /// <summary>
     /// acc[r] = sum_k x[row0 + r, k] * WT[k, col] (and the same for <paramref name="partner"/> when
-    /// <paramref name="paired"/>). Every thread of the group must call it: it stages x through shared memory
-    /// with two barriers per K-chunk.
+    /// <paramref name="paired"/>). With <paramref name="staged"/> the rows already sit in shared memory; otherwise
+    /// every thread of the group must call it, as it stages them chunk by chunk with two barriers per chunk.
     /// </summary>
-    private static void AccumulateTile(
+    private static void Accumulate(
         ArrayView<float> shared, ArrayView<float> x, ArrayView<float> weightT,
         int rows, int inner, int outer, int row0, int col, int partner,
-        bool active, bool paired, ref TileAccumulators acc, ref TileAccumulators accPartner)
+        bool active, bool paired, bool staged, int chunkK, ref TileAccumulators acc, ref TileAccumulators accPartner)
     {
-        int groupSize = Group.DimX;
-        int lane = Group.IdxX;
-        for (int k0 = 0; k0 < inner; k0 += groupSize)
+        if (staged)
         {
-            int chunk = XMath.Min(groupSize, inner - k0);
-            for (int e = lane; e < TileRows * groupSize; e += groupSize)
+            if (active)
             {
-                int r = e / groupSize;
-                int k = e % groupSize;
-                int t = row0 + r;
-                shared[e] = t < rows && k < chunk ? x[t * inner + k0 + k] : 0f;
+                Dot(shared, weightT, inner, outer, 0, inner, col, partner, paired, ref acc, ref accPartner);
             }
 
+            return;
+        }
+
+        for (int k0 = 0; k0 < inner; k0 += chunkK)
+        {
+            int chunk = XMath.Min(chunkK, inner - k0);
+            Stage(shared, x, rows, inner, row0, k0, chunkK);
             Group.Barrier();
             if (active)
             {
-                for (int k = 0; k < chunk; k++)
-                {
-                    int w = (k0 + k) * outer;
-                    float wc = weightT[w + col];
-                    acc.V0 += shared[k] * wc;
-                    acc.V1 += shared[groupSize + k] * wc;
-                    acc.V2 += shared[2 * groupSize + k] * wc;
-                    acc.V3 += shared[3 * groupSize + k] * wc;
-                    if (paired)
-                    {
-                        float wp = weightT[w + partner];
-                        accPartner.V0 += shared[k] * wp;
-                        accPartner.V1 += shared[groupSize + k] * wp;
-                        accPartner.V2 += shared[2 * groupSize + k] * wp;
-                        accPartner.V3 += shared[3 * groupSize + k] * wp;
-                    }
-                }
+                Dot(shared, weightT, chunkK, outer, k0, chunk, col, partner, paired, ref acc, ref accPartner);
             }
 
             Group.Barrier();
+        }
+    }
+
+    /// <summary>shared[r * width + k] = x[row0 + r, k0 + k] for k &lt; width (zero past the matrix); group-cooperative.</summary>
+    private static void Stage(ArrayView<float> shared, ArrayView<float> x, int rows, int inner, int row0, int k0, int width)
+    {
+        for (int e = Group.IdxX; e < TileRows * width; e += Group.DimX)
+        {
+            int r = e / width;
+            int k = e % width;
+            int t = row0 + r;
+            shared[e] = t < rows && k0 + k < inner ? x[t * inner + k0 + k] : 0f;
+        }
+    }
+
+    /// <summary>Accumulates <paramref name="count"/> staged inputs (row stride <paramref name="width"/>) against weight rows k0.. of the column(s).</summary>
+    private static void Dot(
+        ArrayView<float> shared, ArrayView<float> weightT, int width, int outer, int k0, int count, int col, int partner, bool paired,
+        ref TileAccumulators acc, ref TileAccumulators accPartner)
+    {
+        for (int k = 0; k < count; k++)
+        {
+            int w = (k0 + k) * outer;
+            float x0 = shared[k];
+            float x1 = shared[width + k];
+            float x2 = shared[2 * width + k];
+            float x3 = shared[3 * width + k];
+            float wc = weightT[w + col];
+            acc.V0 += x0 * wc;
+            acc.V1 += x1 * wc;
+            acc.V2 += x2 * wc;
+            acc.V3 += x3 * wc;
+            if (paired)
+            {
+                float wp = weightT[w + partner];
+                accPartner.V0 += x0 * wp;
+                accPartner.V1 += x1 * wp;
+                accPartner.V2 += x2 * wp;
+                accPartner.V3 += x3 * wp;
+            }
+        }
+    }
+
+    /// <summary>Bias, RoPE and the head split for one fused column (and its rotate-half partner).</summary>
+    private static void WriteQkv(QkvProjectionArgs a, QkvColumn c, int row0, TileAccumulators acc, TileAccumulators accPartner)
+    {
+        int half = a.HeadDim / 2;
+        int qCols = a.Heads * a.HeadDim;
+        int kCols = a.KvHeads * a.HeadDim;
+        for (int r = 0; r < TileRows && row0 + r < a.Tokens; r++)
+        {
+            int t = row0 + r;
+            float x1 = acc.Get(r) + a.Bias[c.Col];
+            float x2 = c.Rotated ? accPartner.Get(r) + a.Bias[c.Partner] : 0f;
+            float y1 = x1;
+            float y2 = x2;
+            if (c.Rotated)
+            {
+                float cos = a.Cos[t * half + c.J];
+                float sin = a.Sin[t * half + c.J];
+                y1 = x1 * cos - x2 * sin;
+                y2 = x2 * cos + x1 * sin;
+            }
+
+            if (c.Section == 0)
+            {
+                int o = t * qCols + c.Within;
+                a.Q[o] = y1;
+                if (c.Rotated)
+                {
+                    a.Q[o + half] = y2;
+                }
+            }
+            else if (c.Section == 1)
+            {
+                int o = t * kCols + c.Within;
+                a.KRaw[o] = x1;
+                a.KRotated[o] = y1;
+                if (c.Rotated)
+                {
+                    a.KRaw[o + half] = x2;
+                    a.KRotated[o + half] = y2;
+                }
+            }
+            else
+            {
+                a.V[t * kCols + c.Within] = y1;
+            }
+        }
+    }
+
+    /// <summary>Where fused column <see cref="Col"/> goes: q, k or v (section 0, 1, 2), its head offset and RoPE partner.</summary>
+    private struct QkvColumn
+    {
+        public int Col;
+        public int Partner;
+        public int Section;
+        public int Within;
+        public int J;
+        public bool Rotated;
+        public bool Active;
+
+        public static QkvColumn Of(QkvProjectionArgs a, int col, int outer)
+        {
+            int qCols = a.Heads * a.HeadDim;
+            int kCols = a.KvHeads * a.HeadDim;
+            int half = a.HeadDim / 2;
+            var c = default(QkvColumn);
+            c.Col = col;
+            c.Section = col < qCols ? 0 : col < qCols + kCols ? 1 : 2;
+            c.Within = c.Section == 0 ? col : c.Section == 1 ? col - qCols : col - qCols - kCols;
+            c.J = c.Within % a.HeadDim;
+            c.Rotated = a.Rope != 0 && c.Section != 2;
+
+            // With RoPE, the thread of column j < dh/2 also computes its partner j + dh/2; partners stay idle.
+            c.Active = col < outer && (!c.Rotated || c.J < half);
+            c.Partner = c.Rotated ? col + half : col;
+            return c;
         }
     }
 

@@ -332,8 +332,8 @@ public sealed class SomaLayer : IDisposable
 
         BeforeStage?.Invoke("qkv");
         int m = (o.Heads + 2 * o.KvHeads) * dh;
-        long qkvTiles = (long)((n + Projection.TileRows - 1) / Projection.TileRows) * ((m + shapes.GroupSize - 1) / shapes.GroupSize);
-        k.Qkv(stream, shapes.Groups(qkvTiles, Projection.SharedFloats(shapes.GroupSize)), new QkvProjectionArgs
+        var (qkvConfig, qkvTiling) = shapes.Projection(n, o.ModelDim, m);
+        k.Qkv(stream, qkvConfig, new QkvProjectionArgs
         {
             X = ws.X.View,
             WeightT = weightQkvT.View,
@@ -350,6 +350,7 @@ public sealed class SomaLayer : IDisposable
             KvHeads = o.KvHeads,
             HeadDim = dh,
             Rope = rope ? 1 : 0,
+            Tiling = qkvTiling,
         });
 
         BeforeStage?.Invoke("scan");
@@ -387,8 +388,8 @@ public sealed class SomaLayer : IDisposable
 
         BeforeStage?.Invoke("output");
         int q = o.Heads * dh;
-        long outTiles = (long)((n + Projection.TileRows - 1) / Projection.TileRows) * ((o.ModelDim + shapes.GroupSize - 1) / shapes.GroupSize);
-        k.Linear(stream, shapes.Groups(outTiles, Projection.SharedFloats(shapes.GroupSize)), new LinearArgs
+        var (outConfig, outTiling) = shapes.Projection(n, q, o.ModelDim);
+        k.Linear(stream, outConfig, new LinearArgs
         {
             X = ws.O.View,
             WeightT = weightOutT.View,
@@ -397,6 +398,7 @@ public sealed class SomaLayer : IDisposable
             Rows = n,
             Inner = q,
             Outer = o.ModelDim,
+            Tiling = outTiling,
         });
 
         ws.Y.Download(stream, y);

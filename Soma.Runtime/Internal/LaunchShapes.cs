@@ -12,11 +12,12 @@ internal sealed class LaunchShapes
 {
     private readonly int maxResidentGroups;
     private readonly int maxSharedBytes;
+    private readonly bool cpu;
 
     public LaunchShapes(Accelerator accelerator)
     {
         int max = accelerator.MaxNumThreadsPerGroup;
-        bool cpu = accelerator.AcceleratorType == AcceleratorType.CPU;
+        cpu = accelerator.AcceleratorType == AcceleratorType.CPU;
 
         // GPUs: 128 threads (4 warps) balances occupancy and shared memory; CPU: the whole simulated group.
         GroupSize = cpu ? max : Math.Min(max, Math.Max(accelerator.WarpSize, 128));
@@ -43,6 +44,32 @@ internal sealed class LaunchShapes
 
     /// <summary>Grid for a grid-stride loop over <paramref name="elements"/> independent elements.</summary>
     public KernelConfig Elements(long elements) => Groups((elements + GroupSize - 1) / GroupSize);
+
+    /// <summary>
+    /// Launch and tiling of a projection of <paramref name="rows"/> rows, <paramref name="inner"/> inputs and
+    /// <paramref name="outer"/> outputs. The CPU accelerator stages whole input rows once per tile and gives each
+    /// thread many columns (barriers are expensive there); GPUs keep one column per thread and stream the inputs
+    /// through shared memory in chunks unless whole rows fit in a modest budget.
+    /// </summary>
+    /// <remarks><paramref name="tiling"/> overrides the choice (tests use it to run both code paths everywhere).</remarks>
+    public (KernelConfig Config, ProjectionTiling Tiling) Projection(int rows, int inner, int outer, ProjectionTiling? tiling = null)
+    {
+        int budgetFloats = (cpu ? 1 << 20 : Math.Min(maxSharedBytes, 32 * 1024)) / sizeof(float);
+        bool staged = Kernels.Projection.TileRows * inner <= budgetFloats;
+        var chosen = tiling ?? new ProjectionTiling
+        {
+            ChunkK = staged ? inner : Math.Min(inner, 512),
+            ColumnsPerThread = staged && cpu ? Math.Max(1, 64 / GroupSize) : 1,
+        };
+        if (chosen.ChunkK < inner && chosen.ColumnsPerThread != 1)
+        {
+            throw new ArgumentException("A chunked projection tiling needs one column per thread.", nameof(tiling));
+        }
+
+        int tileCols = GroupSize * chosen.ColumnsPerThread;
+        long tiles = (long)((rows + Kernels.Projection.TileRows - 1) / Kernels.Projection.TileRows) * ((outer + tileCols - 1) / tileCols);
+        return (Groups(tiles, chosen.SharedFloats), chosen);
+    }
 
     /// <summary>Query heads per attention group so that the group's shared memory fits the device.</summary>
     public int AttentionHeadsPerGroup(int headsPerKv, int headDim)

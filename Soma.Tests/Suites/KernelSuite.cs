@@ -17,11 +17,22 @@ public abstract class KernelSuite : IDisposable
 
     protected SomaEngine Engine { get; }
 
+    /// <summary>The host's tiling for this accelerator, and the other code path forced: staged rows or K-chunks.</summary>
+    internal static ProjectionTiling? Tiling(string kind, int inner) => kind switch
+    {
+        "staged" => new ProjectionTiling { ChunkK = inner, ColumnsPerThread = 3 },
+        "chunked" => new ProjectionTiling { ChunkK = 5, ColumnsPerThread = 1 },
+        _ => null,
+    };
+
     [Theory]
-    [InlineData(true, 0L)]
-    [InlineData(true, 999_993L)]
-    [InlineData(false, 17L)]
-    public void RopeTableAndQkvProjection_MatchReferenceProjection(bool rope, long firstPosition)
+    [InlineData(true, 0L, "host")]
+    [InlineData(true, 999_993L, "host")]
+    [InlineData(false, 17L, "host")]
+    [InlineData(true, 40_001L, "staged")]
+    [InlineData(true, 40_001L, "chunked")]
+    [InlineData(false, 3L, "chunked")]
+    public void RopeTableAndQkvProjection_MatchReferenceProjection(bool rope, long firstPosition, string tiling)
     {
         var o = new SomaLayerOptions(11, 4, 2, 6, window: 3, ropeTheta: rope ? 10000.0 : null);
         var w = TestData.Weights(o, seed: 3, biases: true);
@@ -51,12 +62,12 @@ public abstract class KernelSuite : IDisposable
         var stream = Engine.Accelerator.DefaultStream;
         var shapes = Engine.Shapes;
         Engine.Kernels.RopeTable(stream, shapes.Elements(n * half), Upload(positions).View, Upload(inv).View, cos.View, sin.View, n, half);
-        long tiles = (long)((n + Projection.TileRows - 1) / Projection.TileRows) * ((m + shapes.GroupSize - 1) / shapes.GroupSize);
-        Engine.Kernels.Qkv(stream, shapes.Groups(tiles, Projection.SharedFloats(shapes.GroupSize)), new QkvProjectionArgs
+        var (config, chosen) = shapes.Projection(n, d, m, Tiling(tiling, d));
+        Engine.Kernels.Qkv(stream, config, new QkvProjectionArgs
         {
             X = Upload(x).View, WeightT = Upload(weightT).View, Bias = Upload(bias).View, Cos = cos.View, Sin = sin.View,
             Q = qOut.View, KRotated = kRot.View, KRaw = kRaw.View, V = v.View,
-            Tokens = n, ModelDim = d, Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = rope ? 1 : 0,
+            Tokens = n, ModelDim = d, Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = rope ? 1 : 0, Tiling = chosen,
         });
 
         var (qs, krs, kraws, vs) = (Download(qOut), Download(kRot), Download(kRaw), Download(v));
@@ -70,8 +81,11 @@ public abstract class KernelSuite : IDisposable
         }
     }
 
-    [Fact]
-    public void Linear_MatchesReferenceLinear()
+    [Theory]
+    [InlineData("host")]
+    [InlineData("staged")]
+    [InlineData("chunked")]
+    public void Linear_MatchesReferenceLinear(string tiling)
     {
         const int rows = 9, inner = 13, outer = 10;
         var x = TestData.Inputs(inner, rows, seed: 5);
@@ -88,10 +102,10 @@ public abstract class KernelSuite : IDisposable
 
         var y = Alloc<float>(rows * outer);
         var shapes = Engine.Shapes;
-        long tiles = (long)((rows + Projection.TileRows - 1) / Projection.TileRows) * ((outer + shapes.GroupSize - 1) / shapes.GroupSize);
-        Engine.Kernels.Linear(Engine.Accelerator.DefaultStream, shapes.Groups(tiles, Projection.SharedFloats(shapes.GroupSize)), new LinearArgs
+        var (config, chosen) = shapes.Projection(rows, inner, outer, Tiling(tiling, inner));
+        Engine.Kernels.Linear(Engine.Accelerator.DefaultStream, config, new LinearArgs
         {
-            X = Upload(x).View, WeightT = Upload(weightT).View, Bias = Upload(bias).View, Y = y.View, Rows = rows, Inner = inner, Outer = outer,
+            X = Upload(x).View, WeightT = Upload(weightT).View, Bias = Upload(bias).View, Y = y.View, Rows = rows, Inner = inner, Outer = outer, Tiling = chosen,
         });
 
         var actual = Download(y);
