@@ -38,6 +38,8 @@ internal struct AttentionArgs
     public int IncludeCurrent;
     /// <summary>Keys per tile (the score buffer's width).</summary>
     public int TileKeys;
+    /// <summary>1: add alpha * S_prev (Soma); 0: near field only (the standard-attention baseline).</summary>
+    public int FarField;
     /// <summary>Query heads one group serves (at most H / Hkv; the host lowers it to fit shared memory).</summary>
     public int HeadsPerGroup;
     /// <summary>Softmax scale.</summary>
@@ -194,7 +196,8 @@ internal static class NearFieldAttention
                 float sum = shared[sumBase + r];
                 float near = sum > 0f ? shared[accBase + e] / sum : 0f;
                 int h = h0 + r;
-                a.Output[(t * a.Heads + h) * dh + d] = near + a.Alpha[h] * a.FieldPrev[t * kvWidth + g * dh + d];
+                float far = a.FarField != 0 ? a.Alpha[h] * a.FieldPrev[t * kvWidth + g * dh + d] : 0f;
+                a.Output[(t * a.Heads + h) * dh + d] = near + far;
             }
 
             Group.Barrier();

@@ -8,8 +8,8 @@ namespace Soma.Kernels;
 /// </summary>
 internal static class StateCommit
 {
-    // ring[slot, (p0+i) mod W] = (k, v)[start+i] for i >= n - W; field[slot] = final[s];
-    // launch: any explicit group shape, grid-stride over (segment, row-in-window, Hkv*dh) and then (segment, Hkv*dh).
+    // ring[slot, (p0+i) mod W] = (k, v)[start+i] for i >= n - W; field[slot] = final[s] (when writeField);
+    // launch: any explicit group shape, grid-stride over (segment, last min(W, longest segment) rows, Hkv*dh), then (segment, Hkv*dh).
     public static void Kernel(
         SegmentArgs seg,
         ArrayView<float> kRotated,
@@ -19,18 +19,20 @@ internal static class StateCommit
         ArrayView<float> ringV,
         ArrayView<float> field,
         int channels,
-        int window)
+        int window,
+        int rowsPerSegment,
+        int writeField)
     {
         int stride = Grid.DimX * Group.DimX;
-        int ringItems = seg.Count * window * channels;
+        int ringItems = seg.Count * rowsPerSegment * channels;
         for (int e = Grid.GlobalIndex.X; e < ringItems; e += stride)
         {
-            int s = e / (window * channels);
-            int rest = e % (window * channels);
+            int s = e / (rowsPerSegment * channels);
+            int rest = e % (rowsPerSegment * channels);
             int back = rest / channels;
             int c = rest % channels;
             int length = seg.Length[s];
-            if (back >= length)
+            if (back >= length || back >= window)
             {
                 continue;
             }
@@ -44,7 +46,7 @@ internal static class StateCommit
             ringV[dst] = v[row];
         }
 
-        for (int e = Grid.GlobalIndex.X; e < seg.Count * channels; e += stride)
+        for (int e = Grid.GlobalIndex.X; writeField != 0 && e < seg.Count * channels; e += stride)
         {
             int s = e / channels;
             field[seg.Slot[s] * channels + e % channels] = final[e];

@@ -10,6 +10,7 @@ namespace Soma;
 /// <param name="Multiprocessors">Multiprocessors (simulated ones on the CPU accelerator).</param>
 /// <param name="Usable">Whether Soma can run on it (false for OpenCL devices without generic address space).</param>
 /// <param name="Note">Why it is not usable, or extra facts (OpenCL C version).</param>
+/// <param name="PeakBandwidth">Peak memory bandwidth in bytes/s from the memory clock and bus width (CUDA only; null elsewhere).</param>
 public sealed record SomaDeviceInfo(
     SomaAcceleratorKind Kind,
     int Index,
@@ -19,7 +20,8 @@ public sealed record SomaDeviceInfo(
     int MaxGroupSize,
     int Multiprocessors,
     bool Usable,
-    string Note)
+    string Note,
+    double? PeakBandwidth = null)
 {
     /// <inheritdoc/>
     public override string ToString() =>

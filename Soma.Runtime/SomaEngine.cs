@@ -122,13 +122,28 @@ public sealed class SomaEngine : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(weights);
         weights.Validate(options);
-        var layer = new SomaLayer(this, options, weights);
-        lock (children)
+        return Track(new SomaLayer(this, options, weights));
+    }
+
+    /// <summary>
+    /// The standard-attention baseline: the same projections and attention kernels as Soma, but every session keeps a
+    /// KV cache of <paramref name="kvCapacity"/> tokens and attends causally over all of them (no window, no field;
+    /// gamma and alpha are ignored). Decode cost and memory grow with history; a session that would exceed the
+    /// capacity gets <see cref="InvalidOperationException"/>. <see cref="SomaLayerOptions.Window"/> is not used.
+    /// </summary>
+    public SomaLayer CreateStandardAttentionLayer(SomaLayerOptions options, SomaLayerWeights weights, int kvCapacity)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(weights);
+        Guard.Positive(kvCapacity, nameof(kvCapacity));
+        if ((long)kvCapacity * options.KvHeads * options.HeadDim > int.MaxValue / 4)
         {
-            children.Add(new WeakReference<IDisposable>(layer));
+            throw new ArgumentOutOfRangeException(nameof(kvCapacity), kvCapacity, "kvCapacity * Hkv * dh must stay below 2^29 elements.");
         }
 
-        return layer;
+        weights.Validate(options);
+        return Track(new SomaLayer(this, options, weights, kvCapacity));
     }
 
     /// <summary>Disposes every layer still open, then the accelerator and the context.</summary>
@@ -155,6 +170,16 @@ public sealed class SomaEngine : IDisposable
 
         Accelerator.Dispose();
         context.Dispose();
+    }
+
+    private SomaLayer Track(SomaLayer layer)
+    {
+        lock (children)
+        {
+            children.Add(new WeakReference<IDisposable>(layer));
+        }
+
+        return layer;
     }
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
@@ -200,6 +225,7 @@ public sealed class SomaEngine : IDisposable
             counts[kind] = index + 1;
             bool usable = true;
             string note = "";
+            double? peak = null;
             if (device is CLDevice cl)
             {
                 usable = ((CLCapabilityContext)cl.Capabilities).GenericAddressSpace;
@@ -210,11 +236,14 @@ public sealed class SomaEngine : IDisposable
             else if (device is CudaDevice cuda)
             {
                 note = $"sm_{cuda.Architecture?.Major}{cuda.Architecture?.Minor}";
+
+                // Double data rate: two transfers per memory clock (kHz) over a bus of MemoryBusWidth bits.
+                peak = 2.0 * cuda.MemoryClockRate * 1e3 * cuda.MemoryBusWidth / 8.0;
             }
 
             result.Add(new SomaDeviceInfo(
                 kind, index, device.Name, device.MemorySize, device.WarpSize, device.MaxNumThreadsPerGroup,
-                device.NumMultiprocessors, usable, note));
+                device.NumMultiprocessors, usable, note, peak));
         }
 
         return result;

@@ -28,10 +28,12 @@ public sealed class SomaLayer : IDisposable
     private Workspace? workspace;
     private bool disposed;
 
-    internal SomaLayer(SomaEngine engine, SomaLayerOptions options, SomaLayerWeights weights)
+    internal SomaLayer(SomaEngine engine, SomaLayerOptions options, SomaLayerWeights weights, int? kvCapacity = null)
     {
         Engine = engine;
         Options = options;
+        KvCapacity = kvCapacity;
+        RingWindow = kvCapacity ?? options.Window;
         int d = options.ModelDim;
         int dh = options.HeadDim;
         int q = options.Heads * dh;
@@ -96,8 +98,23 @@ public sealed class SomaLayer : IDisposable
     /// <summary>The engine whose accelerator holds this layer.</summary>
     public SomaEngine Engine { get; }
 
-    /// <summary>Device bytes of one session's state (independent of how many tokens it consumed).</summary>
-    public long StateBytes => Options.StateBytes;
+    /// <summary>
+    /// Device bytes of one session's state: for Soma (2 W Hkv dh + Hkv dh) * 4, independent of how many tokens it
+    /// consumed; for the standard-attention baseline the whole KV cache, 2 * capacity * Hkv * dh * 4.
+    /// </summary>
+    public long StateBytes => KvCapacity is { } c ? 2L * c * Options.KvHeads * Options.HeadDim * sizeof(float) : Options.StateBytes;
+
+    /// <summary>
+    /// Null for a Soma layer. For the standard-attention baseline (<see cref="SomaEngine.CreateStandardAttentionLayer"/>):
+    /// the KV cache capacity in tokens per session.
+    /// </summary>
+    public int? KvCapacity { get; }
+
+    /// <summary>True when this is the standard-attention baseline: causal attention over every token, no field.</summary>
+    public bool IsStandardAttention => KvCapacity is not null;
+
+    /// <summary>Ring slots per session: W for Soma, the KV capacity for the baseline (whose ring never wraps).</summary>
+    private int RingWindow { get; }
 
     /// <summary>Test hook: called with each stage's name ("rope", "qkv", "scan", "attention", "output", "commit") before its launch.</summary>
     internal Action<string>? BeforeStage { get; set; }
@@ -123,7 +140,7 @@ public sealed class SomaLayer : IDisposable
         lock (gate)
         {
             ThrowIfDisposed();
-            var pool = new SomaSessionPool(this, new StateStore(Engine, Options, capacity));
+            var pool = new SomaSessionPool(this, new StateStore(Engine, Options, RingWindow, capacity));
             pools.Add(pool);
             return pool;
         }
@@ -235,6 +252,15 @@ public sealed class SomaLayer : IDisposable
 
                 var store = sessions[0].Pool.Store;
                 var positions = sessions.Select(s => s.Position).ToArray();
+                for (int s = 0; KvCapacity is { } cap && s < sessions.Count; s++)
+                {
+                    if (positions[s] + rows[s] > cap)
+                    {
+                        throw new InvalidOperationException(
+                            $"The KV cache is full: the session holds {positions[s]} of {cap} tokens and the call adds {rows[s]}.");
+                    }
+                }
+
                 bool chunked = sessions.Count == 1 && rows[0] > Options.MaxChunkTokens;
                 int passRows = chunked ? Options.MaxChunkTokens : rows.Sum();
                 var ws = EnsureWorkspace(passRows, sessions.Count);
@@ -354,9 +380,12 @@ public sealed class SomaLayer : IDisposable
         });
 
         BeforeStage?.Invoke("scan");
-        k.FieldScan(
-            stream, shapes.Groups((long)segments * channels, FieldScan.SharedFloats(shapes.GroupSize)), seg,
-            store.Field.View, gamma.View, ws.KRaw.View, ws.FieldPrev.View, ws.FieldFinal.View, channels, dh);
+        if (!IsStandardAttention)
+        {
+            k.FieldScan(
+                stream, shapes.Groups((long)segments * channels, FieldScan.SharedFloats(shapes.GroupSize)), seg,
+                store.Field.View, gamma.View, ws.KRaw.View, ws.FieldPrev.View, ws.FieldFinal.View, channels, dh);
+        }
 
         BeforeStage?.Invoke("attention");
         int headChunks = (o.HeadsPerKvHead + HeadsPerGroup - 1) / HeadsPerGroup;
@@ -378,7 +407,8 @@ public sealed class SomaLayer : IDisposable
                 Heads = o.Heads,
                 KvHeads = o.KvHeads,
                 HeadDim = dh,
-                Window = o.Window,
+                Window = RingWindow,
+                FarField = IsStandardAttention ? 0 : 1,
                 IncludeCurrent = o.IncludeCurrent ? 1 : 0,
                 TileKeys = shapes.TileKeys,
                 HeadsPerGroup = HeadsPerGroup,
@@ -406,9 +436,10 @@ public sealed class SomaLayer : IDisposable
 
         BeforeStage?.Invoke("commit");
         // Commit: the only launch that writes session state.
+        int commitRows = Math.Min(RingWindow, rows.Max());
         k.Commit(
-            stream, shapes.Elements((long)segments * o.Window * channels), seg, ws.KRotated.View, ws.V.View,
-            ws.FieldFinal.View, store.RingK.View, store.RingV.View, store.Field.View, channels, o.Window);
+            stream, shapes.Elements((long)segments * commitRows * channels), seg, ws.KRotated.View, ws.V.View,
+            ws.FieldFinal.View, store.RingK.View, store.RingV.View, store.Field.View, channels, RingWindow, commitRows, IsStandardAttention ? 0 : 1);
         stream.Synchronize();
     }
 

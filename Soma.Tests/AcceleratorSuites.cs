@@ -25,3 +25,6 @@ public sealed class LifetimeTests(AcceleratorFixture fixture) : LifetimeSuite(fi
 
 [Collection(AcceleratorCollection.Name)]
 public sealed class KernelTests(AcceleratorFixture fixture) : KernelSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class StandardAttentionTests(AcceleratorFixture fixture) : StandardAttentionSuite(fixture);

@@ -16,7 +16,7 @@ internal sealed class KernelSet
         FieldScan = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(
             Kernels.FieldScan.ScanKernel);
         Attention = accelerator.LoadKernel<AttentionArgs, SegmentArgs>(NearFieldAttention.Kernel);
-        Commit = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(
+        Commit = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(
             StateCommit.Kernel);
     }
 
@@ -30,5 +30,5 @@ internal sealed class KernelSet
 
     public Action<AcceleratorStream, KernelConfig, AttentionArgs, SegmentArgs> Attention { get; }
 
-    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> Commit { get; }
+    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> Commit { get; }
 }

@@ -10,11 +10,11 @@ internal sealed class StateStore : IDisposable
 {
     private readonly Stack<int> free;
 
-    public StateStore(SomaEngine engine, SomaLayerOptions options, int slots)
+    public StateStore(SomaEngine engine, SomaLayerOptions options, int window, int slots)
     {
         Slots = slots;
         Channels = options.KvHeads * options.HeadDim;
-        RingElements = (long)options.Window * Channels;
+        RingElements = (long)window * Channels;
         if (RingElements * slots > int.MaxValue)
         {
             throw new ArgumentOutOfRangeException(

@@ -189,7 +189,7 @@ public abstract class KernelSuite : IDisposable
                 Q = Upload(q).View, K = Upload(k).View, V = Upload(v).View, RingK = Upload(ringK).View, RingV = Upload(ringV).View,
                 FieldPrev = Upload(fieldPrev).View, Alpha = Upload(alpha).View, Output = output.View, RowSegment = Upload(rowSegment).View,
                 Tokens = n, Heads = heads, KvHeads = kvHeads, HeadDim = dh, Window = window, IncludeCurrent = includeCurrent ? 1 : 0,
-                TileKeys = Engine.Shapes.TileKeys, HeadsPerGroup = hpg, Scale = 0.7f,
+                TileKeys = Engine.Shapes.TileKeys, HeadsPerGroup = hpg, Scale = 0.7f, FarField = 1,
             },
             Segments(segSlot, segStart, segLength, segFirst));
 
@@ -245,7 +245,7 @@ public abstract class KernelSuite : IDisposable
         ringV.View.MemSetToZero(stream);
         Engine.Kernels.Commit(
             stream, Engine.Shapes.Elements(slots * window * channels), Segments(segSlot, segStart, segLength, segFirst),
-            Upload(k).View, Upload(v).View, Upload(final).View, ringK.View, ringV.View, field.View, channels, window);
+            Upload(k).View, Upload(v).View, Upload(final).View, ringK.View, ringV.View, field.View, channels, window, window, 1);
 
         var expectedK = new float[slots * window * channels];
         for (int s = 0; s < 2; s++)
