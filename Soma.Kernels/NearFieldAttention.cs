@@ -40,6 +40,18 @@ internal struct AttentionArgs
     public int TileKeys;
     /// <summary>1: add alpha * S_prev (Soma); 0: near field only (the standard-attention baseline).</summary>
     public int FarField;
+    /// <summary>
+    /// Key splits per (row, head): 1 writes <see cref="Output"/> directly; more split each window into that many key
+    /// ranges whose partial softmax states go to the partial buffers and are merged by the combine kernel
+    /// (split-window decode: a single token's window spread over many groups).
+    /// </summary>
+    public int Splits;
+    /// <summary>Partial running max per (row, head, split) when <see cref="Splits"/> &gt; 1.</summary>
+    public ArrayView<float> PartialMax;
+    /// <summary>Partial softmax denominator per (row, head, split).</summary>
+    public ArrayView<float> PartialSum;
+    /// <summary>Partial unnormalised value sums per (row, head, split, dim).</summary>
+    public ArrayView<float> PartialAcc;
     /// <summary>Query heads one group serves (at most H / Hkv; the host lowers it to fit shared memory).</summary>
     public int HeadsPerGroup;
     /// <summary>Softmax scale.</summary>
@@ -64,7 +76,7 @@ internal static class NearFieldAttention
         headsPerGroup * (2 * headDim + tileKeys + 3);
 
     // o[t, h] = sum_j softmax(scale q_h . k_j) v_j + alpha_h S_prev[t, g(h)] over the window of t;
-    // launch: one group per (row, kv-head, head chunk) grid-stride, threads over keys (scores) then over (head, dim) (values).
+    // launch: one group per (row, kv-head, head chunk, key split) grid-stride, threads over keys (scores) then over (head, dim) (values).
     public static void Kernel(AttentionArgs a, SegmentArgs seg)
     {
         var shared = SharedMemory.GetDynamic<float>();
@@ -84,11 +96,13 @@ internal static class NearFieldAttention
         int sumBase = maxBase + hpg;
         int corrBase = sumBase + hpg;
 
-        for (int item = Grid.IdxX; item < a.Tokens * a.KvHeads * headChunks; item += Grid.DimX)
+        for (int item = Grid.IdxX; item < a.Tokens * a.KvHeads * headChunks * a.Splits; item += Grid.DimX)
         {
-            int t = item / (a.KvHeads * headChunks);
-            int g = (item / headChunks) % a.KvHeads;
-            int h0 = g * perKv + (item % headChunks) * hpg;
+            int split = item % a.Splits;
+            int rest = item / a.Splits;
+            int t = rest / (a.KvHeads * headChunks);
+            int g = (rest / headChunks) % a.KvHeads;
+            int h0 = g * perKv + (rest % headChunks) * hpg;
             int heads = XMath.Min(hpg, (g + 1) * perKv - h0);
             int width = heads * dh;
             int s = a.RowSegment[t];
@@ -103,6 +117,9 @@ internal static class NearFieldAttention
             }
 
             int count = hi >= lo ? (int)(hi - lo + 1) : 0;
+            int perSplit = (count + a.Splits - 1) / a.Splits;
+            int jBegin = XMath.Min(count, split * perSplit);
+            int jEnd = XMath.Min(count, jBegin + perSplit);
 
             for (int e = lane; e < width; e += groupSize)
             {
@@ -118,9 +135,9 @@ internal static class NearFieldAttention
 
             Group.Barrier();
 
-            for (int j0 = 0; j0 < count; j0 += tk)
+            for (int j0 = jBegin; j0 < jEnd; j0 += tk)
             {
-                int chunk = XMath.Min(tk, count - j0);
+                int chunk = XMath.Min(tk, jEnd - j0);
 
                 // Scores: one thread per key of the tile, for every query head of this kv-head.
                 for (int jj = lane; jj < chunk; jj += groupSize)
@@ -188,6 +205,24 @@ internal static class NearFieldAttention
                 Group.Barrier();
             }
 
+            if (a.Splits > 1)
+            {
+                // Split-window: hand the partial softmax state to the combine kernel.
+                for (int e = lane; e < width; e += groupSize)
+                {
+                    int p = (t * a.Heads + h0 + e / dh) * a.Splits + split;
+                    a.PartialAcc[p * dh + e % dh] = shared[accBase + e];
+                    if (e % dh == 0)
+                    {
+                        a.PartialMax[p] = shared[maxBase + e / dh];
+                        a.PartialSum[p] = shared[sumBase + e / dh];
+                    }
+                }
+
+                Group.Barrier();
+                continue;
+            }
+
             // Epilogue: normalise and add the far field read before this token's update.
             for (int e = lane; e < width; e += groupSize)
             {
@@ -201,6 +236,44 @@ internal static class NearFieldAttention
             }
 
             Group.Barrier();
+        }
+    }
+
+    // o[t, h, d] = (sum_s e^(m_s - M) acc_s) / (sum_s e^(m_s - M) l_s) + alpha_h S_prev, M = max_s m_s;
+    // launch: any explicit group shape, grid-stride over n * H * dh.
+    public static void CombineKernel(AttentionArgs a)
+    {
+        int dh = a.HeadDim;
+        int perKv = a.Heads / a.KvHeads;
+        int kvWidth = a.KvHeads * dh;
+        for (int e = Grid.GlobalIndex.X; e < a.Tokens * a.Heads * dh; e += Grid.DimX * Group.DimX)
+        {
+            int d = e % dh;
+            int th = e / dh;
+            int t = th / a.Heads;
+            int h = th % a.Heads;
+            float max = float.NegativeInfinity;
+            for (int s = 0; s < a.Splits; s++)
+            {
+                max = XMath.Max(max, a.PartialMax[th * a.Splits + s]);
+            }
+
+            float sum = 0f;
+            float acc = 0f;
+            if (max > float.NegativeInfinity)
+            {
+                for (int s = 0; s < a.Splits; s++)
+                {
+                    int p = th * a.Splits + s;
+                    float w = XMath.Exp(a.PartialMax[p] - max);
+                    sum += w * a.PartialSum[p];
+                    acc += w * a.PartialAcc[p * dh + d];
+                }
+            }
+
+            float near = sum > 0f ? acc / sum : 0f;
+            float far = a.FarField != 0 ? a.Alpha[h] * a.FieldPrev[t * kvWidth + (h / perKv) * dh + d] : 0f;
+            a.Output[e] = near + far;
         }
     }
 

@@ -389,32 +389,48 @@ public sealed class SomaLayer : IDisposable
 
         BeforeStage?.Invoke("attention");
         int headChunks = (o.HeadsPerKvHead + HeadsPerGroup - 1) / HeadsPerGroup;
+        long attentionItems = (long)n * o.KvHeads * headChunks;
+        int splits = shapes.AttentionSplits(attentionItems, (int)Math.Min(RingWindow, first.Max() + rows.Max()));
+        if (splits > 1)
+        {
+            ws.EnsurePartials(Engine, (long)n * o.Heads * splits, dh);
+        }
+
+        var attention = new AttentionArgs
+        {
+            Q = ws.Q.View,
+            K = ws.KRotated.View,
+            V = ws.V.View,
+            RingK = store.RingK.View,
+            RingV = store.RingV.View,
+            FieldPrev = ws.FieldPrev.View,
+            Alpha = alpha.View,
+            Output = ws.O.View,
+            RowSegment = ws.RowSegment.View,
+            Tokens = n,
+            Heads = o.Heads,
+            KvHeads = o.KvHeads,
+            HeadDim = dh,
+            Window = RingWindow,
+            FarField = IsStandardAttention ? 0 : 1,
+            IncludeCurrent = o.IncludeCurrent ? 1 : 0,
+            TileKeys = shapes.TileKeys,
+            HeadsPerGroup = HeadsPerGroup,
+            Scale = (float)o.Scale,
+            Splits = splits,
+            PartialMax = ws.PartialMax?.View ?? default,
+            PartialSum = ws.PartialSum?.View ?? default,
+            PartialAcc = ws.PartialAcc?.View ?? default,
+        };
         k.Attention(
             stream,
-            shapes.Groups((long)n * o.KvHeads * headChunks, NearFieldAttention.SharedFloats(HeadsPerGroup, dh, shapes.TileKeys)),
-            new AttentionArgs
-            {
-                Q = ws.Q.View,
-                K = ws.KRotated.View,
-                V = ws.V.View,
-                RingK = store.RingK.View,
-                RingV = store.RingV.View,
-                FieldPrev = ws.FieldPrev.View,
-                Alpha = alpha.View,
-                Output = ws.O.View,
-                RowSegment = ws.RowSegment.View,
-                Tokens = n,
-                Heads = o.Heads,
-                KvHeads = o.KvHeads,
-                HeadDim = dh,
-                Window = RingWindow,
-                FarField = IsStandardAttention ? 0 : 1,
-                IncludeCurrent = o.IncludeCurrent ? 1 : 0,
-                TileKeys = shapes.TileKeys,
-                HeadsPerGroup = HeadsPerGroup,
-                Scale = (float)o.Scale,
-            },
+            shapes.Groups(attentionItems * splits, NearFieldAttention.SharedFloats(HeadsPerGroup, dh, shapes.TileKeys)),
+            attention,
             seg);
+        if (splits > 1)
+        {
+            k.AttentionCombine(stream, shapes.Elements((long)n * o.Heads * dh), attention);
+        }
 
         BeforeStage?.Invoke("output");
         int q = o.Heads * dh;

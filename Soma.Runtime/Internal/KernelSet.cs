@@ -16,6 +16,7 @@ internal sealed class KernelSet
         FieldScan = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(
             Kernels.FieldScan.ScanKernel);
         Attention = accelerator.LoadKernel<AttentionArgs, SegmentArgs>(NearFieldAttention.Kernel);
+        AttentionCombine = accelerator.LoadKernel<AttentionArgs>(NearFieldAttention.CombineKernel);
         Commit = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(
             StateCommit.Kernel);
     }
@@ -29,6 +30,8 @@ internal sealed class KernelSet
     public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> FieldScan { get; }
 
     public Action<AcceleratorStream, KernelConfig, AttentionArgs, SegmentArgs> Attention { get; }
+
+    public Action<AcceleratorStream, KernelConfig, AttentionArgs> AttentionCombine { get; }
 
     public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> Commit { get; }
 }

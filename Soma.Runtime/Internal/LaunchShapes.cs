@@ -25,7 +25,18 @@ internal sealed class LaunchShapes
         maxResidentGroups = Math.Max(1, accelerator.NumMultiprocessors * perMp);
         maxSharedBytes = accelerator.MaxSharedMemoryPerGroup;
         TileKeys = Math.Max(GroupSize, 16);
+        AttentionTargetGroups = cpu ? 1 : maxResidentGroups;
+        MinKeysPerSplit = cpu ? 16 : 64;
     }
+
+    /// <summary>
+    /// Groups the attention launch should have to fill the device; when rows x kv-heads fall short (decode), each
+    /// window is split across groups. 1 on the CPU accelerator (no split). Tests raise it to run the split path there.
+    /// </summary>
+    public int AttentionTargetGroups { get; set; }
+
+    /// <summary>Fewest keys a split may hold.</summary>
+    public int MinKeysPerSplit { get; set; }
 
     /// <summary>Threads per group for every kernel.</summary>
     public int GroupSize { get; }
@@ -69,6 +80,19 @@ internal sealed class LaunchShapes
         int tileCols = GroupSize * chosen.ColumnsPerThread;
         long tiles = (long)((rows + Kernels.Projection.TileRows - 1) / Kernels.Projection.TileRows) * ((outer + tileCols - 1) / tileCols);
         return (Groups(tiles, chosen.SharedFloats), chosen);
+    }
+
+    /// <summary>Key splits per (row, head) for an attention launch over <paramref name="items"/> groups and windows of up to <paramref name="maxKeys"/> keys.</summary>
+    public int AttentionSplits(long items, int maxKeys)
+    {
+        if (items >= AttentionTargetGroups)
+        {
+            return 1;
+        }
+
+        long wanted = (AttentionTargetGroups + items - 1) / items;
+        long possible = Math.Max(1, maxKeys / MinKeysPerSplit);
+        return (int)Math.Clamp(Math.Min(wanted, possible), 1, 4096);
     }
 
     /// <summary>Query heads per attention group so that the group's shared memory fits the device.</summary>

@@ -79,8 +79,34 @@ internal sealed class Workspace : IDisposable
 
     public DeviceBuffer<float> FieldFinal { get; } = null!;
 
+    /// <summary>Split-window partial state (max, sum per (row, head, split); value sums per dim), grown on demand.</summary>
+    public DeviceBuffer<float>? PartialMax { get; private set; }
+
+    public DeviceBuffer<float>? PartialSum { get; private set; }
+
+    public DeviceBuffer<float>? PartialAcc { get; private set; }
+
+    public void EnsurePartials(SomaEngine engine, long count, int headDim)
+    {
+        if (PartialMax is { } existing && existing.Length >= count)
+        {
+            return;
+        }
+
+        PartialMax?.Dispose();
+        PartialSum?.Dispose();
+        PartialAcc?.Dispose();
+        PartialMax = PartialSum = PartialAcc = null;
+        PartialMax = engine.Allocate<float>(count);
+        PartialSum = engine.Allocate<float>(count);
+        PartialAcc = engine.Allocate<float>(count * headDim);
+    }
+
     public void Dispose()
     {
+        PartialMax?.Dispose();
+        PartialSum?.Dispose();
+        PartialAcc?.Dispose();
         foreach (var buffer in owned)
         {
             buffer.Dispose();

@@ -161,9 +161,11 @@ public abstract class KernelSuite : IDisposable
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void NearFieldAttention_MatchesSoftmaxOverTheWindow_FromRingAndChunk(bool includeCurrent)
+    [InlineData(true, 1)]
+    [InlineData(false, 1)]
+    [InlineData(true, 3)]
+    [InlineData(false, 7)]
+    public void NearFieldAttention_MatchesSoftmaxOverTheWindow_FromRingAndChunk(bool includeCurrent, int splits)
     {
         const int heads = 6, kvHeads = 2, dh = 3, window = 5, slots = 2, n = 8;
         int kv = kvHeads * dh, perKv = heads / kvHeads;
@@ -181,17 +183,24 @@ public abstract class KernelSuite : IDisposable
         var output = Alloc<float>(n * heads * dh);
         int hpg = Engine.Shapes.AttentionHeadsPerGroup(perKv, dh);
         int chunks = (perKv + hpg - 1) / hpg;
-        Engine.Kernels.Attention(
-            Engine.Accelerator.DefaultStream,
-            Engine.Shapes.Groups(n * kvHeads * chunks, NearFieldAttention.SharedFloats(hpg, dh, Engine.Shapes.TileKeys)),
-            new AttentionArgs
+        var args = new AttentionArgs
             {
                 Q = Upload(q).View, K = Upload(k).View, V = Upload(v).View, RingK = Upload(ringK).View, RingV = Upload(ringV).View,
                 FieldPrev = Upload(fieldPrev).View, Alpha = Upload(alpha).View, Output = output.View, RowSegment = Upload(rowSegment).View,
                 Tokens = n, Heads = heads, KvHeads = kvHeads, HeadDim = dh, Window = window, IncludeCurrent = includeCurrent ? 1 : 0,
-                TileKeys = Engine.Shapes.TileKeys, HeadsPerGroup = hpg, Scale = 0.7f, FarField = 1,
-            },
+                TileKeys = Engine.Shapes.TileKeys, HeadsPerGroup = hpg, Scale = 0.7f, FarField = 1, Splits = splits,
+                PartialMax = Alloc<float>(n * heads * splits).View, PartialSum = Alloc<float>(n * heads * splits).View,
+                PartialAcc = Alloc<float>(n * heads * splits * dh).View,
+            };
+        Engine.Kernels.Attention(
+            Engine.Accelerator.DefaultStream,
+            Engine.Shapes.Groups(n * kvHeads * chunks * splits, NearFieldAttention.SharedFloats(hpg, dh, Engine.Shapes.TileKeys)),
+            args,
             Segments(segSlot, segStart, segLength, segFirst));
+        if (splits > 1)
+        {
+            Engine.Kernels.AttentionCombine(Engine.Accelerator.DefaultStream, Engine.Shapes.Elements(n * heads * dh), args);
+        }
 
         var actual = Download(output);
         for (int t = 0; t < n; t++)

@@ -87,6 +87,38 @@ public abstract class ReferenceSuite
         StateShouldMatch(session, state);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SplitWindowAttention_ForcedOnThisAccelerator_MatchesReference(bool includeCurrent)
+    {
+        // The host splits a window across groups when rows x kv-heads cannot fill the device (GPU decode); force it here.
+        var shapes = Engine.Shapes;
+        (int target, int minKeys) = (shapes.AttentionTargetGroups, shapes.MinKeysPerSplit);
+        shapes.AttentionTargetGroups = 1000;
+        shapes.MinKeysPerSplit = 2;
+        try
+        {
+            var o = new SomaLayerOptions(14, 4, 2, 6, window: 11, includeCurrent, ropeTheta: 10000.0);
+            var w = TestData.Weights(o, seed: 36, biases: true);
+            var x = TestData.Inputs(o.ModelDim, 20, seed: 37);
+            using var layer = Engine.CreateLayer(o, w);
+            using var session = layer.CreateSession();
+            var y = new List<float>(session.Prefill(x.AsSpan(0, 13 * o.ModelDim)));
+            for (int t = 13; t < 20; t++)
+            {
+                y.AddRange(session.Decode(x.AsSpan(t * o.ModelDim, o.ModelDim)));
+            }
+
+            var reference = new SomaReference(o, w);
+            Tolerance.ShouldMatch(y.ToArray(), reference.Run(reference.CreateState(), x), "y with split windows");
+        }
+        finally
+        {
+            (shapes.AttentionTargetGroups, shapes.MinKeysPerSplit) = (target, minKeys);
+        }
+    }
+
     internal static void StateShouldMatch(SomaSession session, ReferenceState state)
     {
         var (ringK, ringV, field) = session.DownloadState();
