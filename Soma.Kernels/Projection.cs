@@ -38,6 +38,8 @@ internal struct QkvProjectionArgs
     public int Rope;
     /// <summary>Tiling chosen on the host.</summary>
     public ProjectionTiling Tiling;
+    /// <summary>Split-K partial sums [KSlices, n, M] (used when <see cref="ProjectionTiling.KSlices"/> &gt; 1).</summary>
+    public ArrayView<float> Partial;
 }
 
 /// <summary>Shape of one plain linear launch y = x W^T + b.</summary>
@@ -59,6 +61,8 @@ internal struct LinearArgs
     public int Outer;
     /// <summary>Tiling chosen on the host.</summary>
     public ProjectionTiling Tiling;
+    /// <summary>Split-K partial sums [KSlices, n, M] (used when <see cref="ProjectionTiling.KSlices"/> &gt; 1).</summary>
+    public ArrayView<float> Partial;
 }
 
 /// <summary>
@@ -66,7 +70,9 @@ internal struct LinearArgs
 /// (group size x <see cref="ColumnsPerThread"/>) columns; the rows' inputs go through shared memory
 /// <see cref="ChunkK"/> at a time. When ChunkK covers the whole input width the rows are staged once per tile and
 /// each thread may own several columns (the CPU accelerator's shape: few barriers); otherwise each thread owns one
-/// column and accumulates across chunks (GPUs, where shared memory is small).
+/// column and accumulates across chunks (GPUs, where shared memory is small). With <see cref="KSlices"/> &gt; 1
+/// (decode: too few row tiles to fill a GPU) the input width is also split across groups, each writing partial sums
+/// that a reduce kernel adds up before the epilogue.
 /// </summary>
 internal struct ProjectionTiling
 {
@@ -74,6 +80,8 @@ internal struct ProjectionTiling
     public int ChunkK;
     /// <summary>Columns each thread owns per tile (1 unless ChunkK covers the whole input width).</summary>
     public int ColumnsPerThread;
+    /// <summary>Slices of the input width computed by separate groups (1: no split-K).</summary>
+    public int KSlices;
 
     /// <summary>Dynamic shared memory (floats) a launch with this tiling needs.</summary>
     public readonly int SharedFloats => Projection.TileRows * ChunkK;
@@ -90,26 +98,32 @@ internal static class Projection
     /// <summary>Rows per tile: each thread keeps this many accumulators (two sets where RoPE pairs columns).</summary>
     public const int TileRows = 4;
 
-    // q|k|v[t, head, j] = RoPE_t(x[t] . WqkvT[:, c] + b[c]); launch: groups of G threads, 4 rows x G*cpt columns per tile, grid-stride.
+    // q|k|v[t, head, j] = RoPE_t(x[t] . WqkvT[:, c] + b[c]); launch: groups of G threads, 4 rows x G*cpt columns (x K slice) per tile, grid-stride.
     public static void QkvKernel(QkvProjectionArgs a)
     {
         var shared = SharedMemory.GetDynamic<float>();
         int outer = (a.Heads + 2 * a.KvHeads) * a.HeadDim;
-        int tileCols = Group.DimX * a.Tiling.ColumnsPerThread;
+        var tiling = a.Tiling;
+        int tileCols = Group.DimX * tiling.ColumnsPerThread;
         int rowTiles = (a.Tokens + TileRows - 1) / TileRows;
         int colTiles = (outer + tileCols - 1) / tileCols;
-        bool staged = a.Tiling.ChunkK >= a.ModelDim;
-        for (int tile = Grid.IdxX; tile < rowTiles * colTiles; tile += Grid.DimX)
+        bool staged = tiling.ChunkK >= a.ModelDim;
+        int sliceLength = (a.ModelDim + tiling.KSlices - 1) / tiling.KSlices;
+        for (int item = Grid.IdxX; item < rowTiles * colTiles * tiling.KSlices; item += Grid.DimX)
         {
+            int slice = item % tiling.KSlices;
+            int tile = item / tiling.KSlices;
             int row0 = (tile / colTiles) * TileRows;
             int colBase = (tile % colTiles) * tileCols + Group.IdxX;
+            int kBegin = slice * sliceLength;
+            int kEnd = XMath.Min(a.ModelDim, kBegin + sliceLength);
             if (staged)
             {
-                Stage(shared, a.X, a.Tokens, a.ModelDim, row0, 0, a.ModelDim);
+                Stage(shared, a.X, a.Tokens, a.ModelDim, a.ModelDim, row0, 0, a.ModelDim);
                 Group.Barrier();
             }
 
-            for (int ci = 0; ci < a.Tiling.ColumnsPerThread; ci++)
+            for (int ci = 0; ci < tiling.ColumnsPerThread; ci++)
             {
                 int col = colBase + ci * Group.DimX;
                 var column = QkvColumn.Of(a, col, outer);
@@ -117,10 +131,22 @@ internal static class Projection
                 TileAccumulators accPartner = default;
                 Accumulate(
                     shared, a.X, a.WeightT, a.Tokens, a.ModelDim, outer, row0, column.Col, column.Partner,
-                    column.Active, column.Rotated, staged, a.Tiling.ChunkK, ref acc, ref accPartner);
-                if (column.Active)
+                    column.Active, column.Rotated, staged, tiling.ChunkK, kBegin, kEnd, ref acc, ref accPartner);
+                for (int r = 0; column.Active && r < TileRows && row0 + r < a.Tokens; r++)
                 {
-                    WriteQkv(a, column, row0, acc, accPartner);
+                    if (tiling.KSlices > 1)
+                    {
+                        int p = (slice * a.Tokens + row0 + r) * outer;
+                        a.Partial[p + column.Col] = acc.Get(r);
+                        if (column.Rotated)
+                        {
+                            a.Partial[p + column.Partner] = accPartner.Get(r);
+                        }
+                    }
+                    else
+                    {
+                        WriteQkvRow(a, column, row0 + r, acc.Get(r), accPartner.Get(r));
+                    }
                 }
             }
 
@@ -131,25 +157,57 @@ internal static class Projection
         }
     }
 
-    // y[t, c] = x[t] . WT[:, c] + b[c]; launch: groups of G threads, 4 rows x G*cpt columns per tile, grid-stride.
+    // q|k|v[t, head, j] = RoPE_t(sum_s partial[s, t, c] + b[c]); launch: any explicit group shape, grid-stride over n * M.
+    public static void QkvReduceKernel(QkvProjectionArgs a)
+    {
+        int outer = (a.Heads + 2 * a.KvHeads) * a.HeadDim;
+        for (int e = Grid.GlobalIndex.X; e < a.Tokens * outer; e += Grid.DimX * Group.DimX)
+        {
+            int t = e / outer;
+            var column = QkvColumn.Of(a, e % outer, outer);
+            if (!column.Active)
+            {
+                continue;
+            }
+
+            float x1 = 0f;
+            float x2 = 0f;
+            for (int s = 0; s < a.Tiling.KSlices; s++)
+            {
+                int p = (s * a.Tokens + t) * outer;
+                x1 += a.Partial[p + column.Col];
+                x2 += column.Rotated ? a.Partial[p + column.Partner] : 0f;
+            }
+
+            WriteQkvRow(a, column, t, x1, x2);
+        }
+    }
+
+    // y[t, c] = x[t] . WT[:, c] + b[c]; launch: groups of G threads, 4 rows x G*cpt columns (x K slice) per tile, grid-stride.
     public static void LinearKernel(LinearArgs a)
     {
         var shared = SharedMemory.GetDynamic<float>();
-        int tileCols = Group.DimX * a.Tiling.ColumnsPerThread;
+        var tiling = a.Tiling;
+        int tileCols = Group.DimX * tiling.ColumnsPerThread;
         int rowTiles = (a.Rows + TileRows - 1) / TileRows;
         int colTiles = (a.Outer + tileCols - 1) / tileCols;
-        bool staged = a.Tiling.ChunkK >= a.Inner;
-        for (int tile = Grid.IdxX; tile < rowTiles * colTiles; tile += Grid.DimX)
+        bool staged = tiling.ChunkK >= a.Inner;
+        int sliceLength = (a.Inner + tiling.KSlices - 1) / tiling.KSlices;
+        for (int item = Grid.IdxX; item < rowTiles * colTiles * tiling.KSlices; item += Grid.DimX)
         {
+            int slice = item % tiling.KSlices;
+            int tile = item / tiling.KSlices;
             int row0 = (tile / colTiles) * TileRows;
             int colBase = (tile % colTiles) * tileCols + Group.IdxX;
+            int kBegin = slice * sliceLength;
+            int kEnd = XMath.Min(a.Inner, kBegin + sliceLength);
             if (staged)
             {
-                Stage(shared, a.X, a.Rows, a.Inner, row0, 0, a.Inner);
+                Stage(shared, a.X, a.Rows, a.Inner, a.Inner, row0, 0, a.Inner);
                 Group.Barrier();
             }
 
-            for (int ci = 0; ci < a.Tiling.ColumnsPerThread; ci++)
+            for (int ci = 0; ci < tiling.ColumnsPerThread; ci++)
             {
                 int col = colBase + ci * Group.DimX;
                 bool active = col < a.Outer;
@@ -157,10 +215,17 @@ internal static class Projection
                 TileAccumulators unused = default;
                 Accumulate(
                     shared, a.X, a.WeightT, a.Rows, a.Inner, a.Outer, row0, col, col,
-                    active, false, staged, a.Tiling.ChunkK, ref acc, ref unused);
+                    active, false, staged, tiling.ChunkK, kBegin, kEnd, ref acc, ref unused);
                 for (int r = 0; active && r < TileRows && row0 + r < a.Rows; r++)
                 {
-                    a.Y[(row0 + r) * a.Outer + col] = acc.Get(r) + a.Bias[col];
+                    if (tiling.KSlices > 1)
+                    {
+                        a.Partial[(slice * a.Rows + row0 + r) * a.Outer + col] = acc.Get(r);
+                    }
+                    else
+                    {
+                        a.Y[(row0 + r) * a.Outer + col] = acc.Get(r) + a.Bias[col];
+                    }
                 }
             }
 
@@ -171,15 +236,31 @@ internal static class Projection
         }
     }
 
+    // y[t, c] = sum_s partial[s, t, c] + b[c]; launch: any explicit group shape, grid-stride over n * M.
+    public static void LinearReduceKernel(LinearArgs a)
+    {
+        for (int e = Grid.GlobalIndex.X; e < a.Rows * a.Outer; e += Grid.DimX * Group.DimX)
+        {
+            float y = a.Bias[e % a.Outer];
+            for (int s = 0; s < a.Tiling.KSlices; s++)
+            {
+                y += a.Partial[s * a.Rows * a.Outer + e];
+            }
+
+            a.Y[e] = y;
+        }
+    }
+
     /// <summary>
-    /// acc[r] = sum_k x[row0 + r, k] * WT[k, col] (and the same for <paramref name="partner"/> when
-    /// <paramref name="paired"/>). With <paramref name="staged"/> the rows already sit in shared memory; otherwise
-    /// every thread of the group must call it, as it stages them chunk by chunk with two barriers per chunk.
+    /// acc[r] = sum_{k in [kBegin, kEnd)} x[row0 + r, k] * WT[k, col] (and the same for <paramref name="partner"/> when
+    /// <paramref name="paired"/>). With <paramref name="staged"/> the whole rows already sit in shared memory;
+    /// otherwise every thread of the group must call it, as it stages them chunk by chunk with two barriers per chunk.
     /// </summary>
     private static void Accumulate(
         ArrayView<float> shared, ArrayView<float> x, ArrayView<float> weightT,
         int rows, int inner, int outer, int row0, int col, int partner,
-        bool active, bool paired, bool staged, int chunkK, ref TileAccumulators acc, ref TileAccumulators accPartner)
+        bool active, bool paired, bool staged, int chunkK, int kBegin, int kEnd,
+        ref TileAccumulators acc, ref TileAccumulators accPartner)
     {
         if (staged)
         {
@@ -191,10 +272,10 @@ internal static class Projection
             return;
         }
 
-        for (int k0 = 0; k0 < inner; k0 += chunkK)
+        for (int k0 = kBegin; k0 < kEnd; k0 += chunkK)
         {
-            int chunk = XMath.Min(chunkK, inner - k0);
-            Stage(shared, x, rows, inner, row0, k0, chunkK);
+            int chunk = XMath.Min(chunkK, kEnd - k0);
+            Stage(shared, x, rows, inner, kEnd, row0, k0, chunkK);
             Group.Barrier();
             if (active)
             {
@@ -205,15 +286,15 @@ internal static class Projection
         }
     }
 
-    /// <summary>shared[r * width + k] = x[row0 + r, k0 + k] for k &lt; width (zero past the matrix); group-cooperative.</summary>
-    private static void Stage(ArrayView<float> shared, ArrayView<float> x, int rows, int inner, int row0, int k0, int width)
+    /// <summary>shared[r * width + k] = x[row0 + r, k0 + k] for k &lt; width (zero past row <paramref name="rows"/> or column <paramref name="kEnd"/>); group-cooperative.</summary>
+    private static void Stage(ArrayView<float> shared, ArrayView<float> x, int rows, int stride, int kEnd, int row0, int k0, int width)
     {
         for (int e = Group.IdxX; e < TileRows * width; e += Group.DimX)
         {
             int r = e / width;
             int k = e % width;
             int t = row0 + r;
-            shared[e] = t < rows && k0 + k < inner ? x[t * inner + k0 + k] : 0f;
+            shared[e] = t < rows && k0 + k < kEnd ? x[t * stride + k0 + k] : 0f;
         }
     }
 
@@ -245,51 +326,45 @@ internal static class Projection
         }
     }
 
-    /// <summary>Bias, RoPE and the head split for one fused column (and its rotate-half partner).</summary>
-    private static void WriteQkv(QkvProjectionArgs a, QkvColumn c, int row0, TileAccumulators acc, TileAccumulators accPartner)
+    /// <summary>Bias, RoPE and the head split for one fused column (and its rotate-half partner) of row t.</summary>
+    private static void WriteQkvRow(QkvProjectionArgs a, QkvColumn c, int t, float sum, float partnerSum)
     {
         int half = a.HeadDim / 2;
-        int qCols = a.Heads * a.HeadDim;
-        int kCols = a.KvHeads * a.HeadDim;
-        for (int r = 0; r < TileRows && row0 + r < a.Tokens; r++)
+        float x1 = sum + a.Bias[c.Col];
+        float x2 = c.Rotated ? partnerSum + a.Bias[c.Partner] : 0f;
+        float y1 = x1;
+        float y2 = x2;
+        if (c.Rotated)
         {
-            int t = row0 + r;
-            float x1 = acc.Get(r) + a.Bias[c.Col];
-            float x2 = c.Rotated ? accPartner.Get(r) + a.Bias[c.Partner] : 0f;
-            float y1 = x1;
-            float y2 = x2;
+            float cos = a.Cos[t * half + c.J];
+            float sin = a.Sin[t * half + c.J];
+            y1 = x1 * cos - x2 * sin;
+            y2 = x2 * cos + x1 * sin;
+        }
+
+        if (c.Section == 0)
+        {
+            int o = t * a.Heads * a.HeadDim + c.Within;
+            a.Q[o] = y1;
             if (c.Rotated)
             {
-                float cos = a.Cos[t * half + c.J];
-                float sin = a.Sin[t * half + c.J];
-                y1 = x1 * cos - x2 * sin;
-                y2 = x2 * cos + x1 * sin;
+                a.Q[o + half] = y2;
             }
-
-            if (c.Section == 0)
+        }
+        else if (c.Section == 1)
+        {
+            int o = t * a.KvHeads * a.HeadDim + c.Within;
+            a.KRaw[o] = x1;
+            a.KRotated[o] = y1;
+            if (c.Rotated)
             {
-                int o = t * qCols + c.Within;
-                a.Q[o] = y1;
-                if (c.Rotated)
-                {
-                    a.Q[o + half] = y2;
-                }
+                a.KRaw[o + half] = x2;
+                a.KRotated[o + half] = y2;
             }
-            else if (c.Section == 1)
-            {
-                int o = t * kCols + c.Within;
-                a.KRaw[o] = x1;
-                a.KRotated[o] = y1;
-                if (c.Rotated)
-                {
-                    a.KRaw[o + half] = x2;
-                    a.KRotated[o + half] = y2;
-                }
-            }
-            else
-            {
-                a.V[t * kCols + c.Within] = y1;
-            }
+        }
+        else
+        {
+            a.V[t * a.KvHeads * a.HeadDim + c.Within] = y1;
         }
     }
 

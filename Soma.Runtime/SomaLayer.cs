@@ -359,7 +359,7 @@ public sealed class SomaLayer : IDisposable
         BeforeStage?.Invoke("qkv");
         int m = (o.Heads + 2 * o.KvHeads) * dh;
         var (qkvConfig, qkvTiling) = shapes.Projection(n, o.ModelDim, m);
-        k.Qkv(stream, qkvConfig, new QkvProjectionArgs
+        var qkv = new QkvProjectionArgs
         {
             X = ws.X.View,
             WeightT = weightQkvT.View,
@@ -377,7 +377,13 @@ public sealed class SomaLayer : IDisposable
             HeadDim = dh,
             Rope = rope ? 1 : 0,
             Tiling = qkvTiling,
-        });
+            Partial = qkvTiling.KSlices > 1 ? ws.EnsureProjectionPartial(Engine, (long)qkvTiling.KSlices * n * m) : default,
+        };
+        k.Qkv(stream, qkvConfig, qkv);
+        if (qkvTiling.KSlices > 1)
+        {
+            k.QkvReduce(stream, shapes.Elements((long)n * m), qkv);
+        }
 
         BeforeStage?.Invoke("scan");
         if (!IsStandardAttention)
@@ -435,7 +441,7 @@ public sealed class SomaLayer : IDisposable
         BeforeStage?.Invoke("output");
         int q = o.Heads * dh;
         var (outConfig, outTiling) = shapes.Projection(n, q, o.ModelDim);
-        k.Linear(stream, outConfig, new LinearArgs
+        var output = new LinearArgs
         {
             X = ws.O.View,
             WeightT = weightOutT.View,
@@ -445,7 +451,13 @@ public sealed class SomaLayer : IDisposable
             Inner = q,
             Outer = o.ModelDim,
             Tiling = outTiling,
-        });
+            Partial = outTiling.KSlices > 1 ? ws.EnsureProjectionPartial(Engine, (long)outTiling.KSlices * n * o.ModelDim) : default,
+        };
+        k.Linear(stream, outConfig, output);
+        if (outTiling.KSlices > 1)
+        {
+            k.LinearReduce(stream, shapes.Elements((long)n * o.ModelDim), output);
+        }
 
         ws.Y.Download(stream, y);
         stream.Synchronize();

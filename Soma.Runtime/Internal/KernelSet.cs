@@ -11,6 +11,8 @@ internal sealed class KernelSet
     {
         Qkv = accelerator.LoadKernel<QkvProjectionArgs>(Projection.QkvKernel);
         Linear = accelerator.LoadKernel<LinearArgs>(Projection.LinearKernel);
+        QkvReduce = accelerator.LoadKernel<QkvProjectionArgs>(Projection.QkvReduceKernel);
+        LinearReduce = accelerator.LoadKernel<LinearArgs>(Projection.LinearReduceKernel);
         RopeTable = accelerator.LoadKernel<ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int>(
             RopeAngles.TableKernel);
         FieldScan = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(
@@ -24,6 +26,10 @@ internal sealed class KernelSet
     public Action<AcceleratorStream, KernelConfig, QkvProjectionArgs> Qkv { get; }
 
     public Action<AcceleratorStream, KernelConfig, LinearArgs> Linear { get; }
+
+    public Action<AcceleratorStream, KernelConfig, QkvProjectionArgs> QkvReduce { get; }
+
+    public Action<AcceleratorStream, KernelConfig, LinearArgs> LinearReduce { get; }
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int> RopeTable { get; }
 

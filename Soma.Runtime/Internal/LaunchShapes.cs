@@ -26,6 +26,7 @@ internal sealed class LaunchShapes
         maxSharedBytes = accelerator.MaxSharedMemoryPerGroup;
         TileKeys = Math.Max(GroupSize, 16);
         AttentionTargetGroups = cpu ? 1 : maxResidentGroups;
+        ProjectionTargetGroups = cpu ? 1 : maxResidentGroups;
         MinKeysPerSplit = cpu ? 16 : 64;
     }
 
@@ -34,6 +35,15 @@ internal sealed class LaunchShapes
     /// window is split across groups. 1 on the CPU accelerator (no split). Tests raise it to run the split path there.
     /// </summary>
     public int AttentionTargetGroups { get; set; }
+
+    /// <summary>
+    /// Groups a projection launch should have to fill the device; below it (decode) the input width is split across
+    /// groups (split-K). 1 on the CPU accelerator (no split). Tests raise it to run the split path there.
+    /// </summary>
+    public int ProjectionTargetGroups { get; set; }
+
+    /// <summary>Narrowest input slice a split-K group may take.</summary>
+    public int MinSliceWidth { get; set; } = 64;
 
     /// <summary>Fewest keys a split may hold.</summary>
     public int MinKeysPerSplit { get; set; }
@@ -71,15 +81,39 @@ internal sealed class LaunchShapes
         {
             ChunkK = staged ? inner : Math.Min(inner, 512),
             ColumnsPerThread = staged && cpu ? Math.Max(1, 64 / GroupSize) : 1,
+            KSlices = 1,
         };
+        int rowTiles = (rows + Kernels.Projection.TileRows - 1) / Kernels.Projection.TileRows;
+        if (tiling is null && rowTiles * (long)((outer + GroupSize - 1) / GroupSize) < ProjectionTargetGroups)
+        {
+            // Decode: too few tiles to fill the device, so split the input width across groups as well.
+            long tiles = rowTiles * (long)((outer + GroupSize - 1) / GroupSize);
+            int slices = (int)Math.Clamp((ProjectionTargetGroups + tiles - 1) / tiles, 1, Math.Max(1, inner / MinSliceWidth));
+            if (slices > 1)
+            {
+                int sliceLength = (inner + slices - 1) / slices;
+                chosen = new ProjectionTiling { ChunkK = Math.Min(sliceLength, 512), ColumnsPerThread = 1, KSlices = slices };
+            }
+        }
+
+        if (chosen.KSlices < 1 || chosen.ColumnsPerThread < 1 || chosen.ChunkK < 1)
+        {
+            throw new ArgumentException("Projection tiling values must be >= 1.", nameof(tiling));
+        }
+
         if (chosen.ChunkK < inner && chosen.ColumnsPerThread != 1)
         {
             throw new ArgumentException("A chunked projection tiling needs one column per thread.", nameof(tiling));
         }
 
+        if (chosen.KSlices > 1 && chosen.ChunkK >= inner)
+        {
+            throw new ArgumentException("Split-K needs chunked staging (ChunkK below the input width).", nameof(tiling));
+        }
+
         int tileCols = GroupSize * chosen.ColumnsPerThread;
-        long tiles = (long)((rows + Kernels.Projection.TileRows - 1) / Kernels.Projection.TileRows) * ((outer + tileCols - 1) / tileCols);
-        return (Groups(tiles, chosen.SharedFloats), chosen);
+        long items = (long)rowTiles * ((outer + tileCols - 1) / tileCols) * chosen.KSlices;
+        return (Groups(items, chosen.SharedFloats), chosen);
     }
 
     /// <summary>Key splits per (row, head) for an attention launch over <paramref name="items"/> groups and windows of up to <paramref name="maxKeys"/> keys.</summary>

@@ -1,3 +1,5 @@
+using ILGPU;
+
 namespace Soma.Internal;
 
 /// <summary>
@@ -86,6 +88,21 @@ internal sealed class Workspace : IDisposable
 
     public DeviceBuffer<float>? PartialAcc { get; private set; }
 
+    /// <summary>Split-K partial sums of the projections, grown on demand.</summary>
+    public DeviceBuffer<float>? ProjectionPartial { get; private set; }
+
+    public ArrayView<float> EnsureProjectionPartial(SomaEngine engine, long count)
+    {
+        if (ProjectionPartial is not { } existing || existing.Length < count)
+        {
+            ProjectionPartial?.Dispose();
+            ProjectionPartial = null;
+            ProjectionPartial = engine.Allocate<float>(count);
+        }
+
+        return ProjectionPartial.View;
+    }
+
     public void EnsurePartials(SomaEngine engine, long count, int headDim)
     {
         if (PartialMax is { } existing && existing.Length >= count)
@@ -107,6 +124,7 @@ internal sealed class Workspace : IDisposable
         PartialMax?.Dispose();
         PartialSum?.Dispose();
         PartialAcc?.Dispose();
+        ProjectionPartial?.Dispose();
         foreach (var buffer in owned)
         {
             buffer.Dispose();

@@ -20,8 +20,9 @@ public abstract class KernelSuite : IDisposable
     /// <summary>The host's tiling for this accelerator, and the other code path forced: staged rows or K-chunks.</summary>
     internal static ProjectionTiling? Tiling(string kind, int inner) => kind switch
     {
-        "staged" => new ProjectionTiling { ChunkK = inner, ColumnsPerThread = 3 },
-        "chunked" => new ProjectionTiling { ChunkK = 5, ColumnsPerThread = 1 },
+        "staged" => new ProjectionTiling { ChunkK = inner, ColumnsPerThread = 3, KSlices = 1 },
+        "chunked" => new ProjectionTiling { ChunkK = 5, ColumnsPerThread = 1, KSlices = 1 },
+        "split" => new ProjectionTiling { ChunkK = 2, ColumnsPerThread = 1, KSlices = 3 },
         _ => null,
     };
 
@@ -32,6 +33,8 @@ public abstract class KernelSuite : IDisposable
     [InlineData(true, 40_001L, "staged")]
     [InlineData(true, 40_001L, "chunked")]
     [InlineData(false, 3L, "chunked")]
+    [InlineData(true, 12L, "split")]
+    [InlineData(false, 12L, "split")]
     public void RopeTableAndQkvProjection_MatchReferenceProjection(bool rope, long firstPosition, string tiling)
     {
         var o = new SomaLayerOptions(11, 4, 2, 6, window: 3, ropeTheta: rope ? 10000.0 : null);
@@ -63,12 +66,18 @@ public abstract class KernelSuite : IDisposable
         var shapes = Engine.Shapes;
         Engine.Kernels.RopeTable(stream, shapes.Elements(n * half), Upload(positions).View, Upload(inv).View, cos.View, sin.View, n, half);
         var (config, chosen) = shapes.Projection(n, d, m, Tiling(tiling, d));
-        Engine.Kernels.Qkv(stream, config, new QkvProjectionArgs
+        var args = new QkvProjectionArgs
         {
             X = Upload(x).View, WeightT = Upload(weightT).View, Bias = Upload(bias).View, Cos = cos.View, Sin = sin.View,
             Q = qOut.View, KRotated = kRot.View, KRaw = kRaw.View, V = v.View,
             Tokens = n, ModelDim = d, Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = rope ? 1 : 0, Tiling = chosen,
-        });
+            Partial = Alloc<float>(chosen.KSlices * n * m).View,
+        };
+        Engine.Kernels.Qkv(stream, config, args);
+        if (chosen.KSlices > 1)
+        {
+            Engine.Kernels.QkvReduce(stream, shapes.Elements(n * m), args);
+        }
 
         var (qs, krs, kraws, vs) = (Download(qOut), Download(kRot), Download(kRaw), Download(v));
         for (int t = 0; t < n; t++)
@@ -85,6 +94,7 @@ public abstract class KernelSuite : IDisposable
     [InlineData("host")]
     [InlineData("staged")]
     [InlineData("chunked")]
+    [InlineData("split")]
     public void Linear_MatchesReferenceLinear(string tiling)
     {
         const int rows = 9, inner = 13, outer = 10;
@@ -103,10 +113,16 @@ public abstract class KernelSuite : IDisposable
         var y = Alloc<float>(rows * outer);
         var shapes = Engine.Shapes;
         var (config, chosen) = shapes.Projection(rows, inner, outer, Tiling(tiling, inner));
-        Engine.Kernels.Linear(Engine.Accelerator.DefaultStream, config, new LinearArgs
+        var args = new LinearArgs
         {
             X = Upload(x).View, WeightT = Upload(weightT).View, Bias = Upload(bias).View, Y = y.View, Rows = rows, Inner = inner, Outer = outer, Tiling = chosen,
-        });
+            Partial = Alloc<float>(chosen.KSlices * rows * outer).View,
+        };
+        Engine.Kernels.Linear(Engine.Accelerator.DefaultStream, config, args);
+        if (chosen.KSlices > 1)
+        {
+            Engine.Kernels.LinearReduce(Engine.Accelerator.DefaultStream, shapes.Elements(rows * outer), args);
+        }
 
         var actual = Download(y);
         for (int r = 0; r < rows; r++)

@@ -90,13 +90,15 @@ public abstract class ReferenceSuite
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void SplitWindowAttention_ForcedOnThisAccelerator_MatchesReference(bool includeCurrent)
+    public void SplitWindowAttentionAndSplitK_ForcedOnThisAccelerator_MatchesReference(bool includeCurrent)
     {
-        // The host splits a window across groups when rows x kv-heads cannot fill the device (GPU decode); force it here.
+        // The host splits windows and projections across groups when rows cannot fill the device (GPU decode); force it here.
         var shapes = Engine.Shapes;
-        (int target, int minKeys) = (shapes.AttentionTargetGroups, shapes.MinKeysPerSplit);
+        (int target, int minKeys, int projection, int slice) = (shapes.AttentionTargetGroups, shapes.MinKeysPerSplit, shapes.ProjectionTargetGroups, shapes.MinSliceWidth);
         shapes.AttentionTargetGroups = 1000;
         shapes.MinKeysPerSplit = 2;
+        shapes.ProjectionTargetGroups = 1000;
+        shapes.MinSliceWidth = 3;
         try
         {
             var o = new SomaLayerOptions(14, 4, 2, 6, window: 11, includeCurrent, ropeTheta: 10000.0);
@@ -115,7 +117,7 @@ public abstract class ReferenceSuite
         }
         finally
         {
-            (shapes.AttentionTargetGroups, shapes.MinKeysPerSplit) = (target, minKeys);
+            (shapes.AttentionTargetGroups, shapes.MinKeysPerSplit, shapes.ProjectionTargetGroups, shapes.MinSliceWidth) = (target, minKeys, projection, slice);
         }
     }
 
