@@ -73,7 +73,11 @@ public sealed class SomaEngine : IDisposable
             var failures = new List<string>();
             foreach (var kind in order)
             {
-                var candidates = devices.Where(d => d.Kind == kind).ToList();
+                // Auto takes OpenCL GPUs only: OpenCL CPU runtimes (PoCL) gain nothing over the CPU accelerator, and
+                // PoCL 3.x aborted the process compiling our barrier kernels on an H100 host.
+                var candidates = devices
+                    .Where(d => d.Kind == kind && !(options.Accelerator == SomaAcceleratorKind.Auto && d.IsOpenClCpu))
+                    .ToList();
                 int wanted = options.Accelerator == SomaAcceleratorKind.Auto ? -1 : options.DeviceIndex;
                 foreach (var info in candidates.Where(d => wanted < 0 || d.Index == wanted))
                 {
@@ -226,9 +230,11 @@ public sealed class SomaEngine : IDisposable
             bool usable = true;
             string note = "";
             double? peak = null;
+            string processor = device is CPUDevice ? "CPU" : "GPU";
             if (device is CLDevice cl)
             {
                 usable = ((CLCapabilityContext)cl.Capabilities).GenericAddressSpace;
+                processor = cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_GPU ? "GPU" : cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_CPU ? "CPU" : cl.DeviceType.ToString();
                 note = usable
                     ? $"OpenCL C {cl.CVersion}; unverified with Soma"
                     : $"OpenCL C {cl.CVersion} without generic address space, which ILGPU's OpenCL backend requires";
@@ -237,13 +243,13 @@ public sealed class SomaEngine : IDisposable
             {
                 note = $"sm_{cuda.Architecture?.Major}{cuda.Architecture?.Minor}";
 
-                // Double data rate: two transfers per memory clock (kHz) over a bus of MemoryBusWidth bits.
-                peak = 2.0 * cuda.MemoryClockRate * 1e3 * cuda.MemoryBusWidth / 8.0;
+                // Double data rate: two transfers per memory clock (ILGPU reports MHz) over a bus of MemoryBusWidth bits.
+                peak = 2.0 * cuda.MemoryClockRate * 1e6 * cuda.MemoryBusWidth / 8.0;
             }
 
             result.Add(new SomaDeviceInfo(
                 kind, index, device.Name, device.MemorySize, device.WarpSize, device.MaxNumThreadsPerGroup,
-                device.NumMultiprocessors, usable, note, peak));
+                device.NumMultiprocessors, usable, note, processor, peak));
         }
 
         return result;

@@ -320,32 +320,33 @@ public sealed class SomaLayer : IDisposable
         int half = dh / 2;
         int channels = o.KvHeads * dh;
 
-        var starts = new int[segments];
-        var rowSegment = new int[n];
-        var positions = new long[n];
+        // Metadata for the pass, staged on the host and sent in two uploads.
+        var ints = ws.HostInts;
+        var longs = ws.HostLongs;
+        int rowsCap = ws.Rows;
+        int segCap = ws.Segments;
         for (int s = 0, r = 0; s < segments; s++)
         {
-            starts[s] = r;
+            ints[rowsCap + s] = slots[s];
+            ints[rowsCap + segCap + s] = r;
+            ints[rowsCap + 2 * segCap + s] = rows[s];
+            longs[rowsCap + s] = first[s];
             for (int i = 0; i < rows[s]; i++, r++)
             {
-                rowSegment[r] = s;
-                positions[r] = first[s] + i;
+                ints[r] = s;
+                longs[r] = first[s] + i;
             }
         }
 
         ws.X.Upload(stream, x);
-        ws.Positions.Upload(stream, positions);
-        ws.RowSegment.Upload(stream, rowSegment);
-        ws.SegSlot.Upload(stream, slots);
-        ws.SegStart.Upload(stream, starts);
-        ws.SegLength.Upload(stream, rows);
-        ws.SegPosition.Upload(stream, first);
+        ws.IntMeta.Upload(stream, ints);
+        ws.LongMeta.Upload(stream, longs);
         var seg = new SegmentArgs
         {
-            Slot = ws.SegSlot.View,
-            Start = ws.SegStart.View,
-            Length = ws.SegLength.View,
-            Position = ws.SegPosition.View,
+            Slot = ws.SegSlot,
+            Start = ws.SegStart,
+            Length = ws.SegLength,
+            Position = ws.SegPosition,
             Count = segments,
         };
 
@@ -353,7 +354,7 @@ public sealed class SomaLayer : IDisposable
         bool rope = o.RopeTheta is not null;
         if (rope)
         {
-            k.RopeTable(stream, shapes.Elements((long)n * half), ws.Positions.View, inverseFrequencies.View, ws.Cos.View, ws.Sin.View, n, half);
+            k.RopeTable(stream, shapes.Elements((long)n * half), ws.Positions, inverseFrequencies.View, ws.Cos.View, ws.Sin.View, n, half);
         }
 
         BeforeStage?.Invoke("qkv");
@@ -412,7 +413,7 @@ public sealed class SomaLayer : IDisposable
             FieldPrev = ws.FieldPrev.View,
             Alpha = alpha.View,
             Output = ws.O.View,
-            RowSegment = ws.RowSegment.View,
+            RowSegment = ws.RowSegment,
             Tokens = n,
             Heads = o.Heads,
             KvHeads = o.KvHeads,

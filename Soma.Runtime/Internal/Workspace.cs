@@ -28,12 +28,10 @@ internal sealed class Workspace : IDisposable
             Y = Own(engine.Allocate<float>((long)rows * o.ModelDim));
             Cos = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
             Sin = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
-            Positions = Own(engine.Allocate<long>(rows));
-            RowSegment = Own(engine.Allocate<int>(rows));
-            SegSlot = Own(engine.Allocate<int>(segments));
-            SegStart = Own(engine.Allocate<int>(segments));
-            SegLength = Own(engine.Allocate<int>(segments));
-            SegPosition = Own(engine.Allocate<long>(segments));
+            IntMeta = Own(engine.Allocate<int>(rows + 3L * segments));
+            LongMeta = Own(engine.Allocate<long>(rows + (long)segments));
+            HostInts = new int[rows + 3 * segments];
+            HostLongs = new long[rows + segments];
             FieldFinal = Own(engine.Allocate<float>((long)segments * kv));
         }
         catch
@@ -67,17 +65,29 @@ internal sealed class Workspace : IDisposable
 
     public DeviceBuffer<float> Sin { get; } = null!;
 
-    public DeviceBuffer<long> Positions { get; } = null!;
+    /// <summary>One upload of a pass's int metadata: row segment [rows] | slot, start, length [segments each].</summary>
+    public DeviceBuffer<int> IntMeta { get; } = null!;
 
-    public DeviceBuffer<int> RowSegment { get; } = null!;
+    /// <summary>One upload of a pass's long metadata: row position [rows] | segment first position [segments].</summary>
+    public DeviceBuffer<long> LongMeta { get; } = null!;
 
-    public DeviceBuffer<int> SegSlot { get; } = null!;
+    /// <summary>Host staging for <see cref="IntMeta"/>.</summary>
+    public int[] HostInts { get; } = Array.Empty<int>();
 
-    public DeviceBuffer<int> SegStart { get; } = null!;
+    /// <summary>Host staging for <see cref="LongMeta"/>.</summary>
+    public long[] HostLongs { get; } = Array.Empty<long>();
 
-    public DeviceBuffer<int> SegLength { get; } = null!;
+    public ArrayView<long> Positions => LongMeta.View.SubView(0, Rows);
 
-    public DeviceBuffer<long> SegPosition { get; } = null!;
+    public ArrayView<int> RowSegment => IntMeta.View.SubView(0, Rows);
+
+    public ArrayView<int> SegSlot => IntMeta.View.SubView(Rows, Segments);
+
+    public ArrayView<int> SegStart => IntMeta.View.SubView(Rows + Segments, Segments);
+
+    public ArrayView<int> SegLength => IntMeta.View.SubView(Rows + 2L * Segments, Segments);
+
+    public ArrayView<long> SegPosition => LongMeta.View.SubView(Rows, Segments);
 
     public DeviceBuffer<float> FieldFinal { get; } = null!;
 
