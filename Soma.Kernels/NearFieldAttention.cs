@@ -76,7 +76,7 @@ internal static class NearFieldAttention
         headsPerGroup * (2 * headDim + tileKeys + 3);
 
     // o[t, h] = sum_j softmax(scale q_h . k_j) v_j + alpha_h S_prev[t, g(h)] over the window of t;
-    // launch: one group per (row, kv-head, head chunk, key split) grid-stride, threads over keys (scores) then over (head, dim) (values).
+    // launch: one group per (row, kv-head, head chunk, key split) grid-stride, threads over (head, key) (scores) then over (head, dim) (values).
     public static void Kernel(AttentionArgs a, SegmentArgs seg)
     {
         var shared = SharedMemory.GetDynamic<float>();
@@ -139,22 +139,21 @@ internal static class NearFieldAttention
             {
                 int chunk = XMath.Min(tk, jEnd - j0);
 
-                // Scores: one thread per key of the tile, for every query head of this kv-head.
-                for (int jj = lane; jj < chunk; jj += groupSize)
+                // Scores: one thread per (query head, key) of the tile.
+                for (int e = lane; e < heads * chunk; e += groupSize)
                 {
+                    int r = e / chunk;
+                    int jj = e % chunk;
                     long keyPos = lo + j0 + jj;
                     int offset = KeyOffset(keyPos, first, seg.Start[s], slot, g, a);
                     var keys = keyPos >= first ? a.K : a.RingK;
-                    for (int r = 0; r < heads; r++)
+                    float dot = 0f;
+                    for (int d = 0; d < dh; d++)
                     {
-                        float dot = 0f;
-                        for (int d = 0; d < dh; d++)
-                        {
-                            dot += shared[r * dh + d] * keys[offset + d];
-                        }
-
-                        shared[pBase + r * tk + jj] = a.Scale * dot;
+                        dot += shared[r * dh + d] * keys[offset + d];
                     }
+
+                    shared[pBase + r * tk + jj] = a.Scale * dot;
                 }
 
                 Group.Barrier();

@@ -27,7 +27,7 @@ internal sealed class LaunchShapes
         TileKeys = Math.Max(GroupSize, 16);
         AttentionTargetGroups = cpu ? 1 : maxResidentGroups;
         ProjectionTargetGroups = cpu ? 1 : maxResidentGroups;
-        MinKeysPerSplit = cpu ? 16 : 64;
+        MinKeysPerSplit = 16;
     }
 
     /// <summary>
