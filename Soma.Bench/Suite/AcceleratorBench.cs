@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using Soma;
+using Soma.Reference;
+using Spectre.Console;
+
+namespace Soma.Bench.Suite;
+
+/// <summary>
+/// Every section of the benchmark on one accelerator: verify against the reference, fidelity against standard
+/// attention, decode latency against history, prefill throughput, memory per session, and the targets.
+/// </summary>
+internal sealed class AcceleratorBench
+{
+    private readonly SomaEngine engine;
+    private readonly BenchPlan plan;
+    private readonly int seed;
+
+    public AcceleratorBench(SomaEngine engine, BenchPlan plan, int seed)
+    {
+        this.engine = engine;
+        this.plan = plan;
+        this.seed = seed;
+    }
+
+    private SomaLayerOptions Shape => plan.Shape;
+
+    public AcceleratorRun Run(ProgressContext progress)
+    {
+        var sw = Stopwatch.StartNew();
+        var label = $"{engine.Device.Kind.ToString().ToLowerInvariant()} {plan.ShapeName}";
+        var verify = Step(progress, $"{label}: verify vs reference", 1, t => Verify());
+        var fidelity = Step(progress, $"{label}: fidelity", plan.FidelityLengths.Length * 2, Fidelity);
+        var decode = Step(progress, $"{label}: decode vs history", plan.Histories.Length, Decode);
+        var prefill = Step(progress, $"{label}: prefill", plan.PrefillLengths.Length, Prefill);
+        var memory = plan.Histories.Select(n => new MemoryRecord(
+            n, Shape.StateBytes, 2 * n * Shape.KvHeads * Shape.HeadDim * sizeof(float),
+            2.0 * n * Shape.KvHeads * Shape.HeadDim * sizeof(float) / Shape.StateBytes)).ToList();
+        var targets = Targets(decode, prefill, memory);
+        var d = engine.Device;
+        return new AcceleratorRun(
+            new DeviceRecord(d.Kind.ToString().ToLowerInvariant(), d.Name, d.MemoryBytes, d.WarpSize, d.MaxGroupSize, d.Multiprocessors, d.PeakBandwidth / 1e9, d.Note),
+            new ShapeRecord(plan.ShapeName, Shape.ModelDim, Shape.Heads, Shape.KvHeads, Shape.HeadDim, Shape.Window, Shape.IncludeCurrent, Shape.RopeTheta, "fp32"),
+            verify, fidelity, decode, prefill, memory, targets, sw.Elapsed.TotalSeconds);
+    }
+
+    private static T Step<T>(ProgressContext progress, string name, int units, Func<ProgressTask, T> body)
+    {
+        var task = progress.AddTask(name, maxValue: units);
+        var result = body(task);
+        task.Value = task.MaxValue;
+        task.StopTask();
+        return result;
+    }
+
+    private VerifyRecord Verify()
+    {
+        var weights = SomaLayerWeights.CreateRandom(Shape, seed, biases: true);
+        int d = Shape.ModelDim;
+        var x = QuickRun.RandomInputs(d, plan.VerifyTokens + plan.VerifySteps, seed + 1);
+        using var layer = engine.CreateLayer(Shape, weights);
+        using var session = layer.CreateSession();
+        var yPrefill = session.Prefill(x.AsSpan(0, plan.VerifyTokens * d));
+        var yDecode = new List<float>();
+        for (int t = plan.VerifyTokens; t < plan.VerifyTokens + plan.VerifySteps; t++)
+        {
+            yDecode.AddRange(session.Decode(x.AsSpan(t * d, d)));
+        }
+
+        var reference = new SomaReference(Shape, weights);
+        var expected = reference.Run(reference.CreateState(), x);
+        var p = Comparison.Of(yPrefill, expected.AsSpan(0, plan.VerifyTokens * d));
+        var q = Comparison.Of(yDecode.ToArray(), expected.AsSpan(plan.VerifyTokens * d));
+        bool pass = p.RelativeMaxError <= QuickRun.MaxRelativeError && q.RelativeMaxError <= QuickRun.MaxRelativeError
+            && p.Cosine >= QuickRun.MinCosine && q.Cosine >= QuickRun.MinCosine;
+        return new VerifyRecord(plan.VerifyTokens, plan.VerifySteps, p.RelativeMaxError, p.Cosine, q.RelativeMaxError, q.Cosine, pass);
+    }
+
+    private List<FidelityRecord> Fidelity(ProgressTask task)
+    {
+        var result = new List<FidelityRecord>();
+        int d = Shape.ModelDim;
+        foreach (bool includeCurrent in new[] { true, false })
+        {
+            foreach (int n in plan.FidelityLengths)
+            {
+                var o = new SomaLayerOptions(d, Shape.Heads, Shape.KvHeads, Shape.HeadDim, window: n, includeCurrent, Shape.RopeTheta, maxChunkTokens: Shape.MaxChunkTokens);
+                var weights = SomaLayerWeights.CreateRandom(o, seed + n, biases: true, alpha: 0f);
+                var x = QuickRun.RandomInputs(d, n, seed + 2 * n);
+                float[] ySoma, yStandard;
+                using (var soma = engine.CreateLayer(o, weights))
+                using (var session = soma.CreateSession())
+                {
+                    ySoma = session.Prefill(x);
+                }
+
+                var causal = new SomaLayerOptions(d, Shape.Heads, Shape.KvHeads, Shape.HeadDim, window: n, includeCurrent: true, Shape.RopeTheta, maxChunkTokens: Shape.MaxChunkTokens);
+                using (var standard = engine.CreateStandardAttentionLayer(causal, weights, n))
+                using (var session = standard.CreateSession())
+                {
+                    yStandard = session.Prefill(x);
+                }
+
+                var all = Measure.Errors(ySoma, yStandard, d);
+                var skip0 = Measure.Errors(ySoma, yStandard, d, firstRow: 1);
+                result.Add(new FidelityRecord(n, includeCurrent ? "include_current" : "exclusive", all.Mean, all.Max, all.Cos, skip0.Cos));
+                task.Increment(1);
+            }
+        }
+
+        return result;
+    }
+
+    private List<DecodeRecord> Decode(ProgressTask task)
+    {
+        var result = new List<DecodeRecord>();
+        var weights = SomaLayerWeights.CreateRandom(Shape, seed, biases: true);
+        int steps = plan.DecodeSteps, warmup = plan.DecodeWarmup;
+        var x = QuickRun.RandomInputs(Shape.ModelDim, 64, seed + 3);
+        double? peak = engine.Device.PeakBandwidth;
+        using var soma = engine.CreateLayer(Shape, weights);
+        using var somaSession = soma.CreateSession();
+        foreach (long n in plan.Histories)
+        {
+            HistoryFill.Fill(somaSession, n, seed);
+            double somaMs = Measure.DecodeMedianMs(somaSession, x, warmup, steps);
+            double standardMs;
+            using (var standard = engine.CreateStandardAttentionLayer(Shape, weights, checked((int)n + warmup + steps)))
+            using (var session = standard.CreateSession())
+            {
+                HistoryFill.Fill(session, n, seed);
+                standardMs = Measure.DecodeMedianMs(session, x, warmup, steps);
+            }
+
+            long somaBytes = Measure.DecodeBytes(Shape, n, standard: false);
+            long standardBytes = Measure.DecodeBytes(Shape, n, standard: true);
+            double somaGbS = somaBytes / (somaMs * 1e-3) / 1e9;
+            double standardGbS = standardBytes / (standardMs * 1e-3) / 1e9;
+            result.Add(new DecodeRecord(
+                n, somaMs, standardMs, standardMs / somaMs, (double)standardBytes / somaBytes, somaBytes, standardBytes,
+                somaGbS, standardGbS, peak is { } p ? 100 * somaGbS * 1e9 / p : null, peak is { } p2 ? 100 * standardGbS * 1e9 / p2 : null, steps));
+            task.Increment(1);
+        }
+
+        return result;
+    }
+
+    private List<PrefillRecord> Prefill(ProgressTask task)
+    {
+        var result = new List<PrefillRecord>();
+        var weights = SomaLayerWeights.CreateRandom(Shape, seed, biases: true);
+        int d = Shape.ModelDim;
+        using var soma = engine.CreateLayer(Shape, weights);
+        using var session = soma.CreateSession();
+        using (var warm = soma.CreateSession())
+        {
+            warm.Prefill(QuickRun.RandomInputs(d, 8, seed));
+        }
+
+        foreach (int n in plan.PrefillLengths)
+        {
+            var x = QuickRun.RandomInputs(d, n, seed + n);
+            session.Reset();
+            double parallel = Measure.Seconds(() => session.Prefill(x));
+            session.Reset();
+            int loopTokens = Math.Min(n, plan.LoopTokenCap);
+            double loop = Measure.Seconds(() =>
+            {
+                for (int t = 0; t < loopTokens; t++)
+                {
+                    session.Decode(x.AsSpan(t * d, d));
+                }
+            });
+            double standardSeconds;
+            using (var standard = engine.CreateStandardAttentionLayer(Shape, weights, n))
+            using (var s = standard.CreateSession())
+            {
+                s.Prefill(x.AsSpan(0, Math.Min(n, 8) * d));
+                s.Reset();
+                standardSeconds = Measure.Seconds(() => s.Prefill(x));
+            }
+
+            double parallelTokS = n / parallel, loopTokS = loopTokens / loop;
+            result.Add(new PrefillRecord(n, parallelTokS, loopTokS, n / standardSeconds, loopTokens, parallelTokS / loopTokS));
+            task.Increment(1);
+        }
+
+        return result;
+    }
+
+    private List<TargetRecord> Targets(List<DecodeRecord> decode, List<PrefillRecord> prefill, List<MemoryRecord> memory)
+    {
+        var targets = new List<TargetRecord>();
+        double flat = decode.Max(r => r.SomaMs) / decode.Min(r => r.SomaMs);
+        targets.Add(new TargetRecord(
+            $"Soma decode flat across history {decode[0].History}..{decode[^1].History}", $"max/min {flat:F3}", "<= 1.10", flat <= 1.10));
+        var last = decode[^1];
+        targets.Add(new TargetRecord(
+            $"Soma decode speed-up over standard at {last.History}", $"{last.Ratio:F2}x (ideal {last.IdealRatio:F2}x)",
+            $">= {0.9 * last.IdealRatio:F2}x (0.9 x ideal)", last.Ratio >= 0.9 * last.IdealRatio));
+        if (prefill.FirstOrDefault(p => p.Tokens == 1024) is { } p1k)
+        {
+            targets.Add(new TargetRecord("Soma parallel prefill over token-by-token loop at 1024", $"{p1k.ParallelOverLoop:F1}x", ">= 20x", p1k.ParallelOverLoop >= 20));
+        }
+
+        var from2k = prefill.Where(p => p.Tokens >= 2048).ToList();
+        if (from2k.Count > 0)
+        {
+            bool faster = from2k.All(p => p.SomaParallelTokS > p.StandardTokS);
+            targets.Add(new TargetRecord(
+                "Soma parallel prefill faster than standard causal prefill from 2048 on",
+                string.Join(", ", from2k.Select(p => $"{p.Tokens}: {p.SomaParallelTokS / p.StandardTokS:F2}x")), "> 1x at every n", faster));
+        }
+
+        var m = memory[^1];
+        double ideal = (double)m.History / Shape.Window;
+        double bound = 2.0 * m.History / (2.0 * Shape.Window + 1);
+        targets.Add(new TargetRecord(
+            $"Memory ratio at {m.History}", $"{m.Ratio:F1}x", $"n/W = {ideal:F1}x less the field's share ({bound:F1}x)", Math.Abs(m.Ratio - bound) < 1e-6 * bound));
+        return targets;
+    }
+}

@@ -1,0 +1,38 @@
+using Soma;
+
+namespace Soma.Bench.Suite;
+
+/// <summary>What one accelerator run measures: sizes are smaller on the CPU accelerator so the quick run ends in minutes.</summary>
+internal sealed record BenchPlan(
+    string ShapeName,
+    SomaLayerOptions Shape,
+    int[] FidelityLengths,
+    long[] Histories,
+    int DecodeSteps,
+    int DecodeWarmup,
+    int[] PrefillLengths,
+    int LoopTokenCap,
+    int VerifyTokens,
+    int VerifySteps)
+{
+    public static BenchPlan For(SomaAcceleratorKind kind, string? shapeName, bool full)
+    {
+        bool cpu = kind == SomaAcceleratorKind.Cpu;
+        shapeName ??= cpu ? "small" : "qwen7b";
+        var shape = BenchShapes.ByName(shapeName);
+        var prefill = cpu
+            ? new[] { 256, 1024, 2048, 4096 }
+            : full ? new[] { 256, 1024, 2048, 4096, 16384, 65536 } : new[] { 256, 1024, 2048, 4096, 16384 };
+        return new BenchPlan(
+            shapeName.ToLowerInvariant(),
+            shape,
+            FidelityLengths: new[] { 16, 32, 64, 128, 256, 512, 1024 },
+            Histories: new long[] { 1024, 4096, 16384, 65536 },
+            DecodeSteps: full ? 200 : cpu ? 50 : 100,
+            DecodeWarmup: 30, // enough calls for .NET's tiered JIT to settle before timing
+            PrefillLengths: prefill,
+            LoopTokenCap: cpu ? 512 : 1024,
+            VerifyTokens: cpu ? 256 : 512,
+            VerifySteps: 32);
+    }
+}

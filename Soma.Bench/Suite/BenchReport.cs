@@ -1,0 +1,99 @@
+using System.Globalization;
+using Spectre.Console;
+
+namespace Soma.Bench.Suite;
+
+/// <summary>Prints one accelerator run as tables shaped like the seed paper's tables 3.2-3.4, plus the targets.</summary>
+internal static class BenchReport
+{
+    public static void Print(AcceleratorRun run)
+    {
+        var d = run.Device;
+        var s = run.Shape;
+        AnsiConsole.Write(new Rule($"[bold]{Markup.Escape(d.Kind)}: {Markup.Escape(d.Name)}[/]").LeftJustified());
+        AnsiConsole.MarkupLine(Markup.Escape(
+            $"shape {s.Name}: D={s.D} H={s.H} Hkv={s.Hkv} dh={s.Dh} W={s.W} rope={(s.RopeTheta?.ToString("G", CultureInfo.InvariantCulture) ?? "off")} {s.Dtype}" +
+            (d.PeakBandwidthGbS is { } bw ? $"; peak memory bandwidth {bw:F0} GB/s" : "")));
+        var v = run.Verify;
+        AnsiConsole.MarkupLine(Markup.Escape(
+            $"verify vs reference: prefill {v.PrefillTokens} tok max rel err {v.PrefillMaxRelErr:E2} cos {v.PrefillCos:F9}; " +
+            $"decode {v.DecodeSteps} steps max rel err {v.DecodeMaxRelErr:E2} cos {v.DecodeCos:F9} => {(v.Pass ? "PASS" : "FAIL")}"));
+
+        var fidelity = Table("Fidelity vs standard attention (W >= n, alpha = 0)", "n", "mode", "mean |err|", "max |err|", "cos (all t)", "cos (t >= 1)");
+        foreach (var f in run.Fidelity)
+        {
+            fidelity.AddRow(f.N.ToString(CultureInfo.InvariantCulture), f.Mode, E(f.MeanErr), E(f.MaxErr), F(f.CosAll, 6), F(f.CosSkip0, 6));
+        }
+
+        AnsiConsole.Write(fidelity);
+
+        bool bandwidth = run.Decode.Any(r => r.SomaPeakPct is not null);
+        var decodeColumns = new List<string> { "history", "Soma ms", "standard ms", "speed-up", "ideal (bytes)", "Soma GB/s", "standard GB/s" };
+        if (bandwidth)
+        {
+            decodeColumns.AddRange(new[] { "Soma % peak", "standard % peak" });
+        }
+
+        var decode = Table($"Decode step latency (median of {run.Decode[0].Steps} steps after warm-up)", decodeColumns.ToArray());
+        foreach (var r in run.Decode)
+        {
+            var row = new List<string>
+            {
+                r.History.ToString(CultureInfo.InvariantCulture), F(r.SomaMs, 3), F(r.StandardMs, 3), $"{F(r.Ratio, 2)}x", $"{F(r.IdealRatio, 2)}x",
+                F(r.SomaGbS, 1), F(r.StandardGbS, 1),
+            };
+            if (bandwidth)
+            {
+                row.Add(F(r.SomaPeakPct ?? 0, 1));
+                row.Add(F(r.StandardPeakPct ?? 0, 1));
+            }
+
+            decode.AddRow(row.ToArray());
+        }
+
+        AnsiConsole.Write(decode);
+
+        var prefill = Table("Prefill throughput (tokens/s)", "tokens", "Soma parallel", "Soma token-by-token", "standard causal", "parallel / loop");
+        foreach (var p in run.Prefill)
+        {
+            prefill.AddRow(
+                p.Tokens.ToString(CultureInfo.InvariantCulture), F(p.SomaParallelTokS, 0), $"{F(p.SomaLoopTokS, 0)} ({p.SomaLoopTokensTimed} timed)",
+                F(p.StandardTokS, 0), $"{F(p.ParallelOverLoop, 1)}x");
+        }
+
+        AnsiConsole.Write(prefill);
+
+        var memory = Table("Session state bytes", "history", "Soma", "standard KV cache", "ratio");
+        foreach (var m in run.Memory)
+        {
+            memory.AddRow(m.History.ToString(CultureInfo.InvariantCulture), m.SomaBytes.ToString("N0", CultureInfo.InvariantCulture),
+                m.StandardBytes.ToString("N0", CultureInfo.InvariantCulture), $"{F(m.Ratio, 1)}x");
+        }
+
+        AnsiConsole.Write(memory);
+
+        var targets = Table("Targets", "target", "measured", "wanted", "met");
+        foreach (var t in run.Targets)
+        {
+            targets.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Measured), Markup.Escape(t.Target), t.Met ? "[green]yes[/]" : "[red]no[/]");
+        }
+
+        AnsiConsole.Write(targets);
+        AnsiConsole.MarkupLine(Markup.Escape($"{d.Kind} run took {run.Seconds:F1} s"));
+    }
+
+    private static Table Table(string title, params string[] columns)
+    {
+        var table = new Table { Title = new TableTitle(Markup.Escape(title)) };
+        foreach (var c in columns)
+        {
+            table.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
+        }
+
+        return table;
+    }
+
+    private static string F(double v, int digits) => v.ToString("F" + digits, CultureInfo.InvariantCulture);
+
+    private static string E(double v) => v.ToString("E2", CultureInfo.InvariantCulture);
+}

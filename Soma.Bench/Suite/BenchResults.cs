@@ -1,0 +1,49 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Soma.Bench.Suite;
+
+/// <summary>The JSON file the benchmark writes (schema in docs/benchmarks.md).</summary>
+internal sealed record BenchFile(string Schema, string Created, string Command, string Machine, IReadOnlyList<AcceleratorRun> Runs)
+{
+    public const string SchemaName = "soma-bench/1";
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+}
+
+/// <summary>Everything measured on one accelerator.</summary>
+internal sealed record AcceleratorRun(
+    DeviceRecord Device,
+    ShapeRecord Shape,
+    VerifyRecord Verify,
+    IReadOnlyList<FidelityRecord> Fidelity,
+    IReadOnlyList<DecodeRecord> Decode,
+    IReadOnlyList<PrefillRecord> Prefill,
+    IReadOnlyList<MemoryRecord> Memory,
+    IReadOnlyList<TargetRecord> Targets,
+    double Seconds);
+
+internal sealed record DeviceRecord(string Kind, string Name, long MemoryBytes, int WarpSize, int MaxGroupSize, int Multiprocessors, double? PeakBandwidthGbS, string Note);
+
+internal sealed record ShapeRecord(string Name, int D, int H, int Hkv, int Dh, int W, bool IncludeCurrent, double? RopeTheta, string Dtype);
+
+/// <summary>Prefill and decode of a random layer (biases, RoPE, random gamma and alpha) against the double-precision reference.</summary>
+internal sealed record VerifyRecord(int PrefillTokens, int DecodeSteps, double PrefillMaxRelErr, double PrefillCos, double DecodeMaxRelErr, double DecodeCos, bool Pass);
+
+/// <summary>Soma (W = n, alpha = 0) against standard causal attention on the same accelerator.</summary>
+internal sealed record FidelityRecord(int N, string Mode, double MeanErr, double MaxErr, double CosAll, double CosSkip0);
+
+internal sealed record DecodeRecord(
+    long History, double SomaMs, double StandardMs, double Ratio, double IdealRatio,
+    long SomaBytesPerStep, long StandardBytesPerStep, double SomaGbS, double StandardGbS, double? SomaPeakPct, double? StandardPeakPct, int Steps);
+
+internal sealed record PrefillRecord(int Tokens, double SomaParallelTokS, double SomaLoopTokS, double StandardTokS, int SomaLoopTokensTimed, double ParallelOverLoop);
+
+internal sealed record MemoryRecord(long History, long SomaBytes, long StandardBytes, double Ratio);
+
+internal sealed record TargetRecord(string Name, string Measured, string Target, bool Met);
