@@ -96,7 +96,7 @@ internal struct ProjectionTiling
 internal static class Projection
 {
     /// <summary>Rows per tile: each thread keeps this many accumulators (two sets where RoPE pairs columns).</summary>
-    public const int TileRows = 4;
+    public const int TileRows = 8;
 
     // q|k|v[t, head, j] = RoPE_t(x[t] . WqkvT[:, c] + b[c]); launch: groups of G threads, 4 rows x G*cpt columns (x K slice) per tile, grid-stride.
     public static void QkvKernel(QkvProjectionArgs a)
@@ -306,22 +306,16 @@ internal static class Projection
         for (int k = 0; k < count; k++)
         {
             int w = (k0 + k) * outer;
-            float x0 = shared[k];
-            float x1 = shared[width + k];
-            float x2 = shared[2 * width + k];
-            float x3 = shared[3 * width + k];
             float wc = weightT[w + col];
-            acc.V0 += x0 * wc;
-            acc.V1 += x1 * wc;
-            acc.V2 += x2 * wc;
-            acc.V3 += x3 * wc;
-            if (paired)
+            float wp = paired ? weightT[w + partner] : 0f;
+            for (int r = 0; r < TileRows; r++)
             {
-                float wp = weightT[w + partner];
-                accPartner.V0 += x0 * wp;
-                accPartner.V1 += x1 * wp;
-                accPartner.V2 += x2 * wp;
-                accPartner.V3 += x3 * wp;
+                float x = shared[r * width + k];
+                acc.Add(r, x * wc);
+                if (paired)
+                {
+                    accPartner.Add(r, x * wp);
+                }
             }
         }
     }
@@ -398,14 +392,43 @@ internal static class Projection
         }
     }
 
-    /// <summary>Four per-thread accumulators (one per tile row), kept in registers.</summary>
+    /// <summary>Per-thread accumulators, one per tile row, kept in registers (the row loops unroll over constants).</summary>
     private struct TileAccumulators
     {
         public float V0;
         public float V1;
         public float V2;
         public float V3;
+        public float V4;
+        public float V5;
+        public float V6;
+        public float V7;
 
-        public readonly float Get(int r) => r == 0 ? V0 : r == 1 ? V1 : r == 2 ? V2 : V3;
+        public readonly float Get(int r) => r switch
+        {
+            0 => V0,
+            1 => V1,
+            2 => V2,
+            3 => V3,
+            4 => V4,
+            5 => V5,
+            6 => V6,
+            _ => V7,
+        };
+
+        public void Add(int r, float value)
+        {
+            switch (r)
+            {
+                case 0: V0 += value; break;
+                case 1: V1 += value; break;
+                case 2: V2 += value; break;
+                case 3: V3 += value; break;
+                case 4: V4 += value; break;
+                case 5: V5 += value; break;
+                case 6: V6 += value; break;
+                default: V7 += value; break;
+            }
+        }
     }
 }
