@@ -116,7 +116,7 @@ public sealed class SomaLayer : IDisposable
     /// <summary>Ring slots per session: W for Soma, the KV capacity for the baseline (whose ring never wraps).</summary>
     private int RingWindow { get; }
 
-    /// <summary>Test hook: called with each stage's name ("rope", "qkv", "scan", "attention", "output", "commit") before its launch.</summary>
+    /// <summary>Test hook: called with each stage's name ("rope", "qkv", "scan", "attention", "output", "download", "commit") before its launch.</summary>
     internal Action<string>? BeforeStage { get; set; }
 
     private int HeadsPerGroup { get; }
@@ -132,7 +132,7 @@ public sealed class SomaLayer : IDisposable
 
     /// <summary>
     /// Allocates device state for <paramref name="capacity"/> sessions up front; opening a session from the pool then
-    /// never allocates. Sessions decoded together in <see cref="DecodeBatch"/> must come from one pool.
+    /// never allocates. Sessions decoded together in <see cref="DecodeBatch(IReadOnlyList{SomaSession}, ReadOnlySpan{float})"/> must come from one pool.
     /// </summary>
     public SomaSessionPool CreatePool(int capacity)
     {
@@ -152,6 +152,17 @@ public sealed class SomaLayer : IDisposable
     /// </summary>
     public float[] DecodeBatch(IReadOnlyList<SomaSession> sessions, ReadOnlySpan<float> x)
     {
+        var y = new float[x.Length];
+        DecodeBatch(sessions, x, y);
+        return y;
+    }
+
+    /// <summary>
+    /// <see cref="DecodeBatch(IReadOnlyList{SomaSession}, ReadOnlySpan{float})"/> into a caller-owned y[B, D]
+    /// (no allocation of the output).
+    /// </summary>
+    public void DecodeBatch(IReadOnlyList<SomaSession> sessions, ReadOnlySpan<float> x, Span<float> y)
+    {
         ArgumentNullException.ThrowIfNull(sessions);
         if (sessions.Count == 0)
         {
@@ -159,6 +170,7 @@ public sealed class SomaLayer : IDisposable
         }
 
         Guard.Length(x, (long)sessions.Count * Options.ModelDim, nameof(x), $"[B={sessions.Count}, D={Options.ModelDim}]");
+        Guard.Length<float>(y, x.Length, nameof(y), $"[B={sessions.Count}, D={Options.ModelDim}]");
         Guard.Finite(x, nameof(x));
         var pool = sessions[0].Pool;
         var seen = new HashSet<SomaSession>();
@@ -184,7 +196,7 @@ public sealed class SomaLayer : IDisposable
         }
 
         var rows = Enumerable.Repeat(1, sessions.Count).ToArray();
-        return Run(sessions, rows, x);
+        Run(sessions, rows, x, y);
     }
 
     /// <summary>Disposes every pool and session of this layer, then the weights and scratch.</summary>
@@ -234,10 +246,9 @@ public sealed class SomaLayer : IDisposable
     /// Prefill of one long prompt goes in chunks of <see cref="SomaLayerOptions.MaxChunkTokens"/>; if a later
     /// chunk fails, the session's slot is restored from a device copy taken before the first.
     /// </summary>
-    internal float[] Run(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x)
+    internal void Run(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y)
     {
         int d = Options.ModelDim;
-        var y = new float[x.Length];
         lock (gate)
         {
             ThrowIfDisposed();
@@ -273,7 +284,7 @@ public sealed class SomaLayer : IDisposable
                         {
                             int n = Math.Min(Options.MaxChunkTokens, rows[0] - t0);
                             Pass(ws, store, new[] { sessions[0].Slot }, new[] { n }, new[] { positions[0] },
-                                x.Slice(t0 * d, n * d), y.AsSpan(t0 * d, n * d));
+                                x.Slice(t0 * d, n * d), y.Slice(t0 * d, n * d));
                             positions[0] += n;
                         }
                     }
@@ -303,7 +314,6 @@ public sealed class SomaLayer : IDisposable
             }
         }
 
-        return y;
     }
 
     /// <summary>One device pass over at most the workspace's rows; writes only scratch until the commit launch.</summary>
@@ -460,6 +470,7 @@ public sealed class SomaLayer : IDisposable
             k.LinearReduce(stream, shapes.Elements((long)n * o.ModelDim), output);
         }
 
+        BeforeStage?.Invoke("download");
         ws.Y.Download(stream, y);
         stream.Synchronize();
 

@@ -38,10 +38,21 @@ public sealed class SomaSession : IDisposable
     internal bool OwnsPool { get; set; }
 
     /// <summary>
-    /// Runs n tokens x[n, D] (row-major) in parallel and returns y[n, D]; equal to n <see cref="Decode"/> calls.
+    /// Runs n tokens x[n, D] (row-major) in parallel and returns y[n, D]; equal to n <see cref="Decode(ReadOnlySpan{float})"/> calls.
     /// Long prompts go through the device in chunks of <see cref="SomaLayerOptions.MaxChunkTokens"/> tokens.
     /// </summary>
     public float[] Prefill(ReadOnlySpan<float> x)
+    {
+        var y = new float[x.Length];
+        Prefill(x, y);
+        return y;
+    }
+
+    /// <summary>
+    /// <see cref="Prefill(ReadOnlySpan{float})"/> into a caller-owned y[n, D] of x's length (no allocation of the
+    /// output: reuse one buffer across calls in a serving loop).
+    /// </summary>
+    public void Prefill(ReadOnlySpan<float> x, Span<float> y)
     {
         ThrowIfDisposed();
         int d = Layer.Options.ModelDim;
@@ -50,22 +61,30 @@ public sealed class SomaSession : IDisposable
             throw new ArgumentException($"x has {x.Length} elements; expected n * D with D = {d} ([n, D] row-major).", nameof(x));
         }
 
+        Guard.Length<float>(y, x.Length, nameof(y), $"[n={x.Length / d}, D={d}], the length of x");
         Guard.Finite(x, nameof(x));
-        if (x.Length == 0)
+        if (x.Length > 0)
         {
-            return Array.Empty<float>();
+            Layer.Run(new[] { this }, new[] { x.Length / d }, x, y);
         }
-
-        return Layer.Run(new[] { this }, new[] { x.Length / d }, x);
     }
 
     /// <summary>Runs one token x[D] and returns y[D].</summary>
     public float[] Decode(ReadOnlySpan<float> x)
     {
+        var y = new float[x.Length];
+        Decode(x, y);
+        return y;
+    }
+
+    /// <summary><see cref="Decode(ReadOnlySpan{float})"/> into a caller-owned y[D].</summary>
+    public void Decode(ReadOnlySpan<float> x, Span<float> y)
+    {
         ThrowIfDisposed();
         Guard.Length(x, Layer.Options.ModelDim, nameof(x), $"[D={Layer.Options.ModelDim}]");
+        Guard.Length<float>(y, Layer.Options.ModelDim, nameof(y), $"[D={Layer.Options.ModelDim}]");
         Guard.Finite(x, nameof(x));
-        return Layer.Run(new[] { this }, new[] { 1 }, x);
+        Layer.Run(new[] { this }, new[] { 1 }, x, y);
     }
 
     /// <summary>Forgets every token: position 0, empty ring, field 0.</summary>

@@ -29,24 +29,34 @@ internal sealed class DeviceBuffer<T> : IDisposable
 
     public ArrayView<T> View => (buffer ?? throw new ObjectDisposedException(nameof(DeviceBuffer<T>))).View;
 
-    public void Upload(AcceleratorStream stream, ReadOnlySpan<T> data, long offset = 0)
+    /// <summary>Copies host data into the buffer at <paramref name="offset"/> and waits for the copy.</summary>
+    /// <remarks>The host memory is pinned for the copy: ILGPU copies from its address, which the GC must not move.</remarks>
+    public unsafe void Upload(AcceleratorStream stream, ReadOnlySpan<T> data, long offset = 0)
     {
         if (data.Length == 0)
         {
             return;
         }
 
-        View.SubView(offset, data.Length).CopyFromCPU(stream, ref MemoryMarshal.GetReference(data), data.Length);
+        fixed (T* pinned = data)
+        {
+            View.SubView(offset, data.Length).CopyFromCPU(stream, ref *pinned, data.Length);
+        }
     }
 
-    public void Download(AcceleratorStream stream, Span<T> data, long offset = 0)
+    /// <summary>Copies the buffer from <paramref name="offset"/> into host memory and waits for the copy.</summary>
+    /// <remarks>The host memory is pinned for the copy (see <see cref="Upload"/>).</remarks>
+    public unsafe void Download(AcceleratorStream stream, Span<T> data, long offset = 0)
     {
         if (data.Length == 0)
         {
             return;
         }
 
-        View.SubView(offset, data.Length).CopyToCPU(stream, ref MemoryMarshal.GetReference(data), data.Length);
+        fixed (T* pinned = data)
+        {
+            View.SubView(offset, data.Length).CopyToCPU(stream, ref *pinned, data.Length);
+        }
     }
 
     public void Dispose()
