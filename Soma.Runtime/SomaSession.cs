@@ -87,6 +87,54 @@ public sealed class SomaSession : IDisposable
         Layer.Run(new[] { this }, new[] { 1 }, x, y);
     }
 
+    /// <summary>
+    /// Writes this session's whole state (ring, field, position) to <paramref name="stream"/> as a versioned,
+    /// checksummed snapshot of about <see cref="StateBytes"/> bytes. It can be restored into a session of a layer
+    /// with the same shape on any accelerator (CPU, CUDA, OpenCL).
+    /// </summary>
+    public void SaveState(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ThrowIfDisposed();
+        if (!stream.CanWrite)
+        {
+            throw new ArgumentException("stream must be writable.", nameof(stream));
+        }
+
+        Claim();
+        try
+        {
+            var (ringK, ringV, field) = DownloadState();
+            SessionSnapshot.Write(stream, SnapshotHeader.Of(Layer, Position), ringK, ringV, field);
+        }
+        finally
+        {
+            Release();
+        }
+    }
+
+    /// <summary>
+    /// Replaces this session's state with a snapshot from <see cref="SaveState"/>. The whole snapshot is read and
+    /// checked first (format, version, checksum, and that it was taken from a layer of the same shape and kind);
+    /// a truncated, corrupt or mismatched snapshot throws <see cref="InvalidDataException"/> and changes nothing.
+    /// </summary>
+    public void LoadState(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ThrowIfDisposed();
+        var (header, ringK, ringV, field) = SessionSnapshot.Read(stream);
+        header.CheckFits(Layer);
+        Claim();
+        try
+        {
+            UploadState(ringK, ringV, field, header.Position);
+        }
+        finally
+        {
+            Release();
+        }
+    }
+
     /// <summary>Forgets every token: position 0, empty ring, field 0.</summary>
     public void Reset()
     {

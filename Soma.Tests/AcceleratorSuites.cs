@@ -28,3 +28,6 @@ public sealed class KernelTests(AcceleratorFixture fixture) : KernelSuite(fixtur
 
 [Collection(AcceleratorCollection.Name)]
 public sealed class StandardAttentionTests(AcceleratorFixture fixture) : StandardAttentionSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class SnapshotTests(AcceleratorFixture fixture) : SnapshotSuite(fixture);
