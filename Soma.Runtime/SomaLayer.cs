@@ -163,15 +163,70 @@ public sealed class SomaLayer : IDisposable
     /// </summary>
     public void DecodeBatch(IReadOnlyList<SomaSession> sessions, ReadOnlySpan<float> x, Span<float> y)
     {
+        CheckBatch(sessions);
+        Guard.Length(x, (long)sessions.Count * Options.ModelDim, nameof(x), $"[B={sessions.Count}, D={Options.ModelDim}]");
+        Guard.Length<float>(y, x.Length, nameof(y), $"[B={sessions.Count}, D={Options.ModelDim}]");
+        Guard.Finite(x, nameof(x));
+        var rows = Enumerable.Repeat(1, sessions.Count).ToArray();
+        Run(sessions, rows, x, y);
+    }
+
+    /// <summary>
+    /// Prefills several sessions with prompts of different lengths in one schedule: x holds lengths[0] rows for
+    /// sessions[0], then lengths[1] rows for sessions[1], and so on ([sum(lengths), D] row-major); returns y of the
+    /// same shape. Equal to prefilling each session alone. Device passes hold at most
+    /// <see cref="SomaLayerOptions.MaxChunkTokens"/> rows, so scratch memory is bounded by that option, not by the
+    /// prompts. If any pass fails, every session is restored to its state before the call.
+    /// </summary>
+    public float[] PrefillBatch(IReadOnlyList<SomaSession> sessions, IReadOnlyList<int> lengths, ReadOnlySpan<float> x)
+    {
+        var y = new float[x.Length];
+        PrefillBatch(sessions, lengths, x, y);
+        return y;
+    }
+
+    /// <summary>
+    /// <see cref="PrefillBatch(IReadOnlyList{SomaSession}, IReadOnlyList{int}, ReadOnlySpan{float})"/> into a
+    /// caller-owned y of x's length.
+    /// </summary>
+    public void PrefillBatch(IReadOnlyList<SomaSession> sessions, IReadOnlyList<int> lengths, ReadOnlySpan<float> x, Span<float> y)
+    {
+        ArgumentNullException.ThrowIfNull(lengths);
+        CheckBatch(sessions);
+        if (lengths.Count != sessions.Count)
+        {
+            throw new ArgumentException($"lengths has {lengths.Count} entries; expected one per session ({sessions.Count}).", nameof(lengths));
+        }
+
+        long total = 0;
+        for (int i = 0; i < lengths.Count; i++)
+        {
+            if (lengths[i] < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(lengths), lengths[i], $"lengths[{i}] is {lengths[i]}; expected >= 0.");
+            }
+
+            total += lengths[i];
+        }
+
+        Guard.Length(x, total * Options.ModelDim, nameof(x), $"[sum(lengths)={total}, D={Options.ModelDim}]");
+        Guard.Length<float>(y, x.Length, nameof(y), $"[sum(lengths)={total}, D={Options.ModelDim}]");
+        Guard.Finite(x, nameof(x));
+        if (total > 0)
+        {
+            Run(sessions, lengths.ToArray(), x, y);
+        }
+    }
+
+    /// <summary>Sessions of a batch call: at least one, distinct, open, of this layer and of one pool.</summary>
+    private void CheckBatch(IReadOnlyList<SomaSession> sessions)
+    {
         ArgumentNullException.ThrowIfNull(sessions);
         if (sessions.Count == 0)
         {
             throw new ArgumentException("sessions is empty; expected at least one session.", nameof(sessions));
         }
 
-        Guard.Length(x, (long)sessions.Count * Options.ModelDim, nameof(x), $"[B={sessions.Count}, D={Options.ModelDim}]");
-        Guard.Length<float>(y, x.Length, nameof(y), $"[B={sessions.Count}, D={Options.ModelDim}]");
-        Guard.Finite(x, nameof(x));
         var pool = sessions[0].Pool;
         var seen = new HashSet<SomaSession>();
         for (int b = 0; b < sessions.Count; b++)
@@ -186,17 +241,14 @@ public sealed class SomaLayer : IDisposable
             if (s.Pool != pool)
             {
                 throw new ArgumentException(
-                    $"sessions[{b}] comes from another pool; sessions decoded together must share one pool.", nameof(sessions));
+                    $"sessions[{b}] comes from another pool; sessions batched together must share one pool.", nameof(sessions));
             }
 
             if (!seen.Add(s))
             {
-                throw new ArgumentException($"sessions[{b}] appears twice; each session decodes one token per call.", nameof(sessions));
+                throw new ArgumentException($"sessions[{b}] appears twice; a batch holds each session once.", nameof(sessions));
             }
         }
-
-        var rows = Enumerable.Repeat(1, sessions.Count).ToArray();
-        Run(sessions, rows, x, y);
     }
 
     /// <summary>Disposes every pool and session of this layer, then the weights and scratch.</summary>
@@ -263,44 +315,79 @@ public sealed class SomaLayer : IDisposable
 
                 var store = sessions[0].Pool.Store;
                 var positions = sessions.Select(s => s.Position).ToArray();
-                for (int s = 0; KvCapacity is { } cap && s < sessions.Count; s++)
+                for (int s = 0; KvCapacity is { } capacity && s < sessions.Count; s++)
                 {
-                    if (positions[s] + rows[s] > cap)
+                    if (positions[s] + rows[s] > capacity)
                     {
                         throw new InvalidOperationException(
-                            $"The KV cache is full: the session holds {positions[s]} of {cap} tokens and the call adds {rows[s]}.");
+                            $"The KV cache is full: the session holds {positions[s]} of {capacity} tokens and the call adds {rows[s]}.");
                     }
                 }
 
-                bool chunked = sessions.Count == 1 && rows[0] > Options.MaxChunkTokens;
-                int passRows = chunked ? Options.MaxChunkTokens : rows.Sum();
-                var ws = EnsureWorkspace(passRows, sessions.Count);
-                using var backup = chunked ? SlotBackup.Take(Engine, store, sessions[0].Slot) : null;
+                // Passes of at most MaxChunkTokens rows, taking the sessions' rows in order: each pass is a contiguous
+                // slice of x, and a session split across passes appears once per pass.
+                int cap = Options.MaxChunkTokens;
+                int total = rows.Sum();
+                var ws = EnsureWorkspace(Math.Min(total, cap), Math.Min(sessions.Count, cap));
+                var backups = new List<SlotBackup>();
                 try
                 {
-                    if (chunked)
+                    if (total > cap)
                     {
-                        for (int t0 = 0; t0 < rows[0]; t0 += Options.MaxChunkTokens)
+                        foreach (var session in sessions)
                         {
-                            int n = Math.Min(Options.MaxChunkTokens, rows[0] - t0);
-                            Pass(ws, store, new[] { sessions[0].Slot }, new[] { n }, new[] { positions[0] },
-                                x.Slice(t0 * d, n * d), y.Slice(t0 * d, n * d));
-                            positions[0] += n;
+                            backups.Add(SlotBackup.Take(Engine, store, session.Slot));
                         }
                     }
-                    else
+
+                    int next = 0;
+                    int used = 0;
+                    for (int offset = 0; offset < total;)
                     {
-                        Pass(ws, store, sessions.Select(s => s.Slot).ToArray(), rows, positions, x, y);
-                        for (int s = 0; s < positions.Length; s++)
+                        var passSlots = new List<int>();
+                        var passRows = new List<int>();
+                        var passFirst = new List<long>();
+                        int n = 0;
+                        while (n < cap && next < sessions.Count)
                         {
-                            positions[s] += rows[s];
+                            int take = Math.Min(rows[next] - used, cap - n);
+                            if (take > 0)
+                            {
+                                passSlots.Add(sessions[next].Slot);
+                                passRows.Add(take);
+                                passFirst.Add(positions[next] + used);
+                                n += take;
+                                used += take;
+                            }
+
+                            if (used == rows[next])
+                            {
+                                next++;
+                                used = 0;
+                            }
                         }
+
+                        Pass(ws, store, passSlots.ToArray(), passRows.ToArray(), passFirst.ToArray(), x.Slice(offset * d, n * d), y.Slice(offset * d, n * d));
+                        offset += n;
                     }
                 }
                 catch
                 {
-                    backup?.Restore(Engine.Accelerator.DefaultStream);
+                    foreach (var backup in backups)
+                    {
+                        backup.Restore(Engine.Accelerator.DefaultStream);
+                    }
+
                     throw;
+                }
+                finally
+                {
+                    backups.ForEach(b => b.Dispose());
+                }
+
+                for (int s = 0; s < sessions.Count; s++)
+                {
+                    positions[s] += rows[s];
                 }
 
                 for (int s = 0; s < sessions.Count; s++)

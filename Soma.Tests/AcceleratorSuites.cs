@@ -31,3 +31,6 @@ public sealed class StandardAttentionTests(AcceleratorFixture fixture) : Standar
 
 [Collection(AcceleratorCollection.Name)]
 public sealed class SnapshotTests(AcceleratorFixture fixture) : SnapshotSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class BatchTests(AcceleratorFixture fixture) : BatchSuite(fixture);
