@@ -52,6 +52,11 @@ internal struct AttentionArgs
     public ArrayView<float> PartialSum;
     /// <summary>Partial unnormalised value sums per (row, head, split, dim).</summary>
     public ArrayView<float> PartialAcc;
+    /// <summary>
+    /// 1: each tile's keys, then values, are staged in shared memory with coalesced loads (GPUs); 0: threads read
+    /// them from device memory directly (the CPU accelerator, where the extra copy and barrier cost more).
+    /// </summary>
+    public int StageTiles;
     /// <summary>Query heads one group serves (at most H / Hkv; the host lowers it to fit shared memory).</summary>
     public int HeadsPerGroup;
     /// <summary>Softmax scale.</summary>
@@ -72,8 +77,8 @@ internal struct AttentionArgs
 internal static class NearFieldAttention
 {
     /// <summary>Dynamic shared memory (floats) for one group.</summary>
-    public static int SharedFloats(int headsPerGroup, int headDim, int tileKeys) =>
-        headsPerGroup * (2 * headDim + tileKeys + 3);
+    public static int SharedFloats(int headsPerGroup, int headDim, int tileKeys, bool stageTiles) =>
+        headsPerGroup * (2 * headDim + tileKeys + 3) + (stageTiles ? tileKeys * headDim : 0);
 
     // o[t, h] = sum_j softmax(scale q_h . k_j) v_j + alpha_h S_prev[t, g(h)] over the window of t;
     // launch: one group per (row, kv-head, head chunk, key split) grid-stride, threads over (head, key) (scores) then over (head, dim) (values).
@@ -89,12 +94,13 @@ internal static class NearFieldAttention
         int kvWidth = a.KvHeads * dh;
         int tk = a.TileKeys;
 
-        // Shared layout: q[hpg*dh] | acc[hpg*dh] | p[hpg*tk] | max[hpg] | sum[hpg] | corr[hpg].
+        // Shared layout: q[hpg*dh] | acc[hpg*dh] | p[hpg*tk] | max[hpg] | sum[hpg] | corr[hpg] | k or v tile[tk*dh].
         int accBase = hpg * dh;
         int pBase = 2 * hpg * dh;
         int maxBase = pBase + hpg * tk;
         int sumBase = maxBase + hpg;
         int corrBase = sumBase + hpg;
+        int tileBase = corrBase + hpg;
 
         for (int item = Grid.IdxX; item < a.Tokens * a.KvHeads * headChunks * a.Splits; item += Grid.DimX)
         {
@@ -139,24 +145,38 @@ internal static class NearFieldAttention
             {
                 int chunk = XMath.Min(tk, jEnd - j0);
 
+                bool staged = a.StageTiles != 0;
+                if (staged)
+                {
+                    // Stage the tile's keys: consecutive threads read consecutive elements of a key row.
+                    StageTile(shared, tileBase, a.K, a.RingK, lo + j0, chunk, first, seg.Start[s], slot, g, a);
+                    Group.Barrier();
+                }
+
                 // Scores: one thread per (query head, key) of the tile.
                 for (int e = lane; e < heads * chunk; e += groupSize)
                 {
                     int r = e / chunk;
                     int jj = e % chunk;
                     long keyPos = lo + j0 + jj;
-                    int offset = KeyOffset(keyPos, first, seg.Start[s], slot, g, a);
+                    int offset = staged ? 0 : KeyOffset(keyPos, first, seg.Start[s], slot, g, a);
                     var keys = keyPos >= first ? a.K : a.RingK;
                     float dot = 0f;
                     for (int d = 0; d < dh; d++)
                     {
-                        dot += shared[r * dh + d] * keys[offset + d];
+                        float k = staged ? shared[tileBase + jj * dh + d] : keys[offset + d];
+                        dot += shared[r * dh + d] * k;
                     }
 
                     shared[pBase + r * tk + jj] = a.Scale * dot;
                 }
 
                 Group.Barrier();
+                if (staged)
+                {
+                    // The values replace the keys in the tile buffer while the head threads do the softmax bookkeeping.
+                    StageTile(shared, tileBase, a.V, a.RingV, lo + j0, chunk, first, seg.Start[s], slot, g, a);
+                }
 
                 // Online softmax bookkeeping: one thread per query head rescales its running max and sum.
                 for (int r = lane; r < heads; r += groupSize)
@@ -192,10 +212,19 @@ internal static class NearFieldAttention
                     float acc = shared[accBase + e] * shared[corrBase + r];
                     for (int jj = 0; jj < chunk; jj++)
                     {
-                        long keyPos = lo + j0 + jj;
-                        int offset = KeyOffset(keyPos, first, seg.Start[s], slot, g, a);
-                        var values = keyPos >= first ? a.V : a.RingV;
-                        acc += shared[pBase + r * tk + jj] * values[offset + d];
+                        float v;
+                        if (staged)
+                        {
+                            v = shared[tileBase + jj * dh + d];
+                        }
+                        else
+                        {
+                            long keyPos = lo + j0 + jj;
+                            var values = keyPos >= first ? a.V : a.RingV;
+                            v = values[KeyOffset(keyPos, first, seg.Start[s], slot, g, a) + d];
+                        }
+
+                        acc += shared[pBase + r * tk + jj] * v;
                     }
 
                     shared[accBase + e] = acc;
@@ -273,6 +302,27 @@ internal static class NearFieldAttention
             float near = sum > 0f ? acc / sum : 0f;
             float far = a.FarField != 0 ? a.Alpha[h] * a.FieldPrev[t * kvWidth + (h / perKv) * dh + d] : 0f;
             a.Output[e] = near + far;
+        }
+    }
+
+    /// <summary>
+    /// tile[jj, d] = row of position p0 + jj (chunk buffer when p &gt;= first, else the slot's ring), for jj &lt; count;
+    /// group-cooperative, one element per thread per step.
+    /// </summary>
+    private static void StageTile(
+        ArrayView<float> shared, int tileBase, ArrayView<float> chunkRows, ArrayView<float> ringRows, long p0, int count,
+        long first, int segStart, int slot, int g, AttentionArgs a)
+    {
+        int dh = a.HeadDim;
+        for (int jj = 0; jj < count; jj++)
+        {
+            long keyPos = p0 + jj;
+            int offset = KeyOffset(keyPos, first, segStart, slot, g, a);
+            var rows = keyPos >= first ? chunkRows : ringRows;
+            for (int d = Group.IdxX; d < dh; d += Group.DimX)
+            {
+                shared[tileBase + jj * dh + d] = rows[offset + d];
+            }
         }
     }
 

@@ -521,6 +521,7 @@ public sealed class SomaLayer : IDisposable
             TileKeys = shapes.TileKeys,
             HeadsPerGroup = HeadsPerGroup,
             Scale = (float)o.Scale,
+            StageTiles = shapes.StageAttentionTiles ? 1 : 0,
             Splits = splits,
             PartialMax = ws.PartialMax?.View ?? default,
             PartialSum = ws.PartialSum?.View ?? default,
@@ -528,7 +529,7 @@ public sealed class SomaLayer : IDisposable
         };
         k.Attention(
             stream,
-            shapes.Groups(attentionItems * splits, NearFieldAttention.SharedFloats(HeadsPerGroup, dh, shapes.TileKeys)),
+            shapes.Groups(attentionItems * splits, NearFieldAttention.SharedFloats(HeadsPerGroup, dh, shapes.TileKeys, shapes.StageAttentionTiles)),
             attention,
             seg);
         if (splits > 1)

@@ -24,7 +24,10 @@ internal sealed class LaunchShapes
         int perMp = Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / GroupSize);
         maxResidentGroups = Math.Max(1, accelerator.NumMultiprocessors * perMp);
         maxSharedBytes = accelerator.MaxSharedMemoryPerGroup;
-        TileKeys = Math.Max(GroupSize, 16);
+        // GPUs stage each tile's keys and values in shared memory (tile x dh floats); the CPU accelerator reads them
+        // in place, where the copy and the extra barrier cost more than they save.
+        StageAttentionTiles = !cpu;
+        TileKeys = cpu ? Math.Max(GroupSize, 16) : 32;
         AttentionTargetGroups = cpu ? 1 : maxResidentGroups;
         ProjectionTargetGroups = cpu ? 1 : maxResidentGroups;
         MinKeysPerSplit = 16;
@@ -50,6 +53,9 @@ internal sealed class LaunchShapes
 
     /// <summary>Threads per group for every kernel.</summary>
     public int GroupSize { get; }
+
+    /// <summary>Whether attention stages key and value tiles in shared memory (tests flip it to cover both paths).</summary>
+    public bool StageAttentionTiles { get; set; }
 
     /// <summary>Keys per attention tile.</summary>
     public int TileKeys { get; }
@@ -133,12 +139,12 @@ internal sealed class LaunchShapes
     public int AttentionHeadsPerGroup(int headsPerKv, int headDim)
     {
         int heads = headsPerKv;
-        while (heads > 1 && NearFieldAttention.SharedFloats(heads, headDim, TileKeys) * sizeof(float) > maxSharedBytes)
+        while (heads > 1 && NearFieldAttention.SharedFloats(heads, headDim, TileKeys, StageAttentionTiles) * sizeof(float) > maxSharedBytes)
         {
             heads = (heads + 1) / 2;
         }
 
-        if (NearFieldAttention.SharedFloats(heads, headDim, TileKeys) * sizeof(float) > maxSharedBytes)
+        if (NearFieldAttention.SharedFloats(heads, headDim, TileKeys, StageAttentionTiles) * sizeof(float) > maxSharedBytes)
         {
             throw new NotSupportedException(
                 $"headDim {headDim} needs more shared memory per group than this device offers ({maxSharedBytes} bytes).");

@@ -177,11 +177,13 @@ public abstract class KernelSuite : IDisposable
     }
 
     [Theory]
-    [InlineData(true, 1)]
-    [InlineData(false, 1)]
-    [InlineData(true, 3)]
-    [InlineData(false, 7)]
-    public void NearFieldAttention_MatchesSoftmaxOverTheWindow_FromRingAndChunk(bool includeCurrent, int splits)
+    [InlineData(true, 1, false)]
+    [InlineData(false, 1, false)]
+    [InlineData(true, 3, false)]
+    [InlineData(false, 7, false)]
+    [InlineData(true, 1, true)]
+    [InlineData(false, 3, true)]
+    public void NearFieldAttention_MatchesSoftmaxOverTheWindow_FromRingAndChunk(bool includeCurrent, int splits, bool stageTiles)
     {
         const int heads = 6, kvHeads = 2, dh = 3, window = 5, slots = 2, n = 8;
         int kv = kvHeads * dh, perKv = heads / kvHeads;
@@ -204,13 +206,13 @@ public abstract class KernelSuite : IDisposable
                 Q = Upload(q).View, K = Upload(k).View, V = Upload(v).View, RingK = Upload(ringK).View, RingV = Upload(ringV).View,
                 FieldPrev = Upload(fieldPrev).View, Alpha = Upload(alpha).View, Output = output.View, RowSegment = Upload(rowSegment).View,
                 Tokens = n, Heads = heads, KvHeads = kvHeads, HeadDim = dh, Window = window, IncludeCurrent = includeCurrent ? 1 : 0,
-                TileKeys = Engine.Shapes.TileKeys, HeadsPerGroup = hpg, Scale = 0.7f, FarField = 1, Splits = splits,
+                TileKeys = Engine.Shapes.TileKeys, HeadsPerGroup = hpg, Scale = 0.7f, FarField = 1, Splits = splits, StageTiles = stageTiles ? 1 : 0,
                 PartialMax = Alloc<float>(n * heads * splits).View, PartialSum = Alloc<float>(n * heads * splits).View,
                 PartialAcc = Alloc<float>(n * heads * splits * dh).View,
             };
         Engine.Kernels.Attention(
             Engine.Accelerator.DefaultStream,
-            Engine.Shapes.Groups(n * kvHeads * chunks * splits, NearFieldAttention.SharedFloats(hpg, dh, Engine.Shapes.TileKeys)),
+            Engine.Shapes.Groups(n * kvHeads * chunks * splits, NearFieldAttention.SharedFloats(hpg, dh, Engine.Shapes.TileKeys, stageTiles)),
             args,
             Segments(segSlot, segStart, segLength, segFirst));
         if (splits > 1)

@@ -88,9 +88,9 @@ public abstract class ReferenceSuite
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void SplitWindowAttentionAndSplitK_ForcedOnThisAccelerator_MatchesReference(bool includeCurrent)
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void SplitWindowAttentionAndSplitK_ForcedOnThisAccelerator_MatchesReference(bool includeCurrent, bool stageTiles)
     {
         // The host splits windows and projections across groups when rows cannot fill the device (GPU decode); force it here.
         var shapes = Engine.Shapes;
@@ -99,6 +99,8 @@ public abstract class ReferenceSuite
         shapes.MinKeysPerSplit = 2;
         shapes.ProjectionTargetGroups = 1000;
         shapes.MinSliceWidth = 3;
+        bool staged = shapes.StageAttentionTiles;
+        shapes.StageAttentionTiles = stageTiles;
         try
         {
             var o = new SomaLayerOptions(14, 4, 2, 6, window: 11, includeCurrent, ropeTheta: 10000.0);
@@ -118,6 +120,7 @@ public abstract class ReferenceSuite
         finally
         {
             (shapes.AttentionTargetGroups, shapes.MinKeysPerSplit, shapes.ProjectionTargetGroups, shapes.MinSliceWidth) = (target, minKeys, projection, slice);
+            shapes.StageAttentionTiles = staged;
         }
     }
 
