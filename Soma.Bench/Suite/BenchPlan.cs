@@ -10,6 +10,7 @@ internal sealed record BenchPlan(
     long[] Histories,
     int DecodeSteps,
     int DecodeWarmup,
+    int DecodeRounds,
     int[] PrefillLengths,
     int LoopTokenCap,
     int VerifyTokens,
@@ -29,7 +30,8 @@ internal sealed record BenchPlan(
             FidelityLengths: new[] { 16, 32, 64, 128, 256, 512, 1024 },
             Histories: new long[] { 1024, 4096, 16384, 65536 },
             DecodeSteps: full ? 200 : cpu ? 50 : 100,
-            DecodeWarmup: 30, // enough calls for .NET's tiered JIT to settle before timing
+            DecodeWarmup: 10,
+            DecodeRounds: 3,
             PrefillLengths: prefill,
             LoopTokenCap: cpu ? 512 : 1024,
             VerifyTokens: cpu ? 256 : 512,

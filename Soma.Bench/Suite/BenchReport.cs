@@ -34,7 +34,7 @@ internal static class BenchReport
             decodeColumns.AddRange(new[] { "Soma % peak", "standard % peak" });
         }
 
-        var decode = Table($"Decode step latency (median of {run.Decode[0].Steps} steps after warm-up)", decodeColumns.ToArray());
+        var decode = Table($"Decode step latency (median of {run.Decode[0].Steps} steps after warm-up; lowest of {run.Decode[0].Rounds} interleaved rounds)", decodeColumns.ToArray());
         foreach (var r in run.Decode)
         {
             var row = new List<string>

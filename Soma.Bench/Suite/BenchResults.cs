@@ -40,7 +40,7 @@ internal sealed record FidelityRecord(int N, string Mode, double MeanErr, double
 
 internal sealed record DecodeRecord(
     long History, double SomaMs, double StandardMs, double Ratio, double IdealRatio,
-    long SomaBytesPerStep, long StandardBytesPerStep, double SomaGbS, double StandardGbS, double? SomaPeakPct, double? StandardPeakPct, int Steps);
+    long SomaBytesPerStep, long StandardBytesPerStep, double SomaGbS, double StandardGbS, double? SomaPeakPct, double? StandardPeakPct, int Steps, int Rounds);
 
 internal sealed record PrefillRecord(int Tokens, double SomaParallelTokS, double SomaLoopTokS, double StandardTokS, int SomaLoopTokensTimed, double ParallelOverLoop);
 
