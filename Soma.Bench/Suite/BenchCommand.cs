@@ -68,7 +68,8 @@ internal static class BenchCommand
     {
         if (accelerator.Equals("all", StringComparison.OrdinalIgnoreCase))
         {
-            return devices.Where(d => d.Usable).Select(d => d.Kind).Distinct().ToList();
+            // OpenCL CPU runtimes (PoCL) are skipped as in automatic selection: name them with --accelerator opencl.
+            return devices.Where(d => d.Usable && !d.IsOpenClCpu).Select(d => d.Kind).Distinct().ToList();
         }
 
         // auto: the engine picks the best present (CUDA, then OpenCL, then the CPU accelerator).

@@ -12,6 +12,7 @@ internal sealed record BenchPlan(
     int DecodeWarmup,
     int DecodeRounds,
     int[] PrefillLengths,
+    int PrefillRepeats,
     int LoopTokenCap,
     int VerifyTokens,
     int VerifySteps)
@@ -33,6 +34,7 @@ internal sealed record BenchPlan(
             DecodeWarmup: 10,
             DecodeRounds: 3,
             PrefillLengths: prefill,
+            PrefillRepeats: 3,
             LoopTokenCap: cpu ? 512 : 1024,
             VerifyTokens: cpu ? 256 : 512,
             VerifySteps: 32);

@@ -53,7 +53,7 @@ internal static class BenchReport
 
         AnsiConsole.Write(decode);
 
-        var prefill = Table("Prefill throughput (tokens/s)", "tokens", "Soma parallel", "Soma token-by-token", "standard causal", "parallel / loop");
+        var prefill = Table("Prefill throughput (tokens/s; parallel and standard: the fastest of 3 runs)", "tokens", "Soma parallel", "Soma token-by-token", "standard causal", "parallel / loop");
         foreach (var p in run.Prefill)
         {
             prefill.AddRow(
