@@ -33,7 +33,7 @@ try
 
             return 0;
         case "bdn":
-            throw new InvalidOperationException("The BenchmarkDotNet suites are not part of this build yet.");
+            return Soma.Bench.Bdn.BdnEntry.Run(rest);
         case "bench" or "verify":
             break;
         default:

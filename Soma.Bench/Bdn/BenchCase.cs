@@ -1,0 +1,38 @@
+using Soma;
+
+namespace Soma.Bench.Bdn;
+
+/// <summary>
+/// One accelerator and layer shape a suite runs on: the small shape on the CPU accelerator, the Qwen2.5-7B
+/// attention shape on CUDA. Only accelerators present on this machine are offered as parameters.
+/// </summary>
+public sealed class BenchCase
+{
+    private BenchCase(SomaAcceleratorKind kind, string shape)
+    {
+        Kind = kind;
+        Shape = shape;
+    }
+
+    internal SomaAcceleratorKind Kind { get; }
+
+    internal string Shape { get; }
+
+    internal SomaLayerOptions Options => BenchShapes.ByName(Shape);
+
+    /// <summary>The cases for the accelerators present.</summary>
+    public static IEnumerable<BenchCase> Present()
+    {
+        var devices = SomaEngine.ListDevices();
+        yield return new BenchCase(SomaAcceleratorKind.Cpu, "small");
+        if (devices.Any(d => d.Kind == SomaAcceleratorKind.Cuda && d.Usable))
+        {
+            yield return new BenchCase(SomaAcceleratorKind.Cuda, "qwen7b");
+        }
+    }
+
+    internal SomaEngine CreateEngine() => SomaEngine.Create(new SomaEngineOptions(Kind));
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Kind.ToString().ToLowerInvariant()}/{Shape}";
+}
