@@ -20,12 +20,23 @@ public sealed class BenchCase
 
     internal SomaLayerOptions Options => BenchShapes.ByName(Shape);
 
-    /// <summary>The cases for the accelerators present.</summary>
+    /// <summary>The environment variable that limits the suites to some accelerators, e.g. "cuda" or "cpu,cuda".</summary>
+    public const string Variable = "SOMA_BDN_ACCELERATORS";
+
+    /// <summary>The cases for the accelerators present (and named in <see cref="Variable"/>, when it is set).</summary>
     public static IEnumerable<BenchCase> Present()
     {
         var devices = SomaEngine.ListDevices();
-        yield return new BenchCase(SomaAcceleratorKind.Cpu, "small");
-        if (devices.Any(d => d.Kind == SomaAcceleratorKind.Cuda && d.Usable))
+        var wanted = (Environment.GetEnvironmentVariable(Variable) ?? "cpu,cuda")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(SomaEngineOptions.ParseKind)
+            .ToHashSet();
+        if (wanted.Contains(SomaAcceleratorKind.Cpu))
+        {
+            yield return new BenchCase(SomaAcceleratorKind.Cpu, "small");
+        }
+
+        if (wanted.Contains(SomaAcceleratorKind.Cuda) && devices.Any(d => d.Kind == SomaAcceleratorKind.Cuda && d.Usable))
         {
             yield return new BenchCase(SomaAcceleratorKind.Cuda, "qwen7b");
         }
