@@ -298,7 +298,7 @@ public sealed class SomaLayer : IDisposable
     /// Prefill of one long prompt goes in chunks of <see cref="SomaLayerOptions.MaxChunkTokens"/>; if a later
     /// chunk fails, the session's slot is restored from a device copy taken before the first.
     /// </summary>
-    internal void Run(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y)
+    internal void Run(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation = default)
     {
         int d = Options.ModelDim;
         lock (gate)
@@ -367,6 +367,8 @@ public sealed class SomaLayer : IDisposable
                             }
                         }
 
+                        // A cancelled call stops between passes and, like a failed one, restores every session.
+                        cancellation.ThrowIfCancellationRequested();
                         Pass(ws, store, passSlots.ToArray(), passRows.ToArray(), passFirst.ToArray(), x.Slice(offset * d, n * d), y.Slice(offset * d, n * d));
                         offset += n;
                     }

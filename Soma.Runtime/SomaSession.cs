@@ -54,19 +54,50 @@ public sealed class SomaSession : IDisposable
     /// </summary>
     public void Prefill(ReadOnlySpan<float> x, Span<float> y)
     {
-        ThrowIfDisposed();
-        int d = Layer.Options.ModelDim;
-        if (x.Length % d != 0)
+        int rows = CheckPrefill(x, y.Length);
+        if (rows > 0)
         {
-            throw new ArgumentException($"x has {x.Length} elements; expected n * D with D = {d} ([n, D] row-major).", nameof(x));
+            Layer.Run(new[] { this }, new[] { rows }, x, y);
         }
+    }
 
-        Guard.Length<float>(y, x.Length, nameof(y), $"[n={x.Length / d}, D={d}], the length of x");
-        Guard.Finite(x, nameof(x));
-        if (x.Length > 0)
-        {
-            Layer.Run(new[] { this }, new[] { x.Length / d }, x, y);
-        }
+    /// <summary>
+    /// <see cref="Prefill(ReadOnlySpan{float})"/> without blocking the caller: the call runs on the thread pool.
+    /// Bad input throws here, before the task starts. Cancellation is observed before each device pass (chunks of
+    /// <see cref="SomaLayerOptions.MaxChunkTokens"/>); a cancelled prefill leaves the session as it was and the task
+    /// ends in <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public Task<float[]> PrefillAsync(ReadOnlyMemory<float> x, CancellationToken cancellationToken = default)
+    {
+        int rows = CheckPrefill(x.Span, x.Length);
+        return Task.Run(
+            () =>
+            {
+                var y = new float[x.Length];
+                if (rows > 0)
+                {
+                    Layer.Run(new[] { this }, new[] { rows }, x.Span, y, cancellationToken);
+                }
+
+                return y;
+            },
+            cancellationToken);
+    }
+
+    /// <summary><see cref="Decode(ReadOnlySpan{float})"/> without blocking the caller (see <see cref="PrefillAsync"/>).</summary>
+    public Task<float[]> DecodeAsync(ReadOnlyMemory<float> x, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        Guard.Length(x.Span, Layer.Options.ModelDim, nameof(x), $"[D={Layer.Options.ModelDim}]");
+        Guard.Finite(x.Span, nameof(x));
+        return Task.Run(
+            () =>
+            {
+                var y = new float[x.Length];
+                Layer.Run(new[] { this }, new[] { 1 }, x.Span, y, cancellationToken);
+                return y;
+            },
+            cancellationToken);
     }
 
     /// <summary>Runs one token x[D] and returns y[D].</summary>
@@ -201,6 +232,25 @@ public sealed class SomaSession : IDisposable
         store.Field.Upload(stream, field, (long)Slot * store.Channels);
         stream.Synchronize();
         Position = position;
+    }
+
+    /// <summary>Checks a prefill's input and output lengths and values; returns its row count.</summary>
+    private int CheckPrefill(ReadOnlySpan<float> x, int outputLength)
+    {
+        ThrowIfDisposed();
+        int d = Layer.Options.ModelDim;
+        if (x.Length % d != 0)
+        {
+            throw new ArgumentException($"x has {x.Length} elements; expected n * D with D = {d} ([n, D] row-major).", nameof(x));
+        }
+
+        if (outputLength != x.Length)
+        {
+            throw new ArgumentException($"y has {outputLength} elements; expected {x.Length} ([n={x.Length / d}, D={d}], the length of x).", "y");
+        }
+
+        Guard.Finite(x, nameof(x));
+        return x.Length / d;
     }
 
     internal void ThrowIfDisposed()

@@ -34,3 +34,6 @@ public sealed class SnapshotTests(AcceleratorFixture fixture) : SnapshotSuite(fi
 
 [Collection(AcceleratorCollection.Name)]
 public sealed class BatchTests(AcceleratorFixture fixture) : BatchSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class ConcurrencyTests(AcceleratorFixture fixture) : ConcurrencySuite(fixture);
