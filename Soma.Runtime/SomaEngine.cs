@@ -150,6 +150,42 @@ public sealed class SomaEngine : IDisposable
         return Track(new SomaLayer(this, options, weights, kvCapacity));
     }
 
+    /// <summary>
+    /// A stack of layers, one per weight set, all of shape <paramref name="options"/>: each is validated before any
+    /// is uploaded. See <see cref="SomaModel"/>.
+    /// </summary>
+    public SomaModel CreateModel(SomaLayerOptions options, IReadOnlyList<SomaLayerWeights> layers)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(layers);
+        if (layers.Count == 0)
+        {
+            throw new ArgumentException("layers is empty; expected at least one weight set.", nameof(layers));
+        }
+
+        for (int l = 0; l < layers.Count; l++)
+        {
+            (layers[l] ?? throw new ArgumentNullException(nameof(layers), $"layers[{l}] is null.")).Validate(options);
+        }
+
+        var created = new List<SomaLayer>();
+        try
+        {
+            foreach (var weights in layers)
+            {
+                created.Add(CreateLayer(options, weights));
+            }
+        }
+        catch
+        {
+            created.ForEach(l => l.Dispose());
+            throw;
+        }
+
+        return new SomaModel(this, created.ToArray());
+    }
+
     /// <summary>Disposes every layer still open, then the accelerator and the context.</summary>
     public void Dispose()
     {

@@ -37,3 +37,6 @@ public sealed class BatchTests(AcceleratorFixture fixture) : BatchSuite(fixture)
 
 [Collection(AcceleratorCollection.Name)]
 public sealed class ConcurrencyTests(AcceleratorFixture fixture) : ConcurrencySuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class ModelTests(AcceleratorFixture fixture) : ModelSuite(fixture);

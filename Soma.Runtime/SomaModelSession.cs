@@ -1,0 +1,144 @@
+namespace Soma;
+
+/// <summary>One sequence through a <see cref="SomaModel"/>: a <see cref="SomaSession"/> in every layer, advanced together.</summary>
+public sealed class SomaModelSession : IDisposable
+{
+    internal SomaModelSession(SomaModel model, SomaSession[] sessions)
+    {
+        Model = model;
+        Sessions = sessions;
+    }
+
+    /// <summary>The model this sequence runs through.</summary>
+    public SomaModel Model { get; }
+
+    /// <summary>Tokens consumed so far.</summary>
+    public long Position => Sessions[0].Position;
+
+    /// <summary>Device bytes of this sequence's state across all layers.</summary>
+    public long StateBytes => Model.StateBytes;
+
+    internal SomaSession[] Sessions { get; }
+
+    /// <summary>x [n, D] through every layer in parallel over tokens; returns y [n, D]. A failed call changes no layer's state.</summary>
+    public float[] Prefill(ReadOnlySpan<float> x)
+    {
+        int d = Model.ModelDim;
+        if (x.Length % d != 0)
+        {
+            throw new ArgumentException($"x has {x.Length} elements; expected n * D with D = {d} ([n, D] row-major).", nameof(x));
+        }
+
+        return Model.Through(new[] { this }, (layer, l, input, output) => Sessions[l].Prefill(input, output), x);
+    }
+
+    /// <summary>One token x [D] through every layer; returns y [D].</summary>
+    public float[] Decode(ReadOnlySpan<float> x)
+    {
+        Guard.Length(x, Model.ModelDim, nameof(x), $"[D={Model.ModelDim}]");
+        return Model.Through(new[] { this }, (layer, l, input, output) => Sessions[l].Decode(input, output), x);
+    }
+
+    /// <summary>Forgets every token in every layer.</summary>
+    public void Reset()
+    {
+        foreach (var s in Sessions)
+        {
+            s.Reset();
+        }
+    }
+
+    /// <summary>
+    /// Writes every layer's state, first to last, each as a checksummed snapshot (see <see cref="SomaSession.SaveState"/>).
+    /// </summary>
+    public void SaveState(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        foreach (var s in Sessions)
+        {
+            s.SaveState(stream);
+        }
+    }
+
+    /// <summary>
+    /// Reads one snapshot per layer and checks them all before changing anything; a truncated, corrupt or
+    /// mismatched stream throws <see cref="InvalidDataException"/> and leaves every layer as it was.
+    /// </summary>
+    public void LoadState(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var snapshots = new List<(SnapshotHeader Header, float[] RingK, float[] RingV, float[] Field)>();
+        for (int l = 0; l < Sessions.Length; l++)
+        {
+            var snapshot = SessionSnapshot.Read(stream);
+            snapshot.Header.CheckFits(Sessions[l].Layer);
+            snapshots.Add(snapshot);
+        }
+
+        if (snapshots.Select(s => s.Header.Position).Distinct().Count() != 1)
+        {
+            throw new InvalidDataException("The layers' snapshots are at different positions; they were not saved from one model session.");
+        }
+
+        for (int l = 0; l < Sessions.Length; l++)
+        {
+            Sessions[l].UploadState(snapshots[l].RingK, snapshots[l].RingV, snapshots[l].Field, snapshots[l].Header.Position);
+        }
+    }
+
+    /// <summary>Returns every layer's slot.</summary>
+    public void Dispose()
+    {
+        foreach (var s in Sessions)
+        {
+            s.Dispose();
+        }
+    }
+}
+
+/// <summary>Fixed state for a number of sequences in every layer of a <see cref="SomaModel"/>.</summary>
+public sealed class SomaModelPool : IDisposable
+{
+    private readonly SomaSessionPool[] pools;
+
+    internal SomaModelPool(SomaModel model, SomaSessionPool[] pools)
+    {
+        Model = model;
+        this.pools = pools;
+    }
+
+    /// <summary>The model.</summary>
+    public SomaModel Model { get; }
+
+    /// <summary>Sequences the pool can hold at once.</summary>
+    public int Capacity => pools[0].Capacity;
+
+    /// <summary>Opens a sequence (a slot in every layer); throws <see cref="InvalidOperationException"/> when full.</summary>
+    public SomaModelSession OpenSession()
+    {
+        var sessions = new List<SomaSession>();
+        try
+        {
+            foreach (var pool in pools)
+            {
+                sessions.Add(pool.OpenSession());
+            }
+        }
+        catch
+        {
+            sessions.ForEach(s => s.Dispose());
+            throw;
+        }
+
+        return new SomaModelSession(Model, sessions.ToArray());
+    }
+
+    /// <summary>Frees the pool's state in every layer.</summary>
+    public void Dispose()
+    {
+        foreach (var pool in pools)
+        {
+            pool.Dispose();
+        }
+    }
+}
