@@ -147,6 +147,22 @@ public sealed class SomaLayer : IDisposable
     }
 
     /// <summary>
+    /// A pool with as many sessions as fit in <paramref name="budgetBytes"/> of session state
+    /// (budget / <see cref="StateBytes"/>, at least one, or an error naming how much one session needs).
+    /// </summary>
+    public SomaSessionPool CreatePoolForBudget(long budgetBytes)
+    {
+        long capacity = budgetBytes / StateBytes;
+        if (capacity < 1)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(budgetBytes), budgetBytes, $"budgetBytes must hold at least one session's state ({StateBytes} bytes).");
+        }
+
+        return CreatePool((int)Math.Min(capacity, int.MaxValue));
+    }
+
+    /// <summary>
     /// Decodes one token for each session in one device pass: x is [B, D] with row b for sessions[b]; returns y[B, D].
     /// Equal to decoding each session alone. All sessions must be distinct, open, of this layer and of one pool.
     /// </summary>

@@ -35,12 +35,14 @@ internal sealed class AcceleratorBench
         var memory = plan.Histories.Select(n => new MemoryRecord(
             n, Shape.StateBytes, 2 * n * Shape.KvHeads * Shape.HeadDim * sizeof(float),
             2.0 * n * Shape.KvHeads * Shape.HeadDim * sizeof(float) / Shape.StateBytes)).ToList();
+        var batch = Step(progress, $"{label}: batched decode", plan.Batches.Length, Batch);
+        var capacity = Capacity();
         var targets = Targets(decode, prefill, memory);
         var d = engine.Device;
         return new AcceleratorRun(
             new DeviceRecord(d.Kind.ToString().ToLowerInvariant(), d.Name, d.MemoryBytes, d.WarpSize, d.MaxGroupSize, d.Multiprocessors, d.PeakBandwidth / 1e9, d.Note),
             new ShapeRecord(plan.ShapeName, Shape.ModelDim, Shape.Heads, Shape.KvHeads, Shape.HeadDim, Shape.Window, Shape.IncludeCurrent, Shape.RopeTheta, "fp32"),
-            verify, fidelity, decode, prefill, memory, targets, sw.Elapsed.TotalSeconds);
+            verify, fidelity, decode, prefill, memory, batch, capacity, targets, sw.Elapsed.TotalSeconds);
     }
 
     private static T Step<T>(ProgressContext progress, string name, int units, Func<ProgressTask, T> body)
@@ -207,6 +209,67 @@ internal sealed class AcceleratorBench
             double parallelTokS = n / parallel, loopTokS = loopTokens / loop;
             result.Add(new PrefillRecord(n, parallelTokS, loopTokS, n / standardSeconds, loopTokens, parallelTokS / loopTokS));
             task.Increment(1);
+        }
+
+        return result;
+    }
+
+    private List<BatchRecord> Batch(ProgressTask task)
+    {
+        var result = new List<BatchRecord>();
+        var weights = SomaLayerWeights.CreateRandom(Shape, seed, biases: true);
+        int d = Shape.ModelDim;
+        using var layer = engine.CreateLayer(Shape, weights);
+        using var pool = layer.CreatePool(plan.Batches.Max());
+        var sessions = Enumerable.Range(0, pool.Capacity).Select(_ => pool.OpenSession()).ToArray();
+        for (int i = 0; i < sessions.Length; i++)
+        {
+            HistoryFill.Fill(sessions[i], plan.BatchHistory + i, seed + i);
+        }
+
+        foreach (int b in plan.Batches)
+        {
+            var members = sessions.Take(b).ToArray();
+            var x = QuickRun.RandomInputs(d, b, seed + b);
+            var y = new float[x.Length];
+            var times = new List<double>();
+            for (int step = 0; step < plan.BatchWarmup + plan.BatchSteps; step++)
+            {
+                double seconds = Measure.Seconds(() => layer.DecodeBatch(members, x, y));
+                if (step >= plan.BatchWarmup)
+                {
+                    times.Add(seconds * 1000);
+                }
+            }
+
+            double ms = Measure.Median(times);
+            result.Add(new BatchRecord(b, plan.BatchHistory, ms, b / (ms / 1000)));
+            task.Increment(1);
+        }
+
+        return result;
+    }
+
+    private List<CapacityRecord> Capacity()
+    {
+        // Sessions per budget follow from the state sizes; the pool that CreatePoolForBudget allocates for the
+        // budget is measured too (its device bytes), so the Soma figure is what the runtime really reserves.
+        var result = new List<CapacityRecord>();
+        long budget = plan.CapacityBudgetBytes;
+        var weights = SomaLayerWeights.CreateRandom(Shape, seed);
+        long measured;
+        using (var layer = engine.CreateLayer(Shape, weights))
+        {
+            long before = engine.AllocatedBytes;
+            using var pool = layer.CreatePoolForBudget(budget);
+            measured = engine.AllocatedBytes - before;
+        }
+
+        foreach (long n in new long[] { 4096, 65536 })
+        {
+            long soma = budget / Shape.StateBytes;
+            long standard = budget / (2 * n * Shape.KvHeads * Shape.HeadDim * sizeof(float));
+            result.Add(new CapacityRecord(n, budget, soma, standard, standard > 0 ? (double)soma / standard : double.PositiveInfinity, measured));
         }
 
         return result;

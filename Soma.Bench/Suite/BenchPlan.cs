@@ -15,7 +15,12 @@ internal sealed record BenchPlan(
     int PrefillRepeats,
     int LoopTokenCap,
     int VerifyTokens,
-    int VerifySteps)
+    int VerifySteps,
+    int[] Batches,
+    long BatchHistory,
+    int BatchSteps,
+    int BatchWarmup,
+    long CapacityBudgetBytes)
 {
     public static BenchPlan For(SomaAcceleratorKind kind, string? shapeName, bool full)
     {
@@ -37,6 +42,11 @@ internal sealed record BenchPlan(
             PrefillRepeats: 3,
             LoopTokenCap: cpu ? 512 : 1024,
             VerifyTokens: cpu ? 256 : 512,
-            VerifySteps: 32);
+            VerifySteps: 32,
+            Batches: new[] { 1, 8, 64, 256 },
+            BatchHistory: 4096,
+            BatchSteps: cpu ? 10 : 50,
+            BatchWarmup: 3,
+            CapacityBudgetBytes: cpu ? 256L << 20 : 16L << 30);
     }
 }

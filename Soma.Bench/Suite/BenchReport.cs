@@ -72,6 +72,25 @@ internal static class BenchReport
 
         AnsiConsole.Write(memory);
 
+        var batch = Table($"Batched decode (sessions at history ~{run.Batch[0].History}; median step)", "batch", "step ms", "tokens/s");
+        foreach (var b in run.Batch)
+        {
+            batch.AddRow(b.Batch.ToString(CultureInfo.InvariantCulture), F(b.StepMs, 3), F(b.TokensPerSecond, 0));
+        }
+
+        AnsiConsole.Write(batch);
+
+        var capacity = Table(
+            $"Sessions in a {run.Capacity[0].BudgetBytes / (1024.0 * 1024 * 1024):F2} GiB state budget (Soma pool measured: {run.Capacity[0].SomaPoolBytesMeasured:N0} bytes)",
+            "history", "Soma sessions", "standard sessions", "ratio");
+        foreach (var c in run.Capacity)
+        {
+            capacity.AddRow(c.History.ToString(CultureInfo.InvariantCulture), c.SomaSessions.ToString("N0", CultureInfo.InvariantCulture),
+                c.StandardSessions.ToString("N0", CultureInfo.InvariantCulture), $"{F(c.Ratio, 1)}x");
+        }
+
+        AnsiConsole.Write(capacity);
+
         var targets = Table("Targets", "target", "measured", "wanted", "met");
         foreach (var t in run.Targets)
         {

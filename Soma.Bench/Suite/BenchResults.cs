@@ -25,6 +25,8 @@ internal sealed record AcceleratorRun(
     IReadOnlyList<DecodeRecord> Decode,
     IReadOnlyList<PrefillRecord> Prefill,
     IReadOnlyList<MemoryRecord> Memory,
+    IReadOnlyList<BatchRecord> Batch,
+    IReadOnlyList<CapacityRecord> Capacity,
     IReadOnlyList<TargetRecord> Targets,
     double Seconds);
 
@@ -45,5 +47,11 @@ internal sealed record DecodeRecord(
 internal sealed record PrefillRecord(int Tokens, double SomaParallelTokS, double SomaLoopTokS, double StandardTokS, int SomaLoopTokensTimed, double ParallelOverLoop);
 
 internal sealed record MemoryRecord(long History, long SomaBytes, long StandardBytes, double Ratio);
+
+/// <summary>Batched decode: B sessions (each at the history given) decoded one token each per call.</summary>
+internal sealed record BatchRecord(int Batch, long History, double StepMs, double TokensPerSecond);
+
+/// <summary>Sessions whose state fits a memory budget at a history: Soma's fixed state vs a KV cache of that length.</summary>
+internal sealed record CapacityRecord(long History, long BudgetBytes, long SomaSessions, long StandardSessions, double Ratio, long SomaPoolBytesMeasured);
 
 internal sealed record TargetRecord(string Name, string Measured, string Target, bool Met);

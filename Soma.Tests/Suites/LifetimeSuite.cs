@@ -51,6 +51,23 @@ public abstract class LifetimeSuite
     }
 
     [Fact]
+    public void PoolForABudget_HoldsAsManySessionsAsFit_AndRejectsTooSmallABudget()
+    {
+        var o = new SomaLayerOptions(8, 2, 1, 4, window: 4);
+        using var layer = Engine.CreateLayer(o, TestData.Weights(o, seed: 9));
+        long before = Engine.AllocatedBytes;
+
+        using (var pool = layer.CreatePoolForBudget(5 * layer.StateBytes / 2))
+        {
+            pool.Capacity.Should().Be(2);
+            (Engine.AllocatedBytes - before).Should().Be(2 * layer.StateBytes, "the pool reserves exactly its sessions' state");
+        }
+
+        Action tooSmall = () => layer.CreatePoolForBudget(layer.StateBytes - 1);
+        tooSmall.Should().Throw<ArgumentOutOfRangeException>().WithParameterName("budgetBytes").WithMessage($"*{layer.StateBytes} bytes*");
+    }
+
+    [Fact]
     public void StateBytes_AreFixed_AndDeviceMemoryDoesNotGrowWithTokens()
     {
         var o = new SomaLayerOptions(16, 4, 2, 4, window: 5, maxChunkTokens: 8);
