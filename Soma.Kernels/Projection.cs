@@ -104,19 +104,11 @@ internal static class Projection
         var shared = SharedMemory.GetDynamic<float>();
         int outer = (a.Heads + 2 * a.KvHeads) * a.HeadDim;
         var tiling = a.Tiling;
-        int tileCols = Group.DimX * tiling.ColumnsPerThread;
-        int rowTiles = (a.Tokens + TileRows - 1) / TileRows;
-        int colTiles = (outer + tileCols - 1) / tileCols;
         bool staged = tiling.ChunkK >= a.ModelDim;
-        int sliceLength = (a.ModelDim + tiling.KSlices - 1) / tiling.KSlices;
-        for (int item = Grid.IdxX; item < rowTiles * colTiles * tiling.KSlices; item += Grid.DimX)
+        for (int item = Grid.IdxX; item < TilePosition.Count(a.Tokens, outer, tiling); item += Grid.DimX)
         {
-            int slice = item % tiling.KSlices;
-            int tile = item / tiling.KSlices;
-            int row0 = (tile / colTiles) * TileRows;
-            int colBase = (tile % colTiles) * tileCols + Group.IdxX;
-            int kBegin = slice * sliceLength;
-            int kEnd = XMath.Min(a.ModelDim, kBegin + sliceLength);
+            var at = TilePosition.Of(item, outer, a.ModelDim, tiling);
+            int row0 = at.Row0, colBase = at.ColBase, slice = at.Slice, kBegin = at.KBegin, kEnd = at.KEnd;
             if (staged)
             {
                 Stage(shared, a.X, a.Tokens, a.ModelDim, a.ModelDim, row0, 0, a.ModelDim);
@@ -188,19 +180,11 @@ internal static class Projection
     {
         var shared = SharedMemory.GetDynamic<float>();
         var tiling = a.Tiling;
-        int tileCols = Group.DimX * tiling.ColumnsPerThread;
-        int rowTiles = (a.Rows + TileRows - 1) / TileRows;
-        int colTiles = (a.Outer + tileCols - 1) / tileCols;
         bool staged = tiling.ChunkK >= a.Inner;
-        int sliceLength = (a.Inner + tiling.KSlices - 1) / tiling.KSlices;
-        for (int item = Grid.IdxX; item < rowTiles * colTiles * tiling.KSlices; item += Grid.DimX)
+        for (int item = Grid.IdxX; item < TilePosition.Count(a.Rows, a.Outer, tiling); item += Grid.DimX)
         {
-            int slice = item % tiling.KSlices;
-            int tile = item / tiling.KSlices;
-            int row0 = (tile / colTiles) * TileRows;
-            int colBase = (tile % colTiles) * tileCols + Group.IdxX;
-            int kBegin = slice * sliceLength;
-            int kEnd = XMath.Min(a.Inner, kBegin + sliceLength);
+            var at = TilePosition.Of(item, a.Outer, a.Inner, tiling);
+            int row0 = at.Row0, colBase = at.ColBase, slice = at.Slice, kBegin = at.KBegin, kEnd = at.KEnd;
             if (staged)
             {
                 Stage(shared, a.X, a.Rows, a.Inner, a.Inner, row0, 0, a.Inner);
@@ -389,6 +373,40 @@ internal static class Projection
             c.Active = col < outer && (!c.Rotated || c.J < half);
             c.Partner = c.Rotated ? col + half : col;
             return c;
+        }
+    }
+
+    /// <summary>
+    /// Where grid-stride work item <c>item</c> of a projection falls: its first row, this thread's first column,
+    /// its K slice and that slice's input range. Items run slice-fastest, then column tiles, then row tiles.
+    /// </summary>
+    private struct TilePosition
+    {
+        public int Row0;
+        public int ColBase;
+        public int Slice;
+        public int KBegin;
+        public int KEnd;
+
+        public static int Count(int rows, int outer, ProjectionTiling tiling)
+        {
+            int tileCols = Group.DimX * tiling.ColumnsPerThread;
+            return ((rows + TileRows - 1) / TileRows) * ((outer + tileCols - 1) / tileCols) * tiling.KSlices;
+        }
+
+        public static TilePosition Of(int item, int outer, int inner, ProjectionTiling tiling)
+        {
+            int tileCols = Group.DimX * tiling.ColumnsPerThread;
+            int colTiles = (outer + tileCols - 1) / tileCols;
+            int sliceLength = (inner + tiling.KSlices - 1) / tiling.KSlices;
+            int tile = item / tiling.KSlices;
+            var at = default(TilePosition);
+            at.Slice = item % tiling.KSlices;
+            at.Row0 = (tile / colTiles) * TileRows;
+            at.ColBase = (tile % colTiles) * tileCols + Group.IdxX;
+            at.KBegin = at.Slice * sliceLength;
+            at.KEnd = XMath.Min(inner, at.KBegin + sliceLength);
+            return at;
         }
     }
 
