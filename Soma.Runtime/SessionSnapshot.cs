@@ -120,23 +120,8 @@ internal static class SessionSnapshot
         return bytes;
     }
 
-    private static byte[] ReadExactly(Stream stream, int count, string what)
-    {
-        var buffer = new byte[count];
-        int read = 0;
-        while (read < count)
-        {
-            int n = stream.Read(buffer, read, count - read);
-            if (n == 0)
-            {
-                throw new InvalidDataException($"The snapshot is truncated: it ended inside {what} ({read} of {count} bytes).");
-            }
-
-            read += n;
-        }
-
-        return buffer;
-    }
+    private static byte[] ReadExactly(Stream stream, int count, string what) =>
+        IO.StreamReads.Exactly(stream, count, "The snapshot", what);
 }
 
 /// <summary>The self-describing part of a snapshot.</summary>
