@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Text;
-using System.Text.Json;
 using Soma.IO;
 
 namespace Soma.Tests.IO;
@@ -100,47 +99,14 @@ public sealed class FormatTests : IDisposable
         return bytes;
     }
 
-    /// <summary>A minimal safetensors writer: header JSON with data_offsets in order, then the tensors' bytes.</summary>
     private string Write(string name, (string Name, string Dtype, long[] Shape, byte[] Data)[] tensors, Dictionary<string, string>? metadata = null)
     {
-        var header = new Dictionary<string, object>();
-        if (metadata is not null)
-        {
-            header["__metadata__"] = metadata;
-        }
-
-        long offset = 0;
-        foreach (var t in tensors)
-        {
-            header[t.Name] = new Dictionary<string, object> { ["dtype"] = t.Dtype, ["shape"] = t.Shape, ["data_offsets"] = new[] { offset, offset + t.Data.Length } };
-            offset += t.Data.Length;
-        }
-
-        var json = JsonSerializer.SerializeToUtf8Bytes(header);
         string path = Path.Combine(folder, name);
-        using var stream = File.Create(path);
-        var length = new byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)json.Length);
-        stream.Write(length);
-        stream.Write(json);
-        foreach (var t in tensors)
-        {
-            stream.Write(t.Data);
-        }
-
+        SafetensorsWriter.Write(path, tensors, metadata);
         return path;
     }
 
-    private static byte[] Floats(params float[] values)
-    {
-        var bytes = new byte[values.Length * 4];
-        for (int i = 0; i < values.Length; i++)
-        {
-            BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
-        }
-
-        return bytes;
-    }
+    private static byte[] Floats(params float[] values) => SafetensorsWriter.F32(values);
 
     private static byte[] Npy(string descr, string fortran, string shape, byte[] data)
     {

@@ -1,0 +1,78 @@
+using System.Text.Json;
+
+namespace Soma.IO;
+
+/// <summary>
+/// Soma's own parameters for a layer taken from a checkpoint (the checkpoint has none of them), as read from a
+/// small JSON file: <c>{"window": 256, "include_current": true, "gamma": 0.9 or [..per kv-head..],
+/// "alpha": 0 or [..per head..], "rope": true, "scale": null}</c>. Every key is optional.
+/// </summary>
+/// <param name="Window">W; default: the model's sliding_window when it has one, else 256.</param>
+/// <param name="IncludeCurrent">Window mode; default true (standard causal attention inside the window).</param>
+/// <param name="Gamma">Field decay: one value for every kv-head or one per kv-head; default 0.9.</param>
+/// <param name="Alpha">Far-field gain: one value for every head or one per head; default 0, so the layer starts as plain windowed attention.</param>
+/// <param name="Rope">RoPE on or off; default on when the model's config has rope_theta.</param>
+/// <param name="Scale">Softmax scale; default 1/sqrt(head_dim).</param>
+public sealed record SomaParameters(
+    int? Window = null,
+    bool IncludeCurrent = true,
+    float[]? Gamma = null,
+    float[]? Alpha = null,
+    bool? Rope = null,
+    double? Scale = null)
+{
+    /// <summary>Reads the JSON options file at <paramref name="path"/>; unknown keys and wrong types are errors naming the key.</summary>
+    public static SomaParameters Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new InvalidDataException($"{path}: expected a JSON object of Soma options.");
+        }
+
+        var p = new SomaParameters();
+        foreach (var entry in root.EnumerateObject())
+        {
+            try
+            {
+                p = entry.Name switch
+                {
+                    "window" => p with { Window = entry.Value.GetInt32() },
+                    "include_current" => p with { IncludeCurrent = entry.Value.GetBoolean() },
+                    "gamma" => p with { Gamma = Floats(entry.Value) },
+                    "alpha" => p with { Alpha = Floats(entry.Value) },
+                    "rope" => p with { Rope = entry.Value.GetBoolean() },
+                    "scale" => p with { Scale = entry.Value.ValueKind == JsonValueKind.Null ? null : entry.Value.GetDouble() },
+                    _ => throw new InvalidDataException(
+                        $"{path}: unknown key '{entry.Name}'; expected window, include_current, gamma, alpha, rope, scale."),
+                };
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or FormatException)
+            {
+                throw new InvalidDataException($"{path}: '{entry.Name}' has the wrong type ({entry.Value.ValueKind}).", ex);
+            }
+        }
+
+        return p;
+    }
+
+    /// <summary>Gamma for <paramref name="kvHeads"/> kv-heads: the default, one value repeated, or one per kv-head.</summary>
+    public float[] GammaFor(int kvHeads) => Expand(Gamma, 0.9f, kvHeads, "gamma", "kv-head");
+
+    /// <summary>Alpha for <paramref name="heads"/> query heads: the default, one value repeated, or one per head.</summary>
+    public float[] AlphaFor(int heads) => Expand(Alpha, 0f, heads, "alpha", "head");
+
+    private static float[] Expand(float[]? values, float fallback, int count, string name, string unit) => values switch
+    {
+        null => Enumerable.Repeat(fallback, count).ToArray(),
+        { Length: 1 } => Enumerable.Repeat(values[0], count).ToArray(),
+        _ when values.Length == count => values,
+        _ => throw new ArgumentException($"{name} has {values.Length} values; expected 1 or one per {unit} ({count}).", name),
+    };
+
+    private static float[] Floats(JsonElement value) => value.ValueKind == JsonValueKind.Array
+        ? value.EnumerateArray().Select(v => v.GetSingle()).ToArray()
+        : new[] { value.GetSingle() };
+}
