@@ -80,50 +80,6 @@ public sealed class CheckpointTests : IDisposable
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
-    private void WriteCheckpoint(SomaLayerWeights[] layers, bool sharded, string? halfKey, int headsInConfig = 4)
-    {
-        File.WriteAllText(Path.Combine(folder, "config.json"), JsonSerializer.Serialize(new Dictionary<string, object>
-        {
-            ["hidden_size"] = 12, ["num_attention_heads"] = headsInConfig, ["num_key_value_heads"] = 2, ["head_dim"] = 4,
-            ["num_hidden_layers"] = layers.Length, ["rope_theta"] = 1000.0, ["sliding_window"] = 4096,
-        }));
-        var tensors = new List<(string Name, string Dtype, long[] Shape, byte[] Data)>();
-        for (int l = 0; l < layers.Length; l++)
-        {
-            var w = layers[l];
-            string p = $"model.layers.{l}.self_attn.";
-            void Add(string name, float[] data, params long[] shape) =>
-                tensors.Add(name == halfKey ? (name, "F16", shape, SafetensorsWriter.F16(data)) : (name, "F32", shape, SafetensorsWriter.F32(data)));
-            Add(p + "q_proj.weight", w.Wq, 16, 12);
-            Add(p + "k_proj.weight", w.Wk, 8, 12);
-            Add(p + "v_proj.weight", w.Wv, 8, 12);
-            Add(p + "o_proj.weight", w.Wo, 12, 16);
-            if (w.Bq is not null)
-            {
-                Add(p + "q_proj.bias", w.Bq, 16);
-                Add(p + "k_proj.bias", w.Bk!, 8);
-                Add(p + "v_proj.bias", w.Bv!, 8);
-            }
-        }
-
-        tensors.Add(("model.embed_tokens.weight", "BF16", new long[] { 4, 12 }, new byte[96]));
-        if (!sharded)
-        {
-            SafetensorsWriter.Write(Path.Combine(folder, "model.safetensors"), tensors);
-            return;
-        }
-
-        var map = new Dictionary<string, string>();
-        var shards = tensors.Select((t, i) => (t, shard: i % 2 == 0 ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors")).ToList();
-        foreach (var group in shards.GroupBy(s => s.shard))
-        {
-            SafetensorsWriter.Write(Path.Combine(folder, group.Key), group.Select(g => g.t));
-            foreach (var (t, shard) in group)
-            {
-                map[t.Name] = shard;
-            }
-        }
-
-        File.WriteAllText(Path.Combine(folder, "model.safetensors.index.json"), JsonSerializer.Serialize(new { metadata = new { total_size = 0 }, weight_map = map }));
-    }
+    private void WriteCheckpoint(SomaLayerWeights[] layers, bool sharded, string? halfKey, int headsInConfig = 4) =>
+        FakeCheckpoint.Write(folder, layers, sharded, halfKey, headsInConfig);
 }

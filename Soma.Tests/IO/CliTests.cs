@@ -1,0 +1,62 @@
+using Soma;
+using Soma.Bench.Cli;
+using Soma.IO;
+using Soma.Reference;
+using Soma.Tests.Infrastructure;
+
+namespace Soma.Tests.IO;
+
+/// <summary>`soma run` in-process on a checkpoint, inputs and Soma options the test writes.</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly string folder = Directory.CreateTempSubdirectory("soma-cli-").FullName;
+
+    [Fact]
+    public void Run_WritesTheLayersOutputs_AndStateFilesContinueTheSequence()
+    {
+        var o = new SomaLayerOptions(12, 4, 2, 4, window: 3, ropeTheta: 1000.0);
+        var layers = new[] { TestData.Weights(o, seed: 170, biases: true), TestData.Weights(o, seed: 171, biases: true) };
+        FakeCheckpoint.Write(folder, layers, sharded: false, halfKey: null);
+        string options = Path.Combine(folder, "soma.json");
+        File.WriteAllText(options, "{\"window\": 3, \"gamma\": [0.9, 0.5], \"alpha\": 0.25}");
+        var x = TestData.Inputs(12, 10, seed: 172);
+        string first = Path.Combine(folder, "x1.npy"), second = Path.Combine(folder, "x2.npy");
+        NpyFile.Write(first, x.AsSpan(0, 7 * 12), 7, 12);
+        NpyFile.Write(second, x.AsSpan(7 * 12), 3, 12);
+        string y1 = Path.Combine(folder, "y1.npy"), y2 = Path.Combine(folder, "y2.npy"), state = Path.Combine(folder, "s.soma");
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        int rc1 = SomaCli.Invoke(new[] { "run", "--model", folder, "--layer", "1", "--soma", options, "--input", first, "--output", y1, "--accelerator", "cpu", "--decode-from", "4", "--state-out", state }, output, error);
+        int rc2 = SomaCli.Invoke(new[] { "run", "--model", folder, "--layer", "1", "--soma", options, "--input", second, "--output", y2, "--accelerator", "cpu", "--state-in", state }, output, error);
+
+        error.ToString().Should().BeEmpty();
+        (rc1, rc2).Should().Be((0, 0));
+        output.ToString().Should().Contain("7 tokens on cpu").And.Contain("decode 3 at");
+        using var checkpoint = HuggingFaceCheckpoint.Open(folder);
+        var (lo, lw) = checkpoint.LoadAttentionLayer(1, SomaParameters.Load(options));
+        var reference = new SomaReference(lo, lw);
+        var expected = reference.Run(reference.CreateState(), x);
+        var produced = NpyFile.Read(y1).Data.Concat(NpyFile.Read(y2).Data).ToArray();
+        Tolerance.ShouldMatch(produced, expected, "y from soma run (prefill, decode, state file, continue)");
+    }
+
+    [Fact]
+    public void UserMistakes_AreOneLineErrors_WithExitCode2()
+    {
+        var o = new SomaLayerOptions(12, 4, 2, 4, window: 3);
+        FakeCheckpoint.Write(folder, new[] { TestData.Weights(o, seed: 173) }, sharded: false, halfKey: null);
+        string x = Path.Combine(folder, "x.npy");
+        NpyFile.Write(x, new float[10], 2, 5);
+        var error = new StringWriter();
+
+        int wrongWidth = SomaCli.Invoke(new[] { "run", "--model", folder, "--layer", "0", "--input", x, "--output", Path.Combine(folder, "y.npy"), "--accelerator", "cpu" }, TextWriter.Null, error);
+        int unknownOption = SomaCli.Invoke(new[] { "run", "--modle", folder }, TextWriter.Null, error);
+
+        (wrongWidth, unknownOption).Should().Be((2, 2));
+        error.ToString().Should().Contain("error: --input has shape (2, 5); expected (n, 12).").And.Contain("error: Unrecognized command or argument '--modle'");
+        error.ToString().Should().NotContain("   at ", "a user mistake never prints a stack trace");
+    }
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+}
