@@ -23,7 +23,7 @@ internal static class SomaCli
         benchCommand.SetAction(parse => CliErrors.Guarded(error, () => benchOptions.Run(parse, args)));
         root.Subcommands.Add(benchCommand);
 
-        root.Subcommands.Add(VerifyCommand(error));
+        root.Subcommands.Add(VerifyCommand(output, error));
         var devices = new Command("devices", "List the accelerators ILGPU sees and whether Soma can use them.");
         devices.SetAction(_ => CliErrors.Guarded(error, () =>
         {
@@ -59,7 +59,7 @@ internal static class SomaCli
         return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
     }
 
-    private static Command VerifyCommand(TextWriter error)
+    private static Command VerifyCommand(TextWriter output, TextWriter error)
     {
         var accelerator = new Option<string>("--accelerator") { Description = "auto, cpu, cuda or opencl.", DefaultValueFactory = _ => "auto" };
         var shape = new Option<string>("--shape") { Description = "small or qwen7b.", DefaultValueFactory = _ => "small" };
@@ -67,12 +67,26 @@ internal static class SomaCli
         var decode = new Option<int>("--decode") { Description = "Decode steps after the prefill.", DefaultValueFactory = _ => 64 };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
         var compareCpu = new Option<bool>("--compare-cpu") { Description = "Also run the CPU accelerator and compare outputs." };
-        var command = new Command("verify", "A random layer's prefill and decode against the double-precision reference. " + CliErrors.ExitCodes)
+        var model = new Option<DirectoryInfo?>("--model") { Description = "Verify a checkpoint's layer instead of a random one (with --layer, --input, optional --soma)." };
+        var layer = new Option<int>("--layer") { Description = "Layer index with --model.", DefaultValueFactory = _ => 0 };
+        var somaOptions = new Option<FileInfo?>("--soma") { Description = "Soma options JSON with --model." };
+        var input = new Option<FileInfo?>("--input") { Description = "x [n, D] .npy with --model." };
+        var command = new Command(
+            "verify",
+            "A layer's prefill (and, for a random layer, decode) on an accelerator against the double-precision reference. " + CliErrors.ExitCodes)
         {
-            accelerator, shape, tokens, decode, seed, compareCpu,
+            accelerator, shape, tokens, decode, seed, compareCpu, model, layer, somaOptions, input,
         };
         command.SetAction(parse => CliErrors.Guarded(error, () =>
         {
+            if (parse.GetValue(model) is { } folder)
+            {
+                var x = parse.GetValue(input) ?? throw new ArgumentException("--input is required with --model.");
+                return VerifyCheckpoint.Run(
+                    folder.FullName, parse.GetValue(layer), parse.GetValue(somaOptions)?.FullName, x.FullName,
+                    SomaEngineOptions.ParseKind(parse.GetValue(accelerator)!), output);
+            }
+
             int t = parse.GetValue(tokens), d = parse.GetValue(decode);
             if (t < 1 || d < 1)
             {

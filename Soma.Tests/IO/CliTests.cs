@@ -42,6 +42,21 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Verify_WithModel_ChecksTheCheckpointLayerAgainstTheReference()
+    {
+        var o = new SomaLayerOptions(12, 4, 2, 4, window: 3, ropeTheta: 1000.0);
+        FakeCheckpoint.Write(folder, new[] { TestData.Weights(o, seed: 174, biases: true) }, sharded: true, halfKey: null);
+        string x = Path.Combine(folder, "x.npy");
+        NpyFile.Write(x, TestData.Inputs(12, 6, seed: 175), 6, 12);
+
+        var output = new StringWriter();
+        int rc = SomaCli.Invoke(new[] { "verify", "--model", folder, "--layer", "0", "--input", x, "--accelerator", "cpu" }, output, TextWriter.Null);
+
+        rc.Should().Be(0);
+        output.ToString().Should().Contain("6 tokens on cpu").And.Contain("PASS");
+    }
+
+    [Fact]
     public void UserMistakes_AreOneLineErrors_WithExitCode2()
     {
         var o = new SomaLayerOptions(12, 4, 2, 4, window: 3);
