@@ -12,10 +12,9 @@ namespace Soma.Bench.Bdn;
 /// inside the measurement): QKV projection for one row (decode) and for a chunk, field scan, near-field attention
 /// with the ring full, output projection.
 /// </summary>
-public class KernelTimings
+public class KernelTimings : AcceleratorSuite
 {
     private readonly List<IDisposable> owned = new();
-    private SomaEngine? engine;
     private AcceleratorStream? stream;
     private QkvProjectionArgs qkv;
     private LinearArgs output;
@@ -26,22 +25,15 @@ public class KernelTimings
     private DeviceBuffer<float>? fieldFinal;
     private int channels;
 
-    /// <summary>Accelerator and shape.</summary>
-    [ParamsSource(nameof(Cases))]
-    public BenchCase Case { get; set; } = null!;
-
     /// <summary>Rows (tokens) in the launch: 1 is a decode step, 256 a prefill chunk.</summary>
     [Params(1, 256)]
     public int Rows { get; set; }
 
-    /// <summary>The accelerators present.</summary>
-    public static IEnumerable<BenchCase> Cases() => BenchCase.Present();
-
     [GlobalSetup]
     public void Setup()
     {
-        var o = Case.Options;
-        engine = Case.CreateEngine();
+        var o = OpenEngine();
+        var engine = Engine;
         stream = engine.Accelerator.DefaultStream;
         int n = Rows, dh = o.HeadDim, q = o.Heads * dh, m = q + 2 * o.KvHeads * dh;
         channels = o.KvHeads * dh;
@@ -64,9 +56,9 @@ public class KernelTimings
         {
             Slot = Upload(new[] { 0 }), Start = Upload(new[] { 0 }), Length = Upload(new[] { n }), Position = Upload(new[] { 10_000L }), Count = 1,
         };
-        field = Own(engine.Allocate<float>(channels));
-        gamma = Own(engine.Allocate<float>(o.KvHeads));
-        fieldFinal = Own(engine.Allocate<float>(channels));
+        field = Own(Engine.Allocate<float>(channels));
+        gamma = Own(Engine.Allocate<float>(o.KvHeads));
+        fieldFinal = Own(Engine.Allocate<float>(channels));
         int hpg = shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, dh);
         int splits = shapes.AttentionSplits((long)n * o.KvHeads * ((o.HeadsPerKvHead + hpg - 1) / hpg), o.Window);
         attention = new AttentionArgs
@@ -84,7 +76,7 @@ public class KernelTimings
     [Benchmark]
     public void QkvProjection()
     {
-        var e = engine!;
+        var e = Engine;
         var (config, _) = e.Shapes.Projection(Rows, qkv.ModelDim, (qkv.Heads + 2 * qkv.KvHeads) * qkv.HeadDim, qkv.Tiling);
         e.Kernels.Qkv(stream!, config, qkv);
         if (qkv.Tiling.KSlices > 1)
@@ -98,7 +90,7 @@ public class KernelTimings
     [Benchmark]
     public void FieldScan()
     {
-        var e = engine!;
+        var e = Engine;
         e.Kernels.FieldScan(
             stream!, e.Shapes.Groups(channels, Kernels.FieldScan.SharedFloats(e.Shapes.GroupSize)), segments,
             field!.View, gamma!.View, qkv.KRaw, attention.FieldPrev, fieldFinal!.View, channels, qkv.HeadDim);
@@ -108,7 +100,7 @@ public class KernelTimings
     [Benchmark]
     public void Attention()
     {
-        var e = engine!;
+        var e = Engine;
         long items = (long)Rows * attention.KvHeads * ((attention.Heads / attention.KvHeads + attention.HeadsPerGroup - 1) / attention.HeadsPerGroup);
         e.Kernels.Attention(
             stream!,
@@ -126,7 +118,7 @@ public class KernelTimings
     [Benchmark]
     public void OutputProjection()
     {
-        var e = engine!;
+        var e = Engine;
         var (config, _) = e.Shapes.Projection(Rows, output.Inner, output.Outer, output.Tiling);
         e.Kernels.Linear(stream!, config, output);
         if (output.Tiling.KSlices > 1)
@@ -137,12 +129,11 @@ public class KernelTimings
         stream!.Synchronize();
     }
 
-    [GlobalCleanup]
-    public void Cleanup()
+    public override void Cleanup()
     {
         owned.ForEach(b => b.Dispose());
         owned.Clear();
-        engine?.Dispose();
+        base.Cleanup();
     }
 
     private DeviceBuffer<T> Own<T>(DeviceBuffer<T> buffer)
@@ -152,11 +143,11 @@ public class KernelTimings
         return buffer;
     }
 
-    private ArrayView<float> Buffer(long length) => Own(engine!.Allocate<float>(length)).View;
+    private ArrayView<float> Buffer(long length) => Own(Engine.Allocate<float>(length)).View;
 
     private ArrayView<float> Random(long length)
     {
-        var buffer = Own(engine!.Allocate<float>(length));
+        var buffer = Own(Engine.Allocate<float>(length));
         buffer.Upload(stream!, QuickRun.RandomInputs(1, checked((int)length), seed: (int)(length % 1000)));
         return buffer.View;
     }
@@ -164,7 +155,7 @@ public class KernelTimings
     private ArrayView<T> Upload<T>(T[] data)
         where T : unmanaged
     {
-        var buffer = Own(engine!.Allocate<T>(data.Length));
+        var buffer = Own(Engine.Allocate<T>(data.Length));
         buffer.Upload(stream!, data);
         return buffer.View;
     }
