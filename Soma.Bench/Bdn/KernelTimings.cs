@@ -129,11 +129,10 @@ public class KernelTimings : AcceleratorSuite
         stream!.Synchronize();
     }
 
-    public override void Cleanup()
+    protected override void DisposeOwned()
     {
         owned.ForEach(b => b.Dispose());
         owned.Clear();
-        base.Cleanup();
     }
 
     private DeviceBuffer<T> Own<T>(DeviceBuffer<T> buffer)

@@ -3,10 +3,16 @@ using Soma;
 
 namespace Soma.Bench.Bdn;
 
-/// <summary>Prefill of a prompt of a given length: Soma's parallel prefill (baseline) against standard causal prefill.</summary>
+/// <summary>
+/// Prefill of a prompt of a given length into an empty session: Soma's parallel prefill (baseline) against the
+/// standard layer's causal prefill (KV cache of exactly that length). One prefill per iteration, sessions reset
+/// before each.
+/// </summary>
 [InvocationCount(1)]
 public class PrefillVsLength : AcceleratorSuite
 {
+    private SomaLayer? soma;
+    private SomaLayer? standard;
     private SomaSession? somaSession;
     private SomaSession? standardSession;
     private float[] x = Array.Empty<float>();
@@ -21,8 +27,10 @@ public class PrefillVsLength : AcceleratorSuite
     {
         var o = OpenEngine();
         var weights = SomaLayerWeights.CreateRandom(o, seed: 1, biases: true);
-        somaSession = Engine.CreateLayer(o, weights).CreateSession();
-        standardSession = Engine.CreateStandardAttentionLayer(o, weights, Length).CreateSession();
+        soma = Engine.CreateLayer(o, weights);
+        standard = Engine.CreateStandardAttentionLayer(o, weights, Length);
+        somaSession = soma.CreateSession();
+        standardSession = standard.CreateSession();
         x = QuickRun.RandomInputs(o.ModelDim, Length, seed: 2);
         y = new float[x.Length];
     }
@@ -39,4 +47,13 @@ public class PrefillVsLength : AcceleratorSuite
 
     [Benchmark]
     public void Standard() => standardSession!.Prefill(x, y);
+
+    protected override void DisposeOwned()
+    {
+        somaSession?.Dispose();
+        standardSession?.Dispose();
+        soma?.Dispose();
+        standard?.Dispose();
+        (somaSession, standardSession, soma, standard) = (null, null, null, null);
+    }
 }
