@@ -20,8 +20,26 @@ internal static class CliErrors
             or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or KeyNotFoundException
             or UnauthorizedAccessException or System.Text.Json.JsonException or NotSupportedException)
         {
-            error.WriteLine($"error: {ex.Message}");
+            error.WriteLine($"error: {OneLine(ex)}");
             return UsageError;
         }
+    }
+
+    /// <summary>The message on one line: without the " (Parameter 'x')" suffix .NET adds, the actual value folded in.</summary>
+    public static string OneLine(Exception ex)
+    {
+        string message = ex.Message;
+        if (ex is ArgumentException { ParamName: { } name })
+        {
+            message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+        }
+
+        if (ex is ArgumentOutOfRangeException { ActualValue: { } actual })
+        {
+            string first = message.Split('\n')[0].TrimEnd();
+            message = first.Contains(actual.ToString() ?? "", StringComparison.Ordinal) ? first : first + $" (got {actual})";
+        }
+
+        return string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
     }
 }

@@ -25,16 +25,8 @@ internal static class RunCommand
         };
         command.SetAction(parse => CliErrors.Guarded(error, () =>
         {
-            var parameters = parse.GetValue(soma) is { } s ? SomaParameters.Load(s.FullName) : new SomaParameters();
-            using var checkpoint = HuggingFaceCheckpoint.Open(parse.GetValue(model)!.FullName);
-            var (options, weights) = checkpoint.LoadAttentionLayer(parse.GetValue(layer), parameters);
-            var (x, shape) = NpyFile.Read(parse.GetValue(input)!.FullName);
-            if (shape.Length != 2 || shape[1] != options.ModelDim)
-            {
-                throw new ArgumentException($"--input has shape ({string.Join(", ", shape)}); expected (n, {options.ModelDim}).");
-            }
-
-            int n = (int)shape[0];
+            var (options, weights, x, n) = CheckpointLayer.Load(
+                parse.GetValue(model)!.FullName, parse.GetValue(layer), parse.GetValue(soma)?.FullName, parse.GetValue(input)!.FullName, error);
             int prefill = parse.GetValue(decodeFrom) ?? n;
             if (prefill < 1 || prefill > n)
             {
@@ -47,7 +39,14 @@ internal static class RunCommand
             if (parse.GetValue(stateIn) is { } from)
             {
                 using var stream = File.OpenRead(from.FullName);
-                session.LoadState(stream);
+                try
+                {
+                    session.LoadState(stream);
+                }
+                catch (Exception ex) when (ex is InvalidDataException or ArgumentException)
+                {
+                    throw new InvalidDataException($"--state-in {from.FullName}: {CliErrors.OneLine(ex)}", ex);
+                }
             }
 
             int d = options.ModelDim;

@@ -17,7 +17,7 @@ internal static class SomaCli
         bench.AddTo(root);
         root.SetAction(parse => CliErrors.Guarded(error, () => bench.Run(parse, args)));
 
-        var benchCommand = new Command("bench", "The benchmark: verify, fidelity, decode vs history, prefill, batches, memory, targets; tables and JSON.");
+        var benchCommand = new Command("bench", "The benchmark: verify, fidelity, decode vs history, prefill, batches, memory, targets; tables and JSON. " + CliErrors.ExitCodes);
         var benchOptions = BenchOptions.Create();
         benchOptions.AddTo(benchCommand);
         benchCommand.SetAction(parse => CliErrors.Guarded(error, () => benchOptions.Run(parse, args)));
@@ -84,7 +84,7 @@ internal static class SomaCli
                 var x = parse.GetValue(input) ?? throw new ArgumentException("--input is required with --model.");
                 return VerifyCheckpoint.Run(
                     folder.FullName, parse.GetValue(layer), parse.GetValue(somaOptions)?.FullName, x.FullName,
-                    SomaEngineOptions.ParseKind(parse.GetValue(accelerator)!), output);
+                    SomaEngineOptions.ParseKind(parse.GetValue(accelerator)!), output, error);
             }
 
             int t = parse.GetValue(tokens), d = parse.GetValue(decode);

@@ -7,17 +7,9 @@ namespace Soma.Bench.Cli;
 /// <summary>`soma verify --model`: one checkpoint layer on an accelerator against the double-precision reference.</summary>
 internal static class VerifyCheckpoint
 {
-    public static int Run(string folder, int layerIndex, string? somaPath, string inputPath, SomaAcceleratorKind kind, TextWriter output)
+    public static int Run(string folder, int layerIndex, string? somaPath, string inputPath, SomaAcceleratorKind kind, TextWriter output, TextWriter notes)
     {
-        var parameters = somaPath is null ? new SomaParameters() : SomaParameters.Load(somaPath);
-        using var checkpoint = HuggingFaceCheckpoint.Open(folder);
-        var (options, weights) = checkpoint.LoadAttentionLayer(layerIndex, parameters);
-        var (x, shape) = NpyFile.Read(inputPath);
-        if (shape.Length != 2 || shape[1] != options.ModelDim)
-        {
-            throw new ArgumentException($"--input has shape ({string.Join(", ", shape)}); expected (n, {options.ModelDim}).");
-        }
-
+        var (options, weights, x, n) = CheckpointLayer.Load(folder, layerIndex, somaPath, inputPath, notes);
         using var engine = SomaEngine.Create(new SomaEngineOptions(kind));
         using var layer = engine.CreateLayer(options, weights);
         using var session = layer.CreateSession();
@@ -25,7 +17,7 @@ internal static class VerifyCheckpoint
         var reference = new SomaReference(options, weights);
         var comparison = Comparison.Of(y, reference.Run(reference.CreateState(), x));
         bool pass = comparison.RelativeMaxError <= QuickRun.MaxRelativeError && comparison.Cosine >= QuickRun.MinCosine;
-        output.WriteLine($"layer {layerIndex} of {folder}, {shape[0]} tokens on {engine.Device.Kind.ToString().ToLowerInvariant()}: {comparison}");
+        output.WriteLine($"layer {layerIndex} of {folder}, {n} tokens on {engine.Device.Kind.ToString().ToLowerInvariant()}: {comparison}");
         output.WriteLine(pass ? "PASS" : $"FAIL: relative max error must be <= {QuickRun.MaxRelativeError:E0} and cosine >= {QuickRun.MinCosine}");
         return pass ? CliErrors.Success : CliErrors.CheckFailed;
     }

@@ -8,9 +8,41 @@ namespace Soma.IO;
 /// <param name="KvHeads">num_key_value_heads (Hkv; H when absent).</param>
 /// <param name="HeadDim">head_dim (hidden_size / num_attention_heads when absent).</param>
 /// <param name="Layers">num_hidden_layers.</param>
-/// <param name="RopeTheta">rope_theta, or null when absent.</param>
-/// <param name="SlidingWindow">sliding_window, or null when absent or null.</param>
-public sealed record HuggingFaceConfig(int HiddenSize, int Heads, int KvHeads, int HeadDim, int Layers, double? RopeTheta, int? SlidingWindow);
+/// <param name="RopeTheta">rope_theta (or rope_parameters.rope_theta, as transformers 5 writes it), or null when absent.</param>
+/// <param name="SlidingWindow">sliding_window, or null when absent, null, or turned off by use_sliding_window false.</param>
+public sealed record HuggingFaceConfig(int HiddenSize, int Heads, int KvHeads, int HeadDim, int Layers, double? RopeTheta, int? SlidingWindow)
+{
+    /// <summary>max_window_layers (Qwen2): with use_sliding_window true and no layer_types, the layers below it use full attention.</summary>
+    public int? MaxWindowLayers { get; init; }
+
+    /// <summary>layer_types, where config.json lists them: "full_attention" or "sliding_attention" per layer.</summary>
+    public IReadOnlyList<string>? LayerTypes { get; init; }
+
+    /// <summary>
+    /// The RoPE variant that rope_scaling or rope_parameters names (rope_type, or type), when it is not plain RoPE
+    /// ("default"): e.g. "llama3", "yarn", "linear". Null for plain RoPE.
+    /// </summary>
+    public string? RopeScaling { get; init; }
+
+    /// <summary>
+    /// The sliding window the model uses in <paramref name="layer"/>, or null for full causal attention there:
+    /// <see cref="SlidingWindow"/>, narrowed by layer_types, or else by max_window_layers when use_sliding_window is set.
+    /// </summary>
+    public int? SlidingWindowOf(int layer)
+    {
+        if (SlidingWindow is null)
+        {
+            return null;
+        }
+
+        if (LayerTypes is { } types)
+        {
+            return layer < types.Count && types[layer] == "sliding_attention" ? SlidingWindow : null;
+        }
+
+        return MaxWindowLayers is { } full && layer < full ? null : SlidingWindow;
+    }
+}
 
 /// <summary>
 /// A checkpoint folder: config.json plus model.safetensors, or shards listed in model.safetensors.index.json.
@@ -50,7 +82,7 @@ public sealed class HuggingFaceCheckpoint : IDisposable
         string single = Path.Combine(folder, "model.safetensors");
         if (File.Exists(index))
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(index));
+            using var document = ParseJson(index);
             if (!document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
             {
                 throw new InvalidDataException($"{index} has no weight_map object.");
@@ -74,6 +106,12 @@ public sealed class HuggingFaceCheckpoint : IDisposable
     /// <paramref name="soma"/>, weights q/k/v/o_proj (biases where present) converted to float. Tensors whose shape
     /// does not match config.json are an error naming the tensor and the expected shape.
     /// </summary>
+    /// <remarks>
+    /// Defaults where <paramref name="soma"/> leaves a value out: window = the layer's sliding window
+    /// (<see cref="HuggingFaceConfig.SlidingWindowOf"/>) or else <see cref="SomaParameters.DefaultWindow"/>; RoPE on,
+    /// with rope_theta or else <see cref="SomaParameters.DefaultRopeTheta"/> (the Qwen2, Llama and Mistral families
+    /// all use rotate-half RoPE); see <see cref="SomaParameters"/> for the rest.
+    /// </remarks>
     public (SomaLayerOptions Options, SomaLayerWeights Weights) LoadAttentionLayer(int layer, SomaParameters soma)
     {
         ArgumentNullException.ThrowIfNull(soma);
@@ -83,10 +121,9 @@ public sealed class HuggingFaceCheckpoint : IDisposable
             throw new ArgumentOutOfRangeException(nameof(layer), layer, $"layer must lie in [0, {c.Layers}) (num_hidden_layers).");
         }
 
-        bool rope = soma.Rope ?? c.RopeTheta is not null;
         var options = new SomaLayerOptions(
-            c.HiddenSize, c.Heads, c.KvHeads, c.HeadDim, soma.Window ?? c.SlidingWindow ?? 256, soma.IncludeCurrent,
-            rope ? c.RopeTheta ?? 10000.0 : null, soma.Scale);
+            c.HiddenSize, c.Heads, c.KvHeads, c.HeadDim, soma.Window ?? c.SlidingWindowOf(layer) ?? SomaParameters.DefaultWindow,
+            soma.IncludeCurrent, (soma.Rope ?? true) ? c.RopeTheta ?? SomaParameters.DefaultRopeTheta : null, soma.Scale);
         string prefix = $"model.layers.{layer}.self_attn.";
         int q = c.Heads * c.HeadDim, kv = c.KvHeads * c.HeadDim, d = c.HiddenSize;
         var weights = new SomaLayerWeights(
@@ -96,6 +133,28 @@ public sealed class HuggingFaceCheckpoint : IDisposable
             ReadOptional(prefix + "o_proj.bias", d));
         weights.Validate(options);
         return (options, weights);
+    }
+
+    /// <summary>
+    /// What the model's attention in <paramref name="layer"/> does that a Soma layer loaded from it does not, one
+    /// sentence each (empty when nothing): a scaled RoPE variant (rope_scaling), or per-head q/k norms (q_norm, k_norm).
+    /// Soma's outputs differ from the model's attention by these, whatever its own parameters.
+    /// </summary>
+    public IReadOnlyList<string> Caveats(int layer)
+    {
+        var caveats = new List<string>();
+        if (Config.RopeScaling is { } scaling)
+        {
+            caveats.Add($"config.json asks for RoPE scaling '{scaling}'; Soma applies plain RoPE with rope_theta, so positions are encoded differently from the model.");
+        }
+
+        string prefix = $"model.layers.{layer}.self_attn.";
+        if (HasTensor(prefix + "q_norm.weight") || HasTensor(prefix + "k_norm.weight"))
+        {
+            caveats.Add($"layer {layer} has q_norm/k_norm (a per-head RMSNorm on q and k); Soma has none, so its attention scores differ from the model's.");
+        }
+
+        return caveats;
     }
 
     /// <summary>Releases every mapped shard.</summary>
@@ -129,6 +188,8 @@ public sealed class HuggingFaceCheckpoint : IDisposable
         return file.ReadFloats(name);
     }
 
+    private bool HasTensor(string name) => FileOf(name)?.Tensors.ContainsKey(name) ?? false;
+
     private SafetensorsFile? FileOf(string name)
     {
         string? path = shardOf.Count == 0 ? Path.Combine(Folder, "model.safetensors") : shardOf.GetValueOrDefault(name);
@@ -146,19 +207,70 @@ public sealed class HuggingFaceCheckpoint : IDisposable
         return file;
     }
 
+    private static JsonDocument ParseJson(string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(File.ReadAllBytes(path));
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{path} is not valid JSON: {ex.Message}", ex);
+        }
+    }
+
     private static HuggingFaceConfig ReadConfig(string path)
     {
-        using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+        using var document = ParseJson(path);
         var root = document.RootElement;
-        int Int(string key) => root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number
-            ? v.GetInt32()
-            : throw new InvalidDataException($"{path} has no integer '{key}'.");
-        int? OptionalInt(string key) => root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : null;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new InvalidDataException($"{path} is not a JSON object.");
+        }
+
+        int? OptionalInt(string key)
+        {
+            if (!root.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+
+            return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) && i >= 0
+                ? i
+                : throw new InvalidDataException($"{path}: '{key}' is {v}, not a non-negative integer.");
+        }
+
+        int Int(string key) => OptionalInt(key) ?? throw new InvalidDataException($"{path} has no integer '{key}'.");
+        JsonElement? Object(string key) => root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Object ? v : null;
+        static string? Text(JsonElement? e, string key) =>
+            e is { } o && o.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
         int hidden = Int("hidden_size");
         int heads = Int("num_attention_heads");
-        double? theta = root.TryGetProperty("rope_theta", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetDouble() : null;
+        if (heads == 0 || (OptionalInt("head_dim") is null && hidden % heads != 0))
+        {
+            throw new InvalidDataException($"{path}: hidden_size {hidden} is not a multiple of num_attention_heads {heads}, and there is no head_dim.");
+        }
+
+        var ropeParameters = Object("rope_parameters");
+        double? theta = root.TryGetProperty("rope_theta", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetDouble()
+            : ropeParameters is { } rp && rp.TryGetProperty("rope_theta", out var rt) && rt.ValueKind == JsonValueKind.Number ? rt.GetDouble()
+            : null;
+        string? scaling = Object("rope_scaling") is { } rs
+            ? Text(rs, "rope_type") ?? Text(rs, "type") ?? "unnamed"
+            : Text(ropeParameters, "rope_type");
+        bool slidingOff = root.TryGetProperty("use_sliding_window", out var use) && use.ValueKind == JsonValueKind.False;
+        bool slidingOn = root.TryGetProperty("use_sliding_window", out use) && use.ValueKind == JsonValueKind.True;
+        var layerTypes = root.TryGetProperty("layer_types", out var lt) && lt.ValueKind == JsonValueKind.Array
+            ? lt.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : "").ToArray()
+            : null;
         return new HuggingFaceConfig(
             hidden, heads, OptionalInt("num_key_value_heads") ?? heads, OptionalInt("head_dim") ?? hidden / heads,
-            Int("num_hidden_layers"), theta, OptionalInt("sliding_window"));
+            Int("num_hidden_layers"), theta, slidingOff ? null : OptionalInt("sliding_window"))
+        {
+            MaxWindowLayers = slidingOn ? OptionalInt("max_window_layers") : null,
+            LayerTypes = layerTypes,
+            RopeScaling = scaling == "default" ? null : scaling,
+        };
     }
 }

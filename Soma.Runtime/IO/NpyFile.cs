@@ -14,12 +14,19 @@ public static partial class NpyFile
 {
     private static readonly byte[] Magic = { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y' };
 
-    /// <summary>Reads the array in <paramref name="path"/>; returns its values (row-major) and shape.</summary>
+    /// <summary>Reads the array in <paramref name="path"/>; returns its values (row-major) and shape. Errors name the file.</summary>
     public static (float[] Data, long[] Shape) Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         using var stream = File.OpenRead(path);
-        return Read(stream);
+        try
+        {
+            return Read(stream);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new InvalidDataException($"{path}: {ex.Message}", ex);
+        }
     }
 
     /// <summary>Reads one .npy array from <paramref name="stream"/>.</summary>
@@ -65,10 +72,11 @@ public static partial class NpyFile
                 ? v
                 : throw new InvalidDataException($"The .npy shape ({shapeText}) holds '{d}', not a dimension."))
             .ToArray();
-        long count = shape.Aggregate(1L, (a, b) => checked(a * b));
+        // Saturates past int.MaxValue instead of overflowing, so an absurd shape is an error before anything is read.
+        long count = shape.Aggregate(1L, (a, b) => a == 0 || b <= int.MaxValue / Math.Max(a, 1) ? a * b : int.MaxValue + 1L);
         if (count * itemSize > int.MaxValue)
         {
-            throw new InvalidDataException($"The .npy array has {count} elements; at most {int.MaxValue / itemSize} are read.");
+            throw new InvalidDataException($"The .npy shape ({shapeText}) holds more than the {int.MaxValue / itemSize} elements this reader takes.");
         }
 
         var bytes = ReadExactly(stream, (int)(count * itemSize), $"the data ({count} elements of {descr})");

@@ -7,11 +7,11 @@ namespace Soma.IO;
 /// small JSON file: <c>{"window": 256, "include_current": true, "gamma": 0.9 or [..per kv-head..],
 /// "alpha": 0 or [..per head..], "rope": true, "scale": null}</c>. Every key is optional.
 /// </summary>
-/// <param name="Window">W; default: the model's sliding_window when it has one, else 256.</param>
+/// <param name="Window">W; default: the sliding window the model uses in that layer, else <see cref="DefaultWindow"/> (256).</param>
 /// <param name="IncludeCurrent">Window mode; default true (standard causal attention inside the window).</param>
 /// <param name="Gamma">Field decay: one value for every kv-head or one per kv-head; default 0.9.</param>
 /// <param name="Alpha">Far-field gain: one value for every head or one per head; default 0, so the layer starts as plain windowed attention.</param>
-/// <param name="Rope">RoPE on or off; default on when the model's config has rope_theta.</param>
+/// <param name="Rope">RoPE on or off; default on, with the model's rope_theta (else <see cref="DefaultRopeTheta"/>).</param>
 /// <param name="Scale">Softmax scale; default 1/sqrt(head_dim).</param>
 public sealed record SomaParameters(
     int? Window = null,
@@ -21,11 +21,27 @@ public sealed record SomaParameters(
     bool? Rope = null,
     double? Scale = null)
 {
+    /// <summary>The window when neither the options nor the model's layer set one.</summary>
+    public const int DefaultWindow = 256;
+
+    /// <summary>The RoPE base when config.json names none: the default of the Llama, Qwen2 and Mistral families.</summary>
+    public const double DefaultRopeTheta = 10000.0;
+
     /// <summary>Reads the JSON options file at <paramref name="path"/>; unknown keys and wrong types are errors naming the key.</summary>
     public static SomaParameters Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(File.ReadAllBytes(path));
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{path} is not valid JSON: {ex.Message}", ex);
+        }
+
+        using var _ = document;
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object)
         {

@@ -45,15 +45,19 @@ public sealed class CliTests : IDisposable
     public void Verify_WithModel_ChecksTheCheckpointLayerAgainstTheReference()
     {
         var o = new SomaLayerOptions(12, 4, 2, 4, window: 3, ropeTheta: 1000.0);
-        FakeCheckpoint.Write(folder, new[] { TestData.Weights(o, seed: 174, biases: true) }, sharded: true, halfKey: null);
+        FakeCheckpoint.Write(
+            folder, new[] { TestData.Weights(o, seed: 174, biases: true) }, sharded: true, halfKey: null,
+            config: new Dictionary<string, object?> { ["rope_scaling"] = new Dictionary<string, object> { ["type"] = "linear", ["factor"] = 2.0 } });
         string x = Path.Combine(folder, "x.npy");
         NpyFile.Write(x, TestData.Inputs(12, 6, seed: 175), 6, 12);
 
         var output = new StringWriter();
-        int rc = SomaCli.Invoke(new[] { "verify", "--model", folder, "--layer", "0", "--input", x, "--accelerator", "cpu" }, output, TextWriter.Null);
+        var error = new StringWriter();
+        int rc = SomaCli.Invoke(new[] { "verify", "--model", folder, "--layer", "0", "--input", x, "--accelerator", "cpu" }, output, error);
 
         rc.Should().Be(0);
         output.ToString().Should().Contain("6 tokens on cpu").And.Contain("PASS");
+        error.ToString().Trim().Should().StartWith("note: config.json asks for RoPE scaling 'linear'", "what the model does that Soma does not is said, not fatal");
     }
 
     [Fact]
@@ -67,10 +71,32 @@ public sealed class CliTests : IDisposable
 
         int wrongWidth = SomaCli.Invoke(new[] { "run", "--model", folder, "--layer", "0", "--input", x, "--output", Path.Combine(folder, "y.npy"), "--accelerator", "cpu" }, TextWriter.Null, error);
         int unknownOption = SomaCli.Invoke(new[] { "run", "--modle", folder }, TextWriter.Null, error);
+        int badAccelerator = SomaCli.Invoke(new[] { "verify", "--accelerator", "tpu", "--tokens", "4", "--decode", "1" }, TextWriter.Null, error);
+        int noCheckpoint = SomaCli.Invoke(new[] { "run", "--model", Path.Combine(folder, "none"), "--layer", "0", "--input", x, "--output", "y.npy" }, TextWriter.Null, error);
+        int badDecodeFrom = SomaCli.Invoke(new[] { "run", "--model", folder, "--layer", "0", "--input", x, "--output", "y.npy", "--decode-from", "x" }, TextWriter.Null, error);
 
-        (wrongWidth, unknownOption).Should().Be((2, 2));
-        error.ToString().Should().Contain("error: --input has shape (2, 5); expected (n, 12).").And.Contain("error: Unrecognized command or argument '--modle'");
+        new[] { wrongWidth, unknownOption, badAccelerator, noCheckpoint, badDecodeFrom }.Should().AllBeEquivalentTo(2);
+        error.ToString().Should().Contain("error: --input has shape (2, 5); expected (n, 12)")
+            .And.Contain("error: Unrecognized command or argument '--modle'")
+            .And.Contain("error: Unknown accelerator 'tpu'")
+            .And.Contain("has no config.json")
+            .And.Contain("'x'");
         error.ToString().Should().NotContain("   at ", "a user mistake never prints a stack trace");
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("run", "--help")]
+    [InlineData("verify", "-h")]
+    [InlineData("bench", "--help")]
+    public void Help_ListsOptionsAndExitCodes(params string[] args)
+    {
+        var output = new StringWriter();
+
+        int rc = SomaCli.Invoke(args, output, TextWriter.Null);
+
+        rc.Should().Be(0);
+        output.ToString().Should().Contain("Usage:").And.Contain("--accelerator").And.Contain("exit codes: 0 success, 1 a check failed");
     }
 
     public void Dispose() => Directory.Delete(folder, recursive: true);

@@ -6,23 +6,42 @@ namespace Soma.Tests.IO;
 /// <summary>
 /// Writes a Hugging Face-style checkpoint folder for tests: config.json (D 12, Hkv 2, dh 4, rope_theta 1000) and the
 /// layers' q/k/v/o_proj (q/k/v biases when the weights have them), in one model.safetensors or two shards with an index.
+/// <c>halfKey</c> names one tensor stored as <c>halfDtype</c> (F16 or BF16) instead of F32;
+/// <c>config</c> entries replace or add config.json keys (a null value removes the key);
+/// <c>extra</c> tensors are stored as well.
 /// </summary>
 internal static class FakeCheckpoint
 {
-    public static void Write(string folder, SomaLayerWeights[] layers, bool sharded, string? halfKey, int headsInConfig = 4)
+    public static void Write(
+        string folder, SomaLayerWeights[] layers, bool sharded, string? halfKey, int headsInConfig = 4, string halfDtype = "F16",
+        IReadOnlyDictionary<string, object?>? config = null, IEnumerable<(string Name, string Dtype, long[] Shape, byte[] Data)>? extra = null)
     {
-        File.WriteAllText(Path.Combine(folder, "config.json"), JsonSerializer.Serialize(new Dictionary<string, object>
+        var json = new Dictionary<string, object?>
         {
             ["hidden_size"] = 12, ["num_attention_heads"] = headsInConfig, ["num_key_value_heads"] = 2, ["head_dim"] = 4,
             ["num_hidden_layers"] = layers.Length, ["rope_theta"] = 1000.0, ["sliding_window"] = 4096,
-        }));
-        var tensors = new List<(string Name, string Dtype, long[] Shape, byte[] Data)>();
+        };
+        foreach (var (key, value) in config ?? new Dictionary<string, object?>())
+        {
+            if (value is null)
+            {
+                json.Remove(key);
+            }
+            else
+            {
+                json[key] = value;
+            }
+        }
+
+        File.WriteAllText(Path.Combine(folder, "config.json"), JsonSerializer.Serialize(json));
+        var tensors = new List<(string Name, string Dtype, long[] Shape, byte[] Data)>(extra ?? []);
         for (int l = 0; l < layers.Length; l++)
         {
             var w = layers[l];
             string p = $"model.layers.{l}.self_attn.";
             void Add(string name, float[] data, params long[] shape) =>
-                tensors.Add(name == halfKey ? (name, "F16", shape, SafetensorsWriter.F16(data)) : (name, "F32", shape, SafetensorsWriter.F32(data)));
+                tensors.Add(name != halfKey ? (name, "F32", shape, SafetensorsWriter.F32(data))
+                    : (name, halfDtype, shape, halfDtype == "BF16" ? SafetensorsWriter.BF16(data) : SafetensorsWriter.F16(data)));
             Add(p + "q_proj.weight", w.Wq, 16, 12);
             Add(p + "k_proj.weight", w.Wk, 8, 12);
             Add(p + "v_proj.weight", w.Wv, 8, 12);

@@ -78,6 +78,45 @@ public sealed class FormatTests : IDisposable
         BinaryPrimitives.WriteUInt64LittleEndian(huge, 1UL << 40);
         Expect(huge, "*header length 1099511627776 does not fit*");
         Expect(new byte[5], "*too short*");
+        Expect(WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 16), "*names tensor 'w' twice*");
+        Expect(WithHeader("{\"__metadata__\": [1], \"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8), "*__metadata__ is not an object*");
+        Expect(WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8), "*'w' has a negative dimension*");
+        Expect(WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}", 8), "*'w' has a malformed entry*");
+        Expect(WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,8]}}", 8), "*'w' has a malformed entry*");
+        Expect(WithHeader("[]", 8), "*not a JSON object*");
+    }
+
+    [Fact]
+    public void Safetensors_ReadsTensorsLargerThanOneConversionPiece()
+    {
+        // 300,000 elements: more than 1 MiB of F32 and of BF16 bytes, so the conversion crosses piece boundaries.
+        var values = Enumerable.Range(0, 300_000).Select(i => (i % 1000) * 0.25f - 100f).ToArray();
+        string path = Write("big.safetensors", new[]
+        {
+            ("f32", "F32", new long[] { 600, 500 }, SafetensorsWriter.F32(values)),
+            ("bf16", "BF16", new long[] { 300_000 }, SafetensorsWriter.BF16(values)),
+            ("f16", "F16", new long[] { 300_000 }, SafetensorsWriter.F16(values)),
+        });
+
+        using var file = SafetensorsFile.Open(path);
+
+        file.ReadFloats("f32").Should().Equal(values);
+        file.ReadFloats("bf16").Should().Equal(values.Select(SafetensorsWriter.RoundBF16));
+        file.ReadFloats("f16").Should().Equal(values.Select(v => (float)(Half)v));
+    }
+
+    [Fact]
+    public void Npy_ErrorsFromAFileNameIt_AndAbsurdShapesAreRejectedBeforeReading()
+    {
+        string path = Path.Combine(folder, "broken.npy");
+        File.WriteAllBytes(path, Npy("<f4", "False", "(3, 4)", new byte[20]));
+        Action truncated = () => NpyFile.Read(path);
+        truncated.Should().Throw<InvalidDataException>().WithMessage($"{path}: *truncated*");
+
+        Action huge = () => NpyFile.Read(new MemoryStream(Npy("<f4", "False", "(4294967296, 4294967296, 4294967296)", new byte[16])));
+        huge.Should().Throw<InvalidDataException>().WithMessage("*holds more than*");
+        Action badVersion = () => NpyFile.Read(new MemoryStream(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 9, 0, 0, 0 }));
+        badVersion.Should().Throw<InvalidDataException>().WithMessage("*version 9.0 is not supported*");
     }
 
     public void Dispose() => Directory.Delete(folder, recursive: true);

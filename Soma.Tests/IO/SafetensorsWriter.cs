@@ -55,4 +55,25 @@ internal static class SafetensorsWriter
 
         return bytes;
     }
+
+    /// <summary>BF16 bytes: float32 rounded to nearest even in its upper 16 bits.</summary>
+    public static byte[] BF16(params float[] values)
+    {
+        var bytes = new byte[values.Length * 2];
+        for (int i = 0; i < values.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(i * 2), ToBF16(values[i]));
+        }
+
+        return bytes;
+    }
+
+    /// <summary>What a BF16 tensor holds for <paramref name="value"/>, widened back to float.</summary>
+    public static float RoundBF16(float value) => BitConverter.Int32BitsToSingle(ToBF16(value) << 16);
+
+    private static ushort ToBF16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+    }
 }
