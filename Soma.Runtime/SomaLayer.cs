@@ -25,6 +25,7 @@ public sealed class SomaLayer : IDisposable
     private readonly DeviceBuffer<float> gamma;
     private readonly DeviceBuffer<float> alpha;
     private readonly DeviceBuffer<double> inverseFrequencies;
+    private readonly LayerStreams streams;
     private Workspace? workspace;
     private bool disposed;
 
@@ -73,6 +74,7 @@ public sealed class SomaLayer : IDisposable
             alpha = Upload(weights.Alpha);
             inverseFrequencies = Upload(inv);
             stream.Synchronize();
+            streams = new LayerStreams(engine.Accelerator);
 
             DeviceBuffer<T> Upload<T>(T[] data)
                 where T : unmanaged
@@ -116,7 +118,10 @@ public sealed class SomaLayer : IDisposable
     /// <summary>Ring slots per session: W for Soma, the KV capacity for the baseline (whose ring never wraps).</summary>
     private int RingWindow { get; }
 
-    /// <summary>Test hook: called with each stage's name ("rope", "qkv", "scan", "attention", "output", "download", "commit") before its launch.</summary>
+    /// <summary>
+    /// Test hook: called with each stage's name ("upload", "rope", "qkv", "scan", "attention", "output", "download",
+    /// "commit") before it is enqueued.
+    /// </summary>
     internal Action<string>? BeforeStage { get; set; }
 
     private int HeadsPerGroup { get; }
@@ -292,6 +297,7 @@ public sealed class SomaLayer : IDisposable
             gamma.Dispose();
             alpha.Dispose();
             inverseFrequencies.Dispose();
+            streams.Dispose();
         }
     }
 
@@ -311,12 +317,12 @@ public sealed class SomaLayer : IDisposable
 
     /// <summary>
     /// Runs rows[s] tokens of x for each session s (rows laid out session after session) and commits their state.
-    /// Prefill of one long prompt goes in chunks of <see cref="SomaLayerOptions.MaxChunkTokens"/>; if a later
-    /// chunk fails, the session's slot is restored from a device copy taken before the first.
+    /// A call of more than <see cref="SomaLayerOptions.MaxChunkTokens"/> rows runs as a pipeline of passes
+    /// (<see cref="RunPipelined"/>); if any pass fails or the call is cancelled, every session's slot is restored from
+    /// a device copy taken before the first.
     /// </summary>
     internal void Run(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation = default)
     {
-        int d = Options.ModelDim;
         lock (gate)
         {
             ThrowIfDisposed();
@@ -340,77 +346,22 @@ public sealed class SomaLayer : IDisposable
                     }
                 }
 
-                // Passes of at most MaxChunkTokens rows, taking the sessions' rows in order: each pass is a contiguous
-                // slice of x, and a session split across passes appears once per pass.
                 int cap = Options.MaxChunkTokens;
-                int total = rows.Sum();
-                var ws = EnsureWorkspace(Math.Min(total, cap), Math.Min(sessions.Count, cap));
-                var backups = new List<SlotBackup>();
-                try
+                var passes = PassPlan.Split(sessions.Select(s => s.Slot).ToArray(), rows, positions, cap);
+                var ws = EnsureWorkspace(Math.Min(rows.Sum(), cap), Math.Min(sessions.Count, cap));
+                if (passes.Count == 1)
                 {
-                    if (total > cap)
-                    {
-                        foreach (var session in sessions)
-                        {
-                            backups.Add(SlotBackup.Take(Engine, store, session.Slot));
-                        }
-                    }
-
-                    int next = 0;
-                    int used = 0;
-                    for (int offset = 0; offset < total;)
-                    {
-                        var passSlots = new List<int>();
-                        var passRows = new List<int>();
-                        var passFirst = new List<long>();
-                        int n = 0;
-                        while (n < cap && next < sessions.Count)
-                        {
-                            int take = Math.Min(rows[next] - used, cap - n);
-                            if (take > 0)
-                            {
-                                passSlots.Add(sessions[next].Slot);
-                                passRows.Add(take);
-                                passFirst.Add(positions[next] + used);
-                                n += take;
-                                used += take;
-                            }
-
-                            if (used == rows[next])
-                            {
-                                next++;
-                                used = 0;
-                            }
-                        }
-
-                        // A cancelled call stops between passes and, like a failed one, restores every session.
-                        cancellation.ThrowIfCancellationRequested();
-                        Pass(ws, store, passSlots.ToArray(), passRows.ToArray(), passFirst.ToArray(), x.Slice(offset * d, n * d), y.Slice(offset * d, n * d));
-                        offset += n;
-                    }
+                    cancellation.ThrowIfCancellationRequested();
+                    RunSingle(ws, store, passes[0], x, y);
                 }
-                catch
+                else
                 {
-                    foreach (var backup in backups)
-                    {
-                        backup.Restore(Engine.Accelerator.DefaultStream);
-                    }
-
-                    throw;
-                }
-                finally
-                {
-                    backups.ForEach(b => b.Dispose());
+                    RunPipelined(ws, store, sessions, passes, x, y, cancellation);
                 }
 
                 for (int s = 0; s < sessions.Count; s++)
                 {
-                    positions[s] += rows[s];
-                }
-
-                for (int s = 0; s < sessions.Count; s++)
-                {
-                    sessions[s].Position = positions[s];
+                    sessions[s].Position = positions[s] + rows[s];
                 }
             }
             finally
@@ -418,26 +369,131 @@ public sealed class SomaLayer : IDisposable
                 claimed.ForEach(s => s.Release());
             }
         }
-
     }
 
-    /// <summary>One device pass over at most the workspace's rows; writes only scratch until the commit launch.</summary>
-    private void Pass(
-        Workspace ws, StateStore store, int[] slots, int[] rows, long[] first, ReadOnlySpan<float> x, Span<float> y)
+    /// <summary>
+    /// A call that fits one pass (every decode): upload, kernels, download, and only once y is on the host the commit,
+    /// the one launch that writes session state. A failure before it leaves every session as it was.
+    /// </summary>
+    private void RunSingle(Workspace ws, StateStore store, PassPlan pass, ReadOnlySpan<float> x, Span<float> y)
+    {
+        var stream = streams.Compute;
+        try
+        {
+            BeforeStage?.Invoke("upload");
+            ws.First.Upload(stream, x);
+            Launch(ws, ws.First, store, pass, stream);
+            BeforeStage?.Invoke("download");
+            ws.First.Download(stream, y.Length);
+            stream.Synchronize();
+            ws.First.CopyOut(y);
+            Commit(ws, store, pass, stream);
+            stream.Synchronize();
+        }
+        catch
+        {
+            streams.Drain();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A call of several passes, pipelined over the layer's three streams: while pass i computes, pass i+1's rows are
+    /// uploaded and pass i-1's output is downloaded, each through its own <see cref="PassIo"/> set (two alternate).
+    /// Each pass commits right after its kernels, because the next pass reads the ring it writes; the device copy of
+    /// every session's slot taken first is put back if anything fails, so the call still changes nothing on failure.
+    /// </summary>
+    /// <remarks>
+    /// Order per pass i: wait for upload i; enqueue metadata, kernels and commit i on the compute stream; stage and
+    /// enqueue upload i+1; wait for download i-1 and copy it out; wait for the compute stream; enqueue download i. With
+    /// <see cref="LaunchShapes.OverlapCopies"/> off (benchmarks compare the two), all three are the compute stream.
+    /// </remarks>
+    private void RunPipelined(
+        Workspace ws, StateStore store, IReadOnlyList<SomaSession> sessions, List<PassPlan> passes, ReadOnlySpan<float> x, Span<float> y,
+        CancellationToken cancellation)
+    {
+        int d = Options.ModelDim;
+        bool overlap = Engine.Shapes.OverlapCopies;
+        var compute = streams.Compute;
+        var upload = overlap ? streams.Upload : compute;
+        var download = overlap ? streams.Download : compute;
+        var backups = new List<SlotBackup>();
+        try
+        {
+            foreach (var session in sessions)
+            {
+                backups.Add(SlotBackup.Take(Engine, store, session.Slot));
+            }
+
+            BeforeStage?.Invoke("upload");
+            ws.Io(0).Upload(upload, x.Slice(0, passes[0].Tokens * d));
+            for (int i = 0; i < passes.Count; i++)
+            {
+                // A cancelled call stops between passes and, like a failed one, restores every session.
+                cancellation.ThrowIfCancellationRequested();
+                var pass = passes[i];
+                var io = ws.Io(i);
+                upload.Synchronize();
+                Launch(ws, io, store, pass, compute);
+                Commit(ws, store, pass, compute);
+                if (i + 1 < passes.Count)
+                {
+                    BeforeStage?.Invoke("upload");
+                    var next = passes[i + 1];
+                    ws.Io(i + 1).Upload(upload, x.Slice(next.Offset * d, next.Tokens * d));
+                }
+
+                if (i > 0)
+                {
+                    download.Synchronize();
+                    var previous = passes[i - 1];
+                    ws.Io(i - 1).CopyOut(y.Slice(previous.Offset * d, previous.Tokens * d));
+                }
+
+                compute.Synchronize();
+                BeforeStage?.Invoke("download");
+                io.Download(download, pass.Tokens * d);
+            }
+
+            download.Synchronize();
+            var last = passes[^1];
+            ws.Io(passes.Count - 1).CopyOut(y.Slice(last.Offset * d, last.Tokens * d));
+        }
+        catch
+        {
+            streams.Drain();
+            foreach (var backup in backups)
+            {
+                backup.Restore(compute);
+            }
+
+            throw;
+        }
+        finally
+        {
+            backups.ForEach(b => b.Dispose());
+        }
+    }
+
+    /// <summary>
+    /// Enqueues one pass on <paramref name="stream"/>: its metadata upload and every kernel up to y in
+    /// <see cref="PassIo.Y"/>. Writes scratch only; x must be in <see cref="PassIo.X"/> before the first kernel runs.
+    /// </summary>
+    private void Launch(Workspace ws, PassIo io, StateStore store, PassPlan pass, AcceleratorStream stream)
     {
         var o = Options;
         var k = Engine.Kernels;
         var shapes = Engine.Shapes;
-        var stream = Engine.Accelerator.DefaultStream;
-        int n = rows.Sum();
+        var (slots, rows, first) = (pass.Slots, pass.Rows, pass.First);
+        int n = pass.Tokens;
         int segments = slots.Length;
         int dh = o.HeadDim;
         int half = dh / 2;
         int channels = o.KvHeads * dh;
 
-        // Metadata for the pass, staged on the host and sent in two uploads.
-        var ints = ws.HostInts;
-        var longs = ws.HostLongs;
+        // Metadata for the pass, staged in page-locked memory and sent in two uploads.
+        var ints = ws.HostInts.Span;
+        var longs = ws.HostLongs.Span;
         int rowsCap = ws.Rows;
         int segCap = ws.Segments;
         for (int s = 0, r = 0; s < segments; s++)
@@ -453,17 +509,9 @@ public sealed class SomaLayer : IDisposable
             }
         }
 
-        ws.X.Upload(stream, x);
-        ws.IntMeta.Upload(stream, ints);
-        ws.LongMeta.Upload(stream, longs);
-        var seg = new SegmentArgs
-        {
-            Slot = ws.SegSlot,
-            Start = ws.SegStart,
-            Length = ws.SegLength,
-            Position = ws.SegPosition,
-            Count = segments,
-        };
+        ws.IntMeta.UploadAsync(stream, ws.HostInts, ws.HostInts.Length);
+        ws.LongMeta.UploadAsync(stream, ws.HostLongs, ws.HostLongs.Length);
+        var seg = ws.SegmentArgsFor(segments);
 
         BeforeStage?.Invoke("rope");
         bool rope = o.RopeTheta is not null;
@@ -477,7 +525,7 @@ public sealed class SomaLayer : IDisposable
         var (qkvConfig, qkvTiling) = shapes.Projection(n, o.ModelDim, m);
         var qkv = new QkvProjectionArgs
         {
-            X = ws.X.View,
+            X = io.X.View,
             WeightT = weightQkvT.View,
             Bias = biasQkv.View,
             Cos = ws.Cos.View,
@@ -563,7 +611,7 @@ public sealed class SomaLayer : IDisposable
             X = ws.O.View,
             WeightT = weightOutT.View,
             Bias = biasOut.View,
-            Y = ws.Y.View,
+            Y = io.Y.View,
             Rows = n,
             Inner = q,
             Outer = o.ModelDim,
@@ -575,18 +623,18 @@ public sealed class SomaLayer : IDisposable
         {
             k.LinearReduce(stream, shapes.Elements((long)n * o.ModelDim), output);
         }
+    }
 
-        BeforeStage?.Invoke("download");
-        ws.Y.Download(stream, y);
-        stream.Synchronize();
-
+    /// <summary>Enqueues the commit of one pass: ring entries and field into the sessions' slots (the only state write).</summary>
+    private void Commit(Workspace ws, StateStore store, PassPlan pass, AcceleratorStream stream)
+    {
         BeforeStage?.Invoke("commit");
-        // Commit: the only launch that writes session state.
-        int commitRows = Math.Min(RingWindow, rows.Max());
-        k.Commit(
-            stream, shapes.Elements((long)segments * commitRows * channels), seg, ws.KRotated.View, ws.V.View,
-            ws.FieldFinal.View, store.RingK.View, store.RingV.View, store.Field.View, channels, RingWindow, commitRows, IsStandardAttention ? 0 : 1);
-        stream.Synchronize();
+        int channels = Options.KvHeads * Options.HeadDim;
+        int commitRows = Math.Min(RingWindow, pass.Rows.Max());
+        Engine.Kernels.Commit(
+            stream, Engine.Shapes.Elements((long)pass.Slots.Length * commitRows * channels), ws.SegmentArgsFor(pass.Slots.Length), ws.KRotated.View,
+            ws.V.View, ws.FieldFinal.View, store.RingK.View, store.RingV.View, store.Field.View, channels, RingWindow, commitRows,
+            IsStandardAttention ? 0 : 1);
     }
 
     private Workspace EnsureWorkspace(int rows, int segments)

@@ -59,6 +59,32 @@ internal sealed class DeviceBuffer<T> : IDisposable
         }
     }
 
+    /// <summary>
+    /// Enqueues a copy of the first <paramref name="count"/> values of <paramref name="source"/> into the buffer at
+    /// <paramref name="offset"/> on <paramref name="stream"/> and returns at once. The host memory is page-locked, so
+    /// a GPU copies it by DMA while kernels on other streams run; it must not change until the stream is synchronized.
+    /// </summary>
+    public void UploadAsync(AcceleratorStream stream, PageLockedArray1D<T> source, long count, long offset = 0)
+    {
+        if (count > 0)
+        {
+            View.SubView(offset, count).CopyFromCPUUnsafeAsync(stream, ref source[0L], count);
+        }
+    }
+
+    /// <summary>
+    /// Enqueues a copy of <paramref name="count"/> values from <paramref name="offset"/> into page-locked
+    /// <paramref name="target"/> on <paramref name="stream"/> and returns at once; read the values only after the
+    /// stream is synchronized.
+    /// </summary>
+    public void DownloadAsync(AcceleratorStream stream, PageLockedArray1D<T> target, long count, long offset = 0)
+    {
+        if (count > 0)
+        {
+            View.SubView(offset, count).CopyToCPUUnsafeAsync(stream, ref target[0L], count);
+        }
+    }
+
     public void Dispose()
     {
         if (buffer is null)

@@ -45,6 +45,12 @@ internal sealed class LaunchShapes
     /// </summary>
     public int ProjectionTargetGroups { get; set; }
 
+    /// <summary>
+    /// Whether a multi-pass call runs its uploads and downloads on their own streams, overlapping the kernels (true),
+    /// or on the compute stream, one after another (false). Benchmarks turn it off to measure what overlap gains.
+    /// </summary>
+    public bool OverlapCopies { get; set; } = true;
+
     /// <summary>Narrowest input slice a split-K group may take.</summary>
     public int MinSliceWidth { get; set; } = 64;
 

@@ -1,4 +1,6 @@
 using ILGPU;
+using ILGPU.Runtime;
+using Soma.Kernels;
 
 namespace Soma.Internal;
 
@@ -6,32 +8,41 @@ namespace Soma.Internal;
 /// Per-layer scratch for one device pass of up to <see cref="Rows"/> tokens in up to <see cref="Segments"/>
 /// sequences. Nothing here is session state: a pass writes scratch only, until its commit launch.
 /// </summary>
+/// <remarks>
+/// Input and output rows live in <see cref="PassIo"/> sets: one for single-pass calls, a second (made on the first
+/// call that needs it) so that a multi-pass call uploads the next pass's rows and downloads the previous pass's
+/// while the current one computes.
+/// </remarks>
 internal sealed class Workspace : IDisposable
 {
     private readonly List<IDisposable> owned = new();
+    private readonly SomaEngine engine;
+    private readonly int modelDim;
+    private PassIo? second;
 
     public Workspace(SomaEngine engine, SomaLayerOptions o, int rows, int segments)
     {
+        this.engine = engine;
+        modelDim = o.ModelDim;
         Rows = rows;
         Segments = segments;
         int kv = o.KvHeads * o.HeadDim;
         int q = o.Heads * o.HeadDim;
         try
         {
-            X = Own(engine.Allocate<float>((long)rows * o.ModelDim));
+            First = Own(new PassIo(engine, rows, o.ModelDim));
             Q = Own(engine.Allocate<float>((long)rows * q));
             KRotated = Own(engine.Allocate<float>((long)rows * kv));
             KRaw = Own(engine.Allocate<float>((long)rows * kv));
             V = Own(engine.Allocate<float>((long)rows * kv));
             FieldPrev = Own(engine.Allocate<float>((long)rows * kv));
             O = Own(engine.Allocate<float>((long)rows * q));
-            Y = Own(engine.Allocate<float>((long)rows * o.ModelDim));
             Cos = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
             Sin = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
             IntMeta = Own(engine.Allocate<int>(rows + 3L * segments));
             LongMeta = Own(engine.Allocate<long>(rows + (long)segments));
-            HostInts = new int[rows + 3 * segments];
-            HostLongs = new long[rows + segments];
+            HostInts = Own(engine.Accelerator.AllocatePageLocked1D<int>(rows + 3L * segments, uninitialized: false));
+            HostLongs = Own(engine.Accelerator.AllocatePageLocked1D<long>(rows + (long)segments, uninitialized: false));
             FieldFinal = Own(engine.Allocate<float>((long)segments * kv));
         }
         catch
@@ -45,7 +56,8 @@ internal sealed class Workspace : IDisposable
 
     public int Segments { get; }
 
-    public DeviceBuffer<float> X { get; } = null!;
+    /// <summary>The input and output rows of a pass (of every pass of a single-pass call).</summary>
+    public PassIo First { get; } = null!;
 
     public DeviceBuffer<float> Q { get; } = null!;
 
@@ -59,8 +71,6 @@ internal sealed class Workspace : IDisposable
 
     public DeviceBuffer<float> O { get; } = null!;
 
-    public DeviceBuffer<float> Y { get; } = null!;
-
     public DeviceBuffer<float> Cos { get; } = null!;
 
     public DeviceBuffer<float> Sin { get; } = null!;
@@ -71,11 +81,11 @@ internal sealed class Workspace : IDisposable
     /// <summary>One upload of a pass's long metadata: row position [rows] | segment first position [segments].</summary>
     public DeviceBuffer<long> LongMeta { get; } = null!;
 
-    /// <summary>Host staging for <see cref="IntMeta"/>.</summary>
-    public int[] HostInts { get; } = Array.Empty<int>();
+    /// <summary>Page-locked host staging for <see cref="IntMeta"/>.</summary>
+    public PageLockedArray1D<int> HostInts { get; } = null!;
 
-    /// <summary>Host staging for <see cref="LongMeta"/>.</summary>
-    public long[] HostLongs { get; } = Array.Empty<long>();
+    /// <summary>Page-locked host staging for <see cref="LongMeta"/>.</summary>
+    public PageLockedArray1D<long> HostLongs { get; } = null!;
 
     public ArrayView<long> Positions => LongMeta.View.SubView(0, Rows);
 
@@ -91,6 +101,16 @@ internal sealed class Workspace : IDisposable
 
     public DeviceBuffer<float> FieldFinal { get; } = null!;
 
+    /// <summary>The kernels' view of the pass's first <paramref name="count"/> segments.</summary>
+    public SegmentArgs SegmentArgsFor(int count) => new()
+    {
+        Slot = SegSlot,
+        Start = SegStart,
+        Length = SegLength,
+        Position = SegPosition,
+        Count = count,
+    };
+
     /// <summary>Split-window partial state (max, sum per (row, head, split); value sums per dim), grown on demand.</summary>
     public DeviceBuffer<float>? PartialMax { get; private set; }
 
@@ -100,6 +120,9 @@ internal sealed class Workspace : IDisposable
 
     /// <summary>Split-K partial sums of the projections, grown on demand.</summary>
     public DeviceBuffer<float>? ProjectionPartial { get; private set; }
+
+    /// <summary>The input and output rows of pass <paramref name="index"/> of a multi-pass call: the two sets alternate.</summary>
+    public PassIo Io(int index) => index % 2 == 0 ? First : second ??= new PassIo(engine, Rows, modelDim);
 
     public ArrayView<float> EnsureProjectionPartial(SomaEngine engine, long count)
     {
@@ -135,6 +158,8 @@ internal sealed class Workspace : IDisposable
         PartialSum?.Dispose();
         PartialAcc?.Dispose();
         ProjectionPartial?.Dispose();
+        second?.Dispose();
+        second = null;
         foreach (var buffer in owned)
         {
             buffer.Dispose();
@@ -143,8 +168,8 @@ internal sealed class Workspace : IDisposable
         owned.Clear();
     }
 
-    private DeviceBuffer<T> Own<T>(DeviceBuffer<T> buffer)
-        where T : unmanaged
+    private T Own<T>(T buffer)
+        where T : IDisposable
     {
         owned.Add(buffer);
         return buffer;

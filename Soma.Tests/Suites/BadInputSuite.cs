@@ -160,12 +160,24 @@ public abstract class BadInputSuite
         Invoking(() => layer.CreatePool(1)).Should().Throw<ObjectDisposedException>();
     }
 
+    /// <summary>Every stage of a pass, failing in the first, second or third of three pipelined passes.</summary>
+    public static TheoryData<string, int> StagesAndPasses()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var stage in new[] { "upload", "rope", "qkv", "scan", "attention", "output", "download", "commit" })
+        {
+            for (int pass = 1; pass <= 3; pass++)
+            {
+                data.Add(stage, pass);
+            }
+        }
+
+        return data;
+    }
+
     [Theory]
-    [InlineData("rope")]
-    [InlineData("qkv")]
-    [InlineData("attention")]
-    [InlineData("commit")]
-    public void AFaultMidCall_LeavesTheSessionAsItWas_EvenAfterEarlierChunksCommitted(string stage)
+    [MemberData(nameof(StagesAndPasses))]
+    public void AFaultMidCall_LeavesTheSessionAsItWas_EvenAfterEarlierChunksCommitted(string stage, int failingPass)
     {
         var o = Shape(); // maxChunkTokens 4: a 10-token prefill is three passes
         var w = TestData.Weights(o, seed: 10, biases: true);
@@ -178,7 +190,7 @@ public abstract class BadInputSuite
         int passes = 0;
         layer.BeforeStage = s =>
         {
-            if (s == stage && ++passes == 3)
+            if (s == stage && ++passes == failingPass)
             {
                 throw new InvalidOperationException("injected fault");
             }

@@ -57,6 +57,45 @@ public abstract class ConcurrencySuite
     }
 
     [Fact]
+    public async Task ConcurrentCallsOnDifferentLayers_EqualTheSequentialResults()
+    {
+        // Each layer has its own streams; long prefills (pipelined passes) and decodes on two layers at once.
+        var o = Shape();
+        int d = o.ModelDim;
+        var weights = new[] { TestData.Weights(o, seed: 130, biases: true), TestData.Weights(o, seed: 131) };
+        var inputs = new[] { TestData.Inputs(d, 15, seed: 132), TestData.Inputs(d, 13, seed: 133) };
+        var layers = weights.Select(w => Engine.CreateLayer(o, w)).ToArray();
+        try
+        {
+            float[] Work(int i)
+            {
+                using var session = layers[i].CreateSession();
+                var x = inputs[i];
+                var y = session.Prefill(x.AsSpan(0, x.Length - 3 * d)).ToList();
+                for (int t = x.Length / d - 3; t < x.Length / d; t++)
+                {
+                    y.AddRange(session.Decode(x.AsSpan(t * d, d)));
+                }
+
+                return y.ToArray();
+            }
+
+            var sequential = new[] { Work(0), Work(1) };
+            var concurrent = await Task.WhenAll(Task.Run(() => Work(0)), Task.Run(() => Work(1)));
+
+            concurrent[0].Should().Equal(sequential[0], "layer 0 gives the same numbers when another layer runs beside it");
+            concurrent[1].Should().Equal(sequential[1], "layer 1 gives the same numbers when another layer runs beside it");
+        }
+        finally
+        {
+            foreach (var layer in layers)
+            {
+                layer.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task CancelledPrefill_EndsCancelled_AndLeavesTheSessionAsItWas()
     {
         var o = Shape();

@@ -1,4 +1,5 @@
 using Soma;
+using Soma.Reference;
 using Soma.Tests.Infrastructure;
 
 namespace Soma.Tests.Suites;
@@ -76,6 +77,45 @@ public abstract class ConsistencySuite
 
         Tolerance.ShouldMatch(a.Prefill(x), b.Prefill(x), "maxChunkTokens 4 vs one pass");
         StatesShouldMatch(a, b);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void PipelinedPasses_WithCopiesOverlappedOrSerialized_MatchTheReference(bool overlap)
+    {
+        // 14 rows in passes of 4: sessions straddle passes, and the last pass is short.
+        var o = new SomaLayerOptions(13, 6, 3, 4, window: 5, ropeTheta: 10000.0, maxChunkTokens: 4);
+        var w = TestData.Weights(o, seed: 140, biases: true);
+        int d = o.ModelDim;
+        int[] lengths = { 5, 2, 7 };
+        var x = TestData.Inputs(d, lengths.Sum(), seed: 141);
+        var shapes = Engine.Shapes;
+        bool before = shapes.OverlapCopies;
+        shapes.OverlapCopies = overlap;
+        try
+        {
+            using var layer = Engine.CreateLayer(o, w);
+            using var pool = layer.CreatePool(3);
+            var sessions = lengths.Select(_ => pool.OpenSession()).ToArray();
+            var y = layer.PrefillBatch(sessions, lengths, x);
+            var again = layer.PrefillBatch(sessions, lengths, x);
+
+            var reference = new SomaReference(o, w);
+            for (int s = 0, offset = 0; s < lengths.Length; offset += lengths[s] * d, s++)
+            {
+                var state = reference.CreateState();
+                var rows = x.AsSpan(offset, lengths[s] * d).ToArray();
+                Tolerance.ShouldMatch(y.AsSpan(offset, rows.Length).ToArray(), reference.Run(state, rows), $"session {s}, first call");
+                Tolerance.ShouldMatch(again.AsSpan(offset, rows.Length).ToArray(), reference.Run(state, rows), $"session {s}, second call");
+                ReferenceSuite.StateShouldMatch(sessions[s], state);
+                sessions[s].Position.Should().Be(2 * lengths[s]);
+            }
+        }
+        finally
+        {
+            shapes.OverlapCopies = before;
+        }
     }
 
     [Fact]
