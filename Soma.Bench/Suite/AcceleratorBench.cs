@@ -185,6 +185,26 @@ internal sealed class AcceleratorBench
                 session.Reset();
                 GC.Collect();
             }, () => session.Prefill(x, y));
+
+            // Longer than one pass: the same prefill with every copy on the compute stream, to show what overlap gains.
+            double? serialTokS = null;
+            if (n > Shape.MaxChunkTokens)
+            {
+                engine.Shapes.OverlapCopies = false;
+                try
+                {
+                    serialTokS = n / Measure.Best(plan.PrefillRepeats, () =>
+                    {
+                        session.Reset();
+                        GC.Collect();
+                    }, () => session.Prefill(x, y));
+                }
+                finally
+                {
+                    engine.Shapes.OverlapCopies = true;
+                }
+            }
+
             session.Reset();
             int loopTokens = Math.Min(n, plan.LoopTokenCap);
             double loop = Measure.Seconds(() =>
@@ -207,7 +227,7 @@ internal sealed class AcceleratorBench
             }
 
             double parallelTokS = n / parallel, loopTokS = loopTokens / loop;
-            result.Add(new PrefillRecord(n, parallelTokS, loopTokS, n / standardSeconds, loopTokens, parallelTokS / loopTokS));
+            result.Add(new PrefillRecord(n, parallelTokS, loopTokS, n / standardSeconds, loopTokens, parallelTokS / loopTokS, serialTokS));
             task.Increment(1);
         }
 

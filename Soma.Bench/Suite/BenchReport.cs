@@ -53,12 +53,13 @@ internal static class BenchReport
 
         AnsiConsole.Write(decode);
 
-        var prefill = Table("Prefill throughput (tokens/s; parallel and standard: the fastest of 3 runs)", "tokens", "Soma parallel", "Soma token-by-token", "standard causal", "parallel / loop");
+        var prefill = Table("Prefill throughput (tokens/s; parallel and standard: the fastest of 3 runs)", "tokens", "Soma parallel", "Soma token-by-token", "standard causal", "parallel / loop", "copies serialized (overlap gain)");
         foreach (var p in run.Prefill)
         {
             prefill.AddRow(
                 p.Tokens.ToString(CultureInfo.InvariantCulture), F(p.SomaParallelTokS, 0), $"{F(p.SomaLoopTokS, 0)} ({p.SomaLoopTokensTimed} timed)",
-                F(p.StandardTokS, 0), $"{F(p.ParallelOverLoop, 1)}x");
+                F(p.StandardTokS, 0), $"{F(p.ParallelOverLoop, 1)}x",
+                p.SomaSerialCopiesTokS is { } serial ? $"{F(serial, 0)} ({F(p.SomaParallelTokS / serial, 2)}x)" : "one pass");
         }
 
         AnsiConsole.Write(prefill);

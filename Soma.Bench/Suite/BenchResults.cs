@@ -44,7 +44,13 @@ internal sealed record DecodeRecord(
     long History, double SomaMs, double StandardMs, double Ratio, double IdealRatio,
     long SomaBytesPerStep, long StandardBytesPerStep, double SomaGbS, double StandardGbS, double? SomaPeakPct, double? StandardPeakPct, int Steps, int Rounds);
 
-internal sealed record PrefillRecord(int Tokens, double SomaParallelTokS, double SomaLoopTokS, double StandardTokS, int SomaLoopTokensTimed, double ParallelOverLoop);
+/// <summary>
+/// Prefill throughput at one length. <see cref="SomaSerialCopiesTokS"/>: the parallel prefill again with uploads and
+/// downloads on the compute stream instead of overlapping it; null when the prompt fits one pass (nothing to overlap).
+/// </summary>
+internal sealed record PrefillRecord(
+    int Tokens, double SomaParallelTokS, double SomaLoopTokS, double StandardTokS, int SomaLoopTokensTimed, double ParallelOverLoop,
+    double? SomaSerialCopiesTokS = null);
 
 internal sealed record MemoryRecord(long History, long SomaBytes, long StandardBytes, double Ratio);
 
