@@ -13,12 +13,15 @@ internal static class Guard
         return value;
     }
 
-    public static void Length<T>(ReadOnlySpan<T> span, long expected, string name, string shape)
+    public static void Length<T>(ReadOnlySpan<T> span, long expected, string name, string shape) =>
+        Length(span.Length, expected, name, shape);
+
+    public static void Length(int actual, long expected, string name, string shape)
     {
-        if (span.Length != expected)
+        if (actual != expected)
         {
             throw new ArgumentException(
-                $"{name} has {span.Length} elements; expected {expected} ({shape}).", name);
+                $"{name} has {actual} elements; expected {expected} ({shape}).", name);
         }
     }
 

@@ -240,7 +240,7 @@ public sealed class SomaLayer : IDisposable
     }
 
     /// <summary>Sessions of a batch call: at least one, distinct, open, of this layer and of one pool.</summary>
-    private void CheckBatch(IReadOnlyList<SomaSession> sessions)
+    internal void CheckBatch(IReadOnlyList<SomaSession> sessions)
     {
         ArgumentNullException.ThrowIfNull(sessions);
         if (sessions.Count == 0)
@@ -315,6 +315,9 @@ public sealed class SomaLayer : IDisposable
         }
     }
 
+    /// <summary>The lock that serializes calls on this layer; a model holds it across its deferred commits.</summary>
+    internal object Gate => gate;
+
     /// <summary>
     /// Runs rows[s] tokens of x for each session s (rows laid out session after session) and commits their state.
     /// A call of more than <see cref="SomaLayerOptions.MaxChunkTokens"/> rows runs as a pipeline of passes
@@ -326,43 +329,10 @@ public sealed class SomaLayer : IDisposable
         lock (gate)
         {
             ThrowIfDisposed();
-            var claimed = new List<SomaSession>();
+            var claimed = SomaSession.ClaimAll(sessions);
             try
             {
-                foreach (var s in sessions)
-                {
-                    s.Claim();
-                    claimed.Add(s);
-                }
-
-                var store = sessions[0].Pool.Store;
-                var positions = sessions.Select(s => s.Position).ToArray();
-                for (int s = 0; KvCapacity is { } capacity && s < sessions.Count; s++)
-                {
-                    if (positions[s] + rows[s] > capacity)
-                    {
-                        throw new InvalidOperationException(
-                            $"The KV cache is full: the session holds {positions[s]} of {capacity} tokens and the call adds {rows[s]}.");
-                    }
-                }
-
-                int cap = Options.MaxChunkTokens;
-                var passes = PassPlan.Split(sessions.Select(s => s.Slot).ToArray(), rows, positions, cap);
-                var ws = EnsureWorkspace(Math.Min(rows.Sum(), cap), Math.Min(sessions.Count, cap));
-                if (passes.Count == 1)
-                {
-                    cancellation.ThrowIfCancellationRequested();
-                    RunSingle(ws, store, passes[0], x, y);
-                }
-                else
-                {
-                    RunPipelined(ws, store, sessions, passes, x, y, cancellation);
-                }
-
-                for (int s = 0; s < sessions.Count; s++)
-                {
-                    sessions[s].Position = positions[s] + rows[s];
-                }
+                RunClaimed(sessions, rows, x, y, cancellation);
             }
             finally
             {
@@ -372,11 +342,44 @@ public sealed class SomaLayer : IDisposable
     }
 
     /// <summary>
-    /// A call that fits one pass (every decode): upload, kernels, download, and only once y is on the host the commit,
-    /// the one launch that writes session state. A failure before it leaves every session as it was.
+    /// <see cref="Run"/> for a caller that holds <see cref="Gate"/> and has claimed every session; advances the
+    /// sessions' positions when it succeeds.
     /// </summary>
-    private void RunSingle(Workspace ws, StateStore store, PassPlan pass, ReadOnlySpan<float> x, Span<float> y)
+    internal void RunClaimed(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
     {
+        var store = sessions[0].Pool.Store;
+        var positions = CheckCapacity(sessions, rows);
+        var passes = PassPlan.Split(sessions.Select(s => s.Slot).ToArray(), rows, positions, Options.MaxChunkTokens);
+        if (passes.Count == 1)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var pending = Prepare(sessions, rows, x, y);
+            Commit(pending);
+        }
+        else
+        {
+            var ws = EnsureWorkspace(Options.MaxChunkTokens, Math.Min(sessions.Count, Options.MaxChunkTokens));
+            RunPipelined(ws, store, sessions, passes, x, y, cancellation);
+        }
+
+        for (int s = 0; s < sessions.Count; s++)
+        {
+            sessions[s].Position = positions[s] + rows[s];
+        }
+    }
+
+    /// <summary>
+    /// The first half of a single-pass call (at most <see cref="SomaLayerOptions.MaxChunkTokens"/> rows; every
+    /// decode): upload, kernels, download, y copied out. Writes scratch only, so a failure here changes no session.
+    /// The caller holds <see cref="Gate"/> and the sessions' claims until it passes the result to
+    /// <see cref="Commit(PendingCommit)"/>; a model prepares every layer before it commits any.
+    /// </summary>
+    internal PendingCommit Prepare(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y)
+    {
+        var store = sessions[0].Pool.Store;
+        var positions = CheckCapacity(sessions, rows);
+        var pass = PassPlan.Split(sessions.Select(s => s.Slot).ToArray(), rows, positions, int.MaxValue)[0];
+        var ws = EnsureWorkspace(pass.Tokens, sessions.Count);
         var stream = streams.Compute;
         try
         {
@@ -387,14 +390,47 @@ public sealed class SomaLayer : IDisposable
             ws.First.Download(stream, y.Length);
             stream.Synchronize();
             ws.First.CopyOut(y);
-            Commit(ws, store, pass, stream);
-            stream.Synchronize();
+            return new PendingCommit(ws, store, pass);
         }
         catch
         {
             streams.Drain();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The second half of a single-pass call: the commit launch (the only state write), waited for. Positions are the
+    /// caller's to advance.
+    /// </summary>
+    internal void Commit(PendingCommit pending)
+    {
+        try
+        {
+            Commit(pending.Workspace, pending.Store, pending.Pass, streams.Compute);
+            streams.Compute.Synchronize();
+        }
+        catch
+        {
+            streams.Drain();
+            throw;
+        }
+    }
+
+    /// <summary>Each session's position, after checking that a standard-attention KV cache has room for its rows.</summary>
+    private long[] CheckCapacity(IReadOnlyList<SomaSession> sessions, int[] rows)
+    {
+        var positions = sessions.Select(s => s.Position).ToArray();
+        for (int s = 0; KvCapacity is { } capacity && s < sessions.Count; s++)
+        {
+            if (positions[s] + rows[s] > capacity)
+            {
+                throw new InvalidOperationException(
+                    $"The KV cache is full: the session holds {positions[s]} of {capacity} tokens and the call adds {rows[s]}.");
+            }
+        }
+
+        return positions;
     }
 
     /// <summary>

@@ -53,7 +53,7 @@ public sealed class SomaModel : IDisposable
 
     /// <summary>
     /// Allocates state for <paramref name="capacity"/> sequences in every layer up front; sessions opened from it
-    /// can be decoded together with <see cref="DecodeBatch"/>.
+    /// can be decoded together with <see cref="DecodeBatch(IReadOnlyList{SomaModelSession}, ReadOnlySpan{float})"/>.
     /// </summary>
     public SomaModelPool CreatePool(int capacity)
     {
@@ -82,18 +82,53 @@ public sealed class SomaModel : IDisposable
     /// </summary>
     public float[] DecodeBatch(IReadOnlyList<SomaModelSession> sessions, ReadOnlySpan<float> x)
     {
-        ArgumentNullException.ThrowIfNull(sessions);
-        for (int b = 0; b < sessions.Count; b++)
+        var y = new float[x.Length];
+        DecodeBatch(sessions, x, y);
+        return y;
+    }
+
+    /// <summary><see cref="DecodeBatch(IReadOnlyList{SomaModelSession}, ReadOnlySpan{float})"/> into a caller-owned y [B, D].</summary>
+    public void DecodeBatch(IReadOnlyList<SomaModelSession> sessions, ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckSessions(sessions);
+        Guard.Length(x, (long)sessions.Count * ModelDim, nameof(x), $"[B={sessions.Count}, D={ModelDim}]");
+        Guard.Length<float>(y, x.Length, nameof(y), $"[B={sessions.Count}, D={ModelDim}]");
+        Guard.Finite(x, nameof(x));
+        Through(sessions, Enumerable.Repeat(1, sessions.Count).ToArray(), x, y, default);
+    }
+
+    /// <summary>
+    /// Prompts of different lengths for several sequences through every layer in one schedule: x holds lengths[0]
+    /// rows for sessions[0], then lengths[1] rows for sessions[1], and so on ([sum(lengths), D]); returns y of the
+    /// same shape, equal to prefilling each sequence alone. Sessions as for <see cref="DecodeBatch(IReadOnlyList{SomaModelSession}, ReadOnlySpan{float})"/>.
+    /// </summary>
+    public float[] PrefillBatch(IReadOnlyList<SomaModelSession> sessions, IReadOnlyList<int> lengths, ReadOnlySpan<float> x)
+    {
+        CheckSessions(sessions);
+        ArgumentNullException.ThrowIfNull(lengths);
+        if (lengths.Count != sessions.Count)
         {
-            if (sessions[b] is not { } s || s.Model != this)
+            throw new ArgumentException($"lengths has {lengths.Count} entries; expected one per session ({sessions.Count}).", nameof(lengths));
+        }
+
+        for (int i = 0; i < lengths.Count; i++)
+        {
+            if (lengths[i] < 0)
             {
-                throw new ArgumentException($"sessions[{b}] is null or belongs to another model.", nameof(sessions));
+                throw new ArgumentOutOfRangeException(nameof(lengths), lengths[i], $"lengths[{i}] is {lengths[i]}; expected >= 0.");
             }
         }
 
-        Guard.Length(x, (long)sessions.Count * ModelDim, nameof(x), $"[B={sessions.Count}, D={ModelDim}]");
-        return Through(sessions, (layer, l, input, output) =>
-            layer.DecodeBatch(sessions.Select(s => s.Sessions[l]).ToArray(), input, output), x);
+        long total = lengths.Sum(l => (long)l);
+        Guard.Length(x, total * ModelDim, nameof(x), $"[sum(lengths)={total}, D={ModelDim}]");
+        Guard.Finite(x, nameof(x));
+        var y = new float[x.Length];
+        if (total > 0)
+        {
+            Through(sessions, lengths.ToArray(), x, y, default);
+        }
+
+        return y;
     }
 
     /// <summary>Disposes every layer (and with them every session and pool of the model).</summary>
@@ -112,31 +147,119 @@ public sealed class SomaModel : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="x"/> through every layer with <paramref name="step"/>. Every layer's state of every
-    /// session is copied on the device first and put back if any layer fails, so a failed call changes nothing.
+    /// Runs rows[s] tokens of x for each sequence s through every layer into y. Every layer's session of every
+    /// sequence is claimed for the whole call, so a sequence serves one call at a time.
     /// </summary>
-    internal float[] Through(IReadOnlyList<SomaModelSession> sessions, LayerStep step, ReadOnlySpan<float> x)
+    /// <remarks>
+    /// A call that fits one pass in every layer (every decode, short prompts) holds each layer's lock from its pass
+    /// until the end, computes every layer's output first and only then launches the layers' commits: a failure
+    /// before the commits changes nothing, and no device memory is copied or allocated for it. A longer call copies
+    /// every layer's slots on the device first and puts them back if any layer fails or the call is cancelled.
+    /// </remarks>
+    internal void Through(IReadOnlyList<SomaModelSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        var perLayer = layers.Select((_, l) => sessions.Select(s => s.Sessions[l]).ToArray()).ToArray();
+        var claimed = SomaSession.ClaimAll(perLayer.SelectMany(s => s));
+        try
+        {
+            var input = x.ToArray();
+            var output = new float[x.Length];
+            int total = rows.Sum();
+            if (layers.All(l => total <= l.Options.MaxChunkTokens))
+            {
+                ThroughDeferred(perLayer, rows, ref input, ref output, cancellation);
+            }
+            else
+            {
+                ThroughWithBackups(perLayer, rows, ref input, ref output, cancellation);
+            }
+
+            input.CopyTo(y);
+        }
+        finally
+        {
+            claimed.ForEach(s => s.Release());
+        }
+    }
+
+    /// <summary>Throws unless every sequence is open, of this model, listed once, and from one pool in every layer.</summary>
+    internal void CheckSessions(IReadOnlyList<SomaModelSession> sessions)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ArgumentNullException.ThrowIfNull(sessions);
+        for (int b = 0; b < sessions.Count; b++)
+        {
+            if (sessions[b] is not { } s || s.Model != this)
+            {
+                throw new ArgumentException($"sessions[{b}] is null or belongs to another model.", nameof(sessions));
+            }
+        }
+
+        for (int l = 0; l < layers.Length; l++)
+        {
+            layers[l].CheckBatch(sessions.Select(s => s.Sessions[l]).ToArray());
+        }
+    }
+
+    private void ThroughDeferred(SomaSession[][] perLayer, int[] rows, ref float[] input, ref float[] output, CancellationToken cancellation)
+    {
+        var held = new List<SomaLayer>();
+        try
+        {
+            var pending = new List<PendingCommit>();
+            for (int l = 0; l < layers.Length; l++)
+            {
+                Monitor.Enter(layers[l].Gate);
+                held.Add(layers[l]);
+                layers[l].ThrowIfDisposed();
+                cancellation.ThrowIfCancellationRequested();
+                pending.Add(layers[l].Prepare(perLayer[l], rows, input, output));
+                (input, output) = (output, input);
+            }
+
+            for (int l = 0; l < layers.Length; l++)
+            {
+                layers[l].Commit(pending[l]);
+            }
+
+            foreach (var sessions in perLayer)
+            {
+                for (int s = 0; s < sessions.Length; s++)
+                {
+                    sessions[s].Position += rows[s];
+                }
+            }
+        }
+        finally
+        {
+            for (int i = held.Count - 1; i >= 0; i--)
+            {
+                Monitor.Exit(held[i].Gate);
+            }
+        }
+    }
+
+    private void ThroughWithBackups(SomaSession[][] perLayer, int[] rows, ref float[] input, ref float[] output, CancellationToken cancellation)
+    {
         var backups = new List<(SomaSession Session, SlotBackup Backup, long Position)>();
         try
         {
-            foreach (var session in sessions)
+            foreach (var s in perLayer.SelectMany(s => s))
             {
-                foreach (var s in session.Sessions)
-                {
-                    s.ThrowIfDisposed();
-                    backups.Add((s, SlotBackup.Take(Engine, s.Pool.Store, s.Slot), s.Position));
-                }
+                backups.Add((s, SlotBackup.Take(Engine, s.Pool.Store, s.Slot), s.Position));
             }
 
-            var input = x.ToArray();
-            var output = new float[x.Length];
             try
             {
                 for (int l = 0; l < layers.Length; l++)
                 {
-                    step(layers[l], l, input, output);
+                    lock (layers[l].Gate)
+                    {
+                        layers[l].ThrowIfDisposed();
+                        layers[l].RunClaimed(perLayer[l], rows, input, output, cancellation);
+                    }
+
                     (input, output) = (output, input);
                 }
             }
@@ -150,15 +273,10 @@ public sealed class SomaModel : IDisposable
 
                 throw;
             }
-
-            return input;
         }
         finally
         {
             backups.ForEach(b => b.Backup.Dispose());
         }
     }
-
-    /// <summary>One layer's share of a model call: layer, its index, input rows, output rows.</summary>
-    internal delegate void LayerStep(SomaLayer layer, int index, float[] input, float[] output);
 }

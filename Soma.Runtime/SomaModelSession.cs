@@ -1,3 +1,5 @@
+using Soma.Internal;
+
 namespace Soma;
 
 /// <summary>One sequence through a <see cref="SomaModel"/>: a <see cref="SomaSession"/> in every layer, advanced together.</summary>
@@ -20,31 +22,76 @@ public sealed class SomaModelSession : IDisposable
 
     internal SomaSession[] Sessions { get; }
 
-    /// <summary>x [n, D] through every layer in parallel over tokens; returns y [n, D]. A failed call changes no layer's state.</summary>
+    /// <summary>
+    /// x [n, D] through every layer in parallel over tokens; returns y [n, D], equal to n <see cref="Decode(ReadOnlySpan{float})"/>
+    /// calls. A failed call changes no layer's state.
+    /// </summary>
     public float[] Prefill(ReadOnlySpan<float> x)
     {
-        int d = Model.ModelDim;
-        if (x.Length % d != 0)
-        {
-            throw new ArgumentException($"x has {x.Length} elements; expected n * D with D = {d} ([n, D] row-major).", nameof(x));
-        }
+        var y = new float[x.Length];
+        Prefill(x, y);
+        return y;
+    }
 
-        return Model.Through(new[] { this }, (layer, l, input, output) => Sessions[l].Prefill(input, output), x);
+    /// <summary><see cref="Prefill(ReadOnlySpan{float})"/> into a caller-owned y [n, D] of x's length.</summary>
+    public void Prefill(ReadOnlySpan<float> x, Span<float> y)
+    {
+        int rows = CheckPrefill(x, y.Length);
+        if (rows > 0)
+        {
+            Model.Through(new[] { this }, new[] { rows }, x, y, default);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Prefill(ReadOnlySpan{float})"/> without blocking the caller: the call runs on the thread pool; bad
+    /// input throws here. Cancellation is observed before each layer's pass (and each pass of a long prompt); a
+    /// cancelled call leaves every layer as it was and the task ends in <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public Task<float[]> PrefillAsync(ReadOnlyMemory<float> x, CancellationToken cancellationToken = default)
+    {
+        int rows = CheckPrefill(x.Span, x.Length);
+        return ThreadPoolCall.Run(x, rows, (n, input, y, token) => Model.Through(new[] { this }, new[] { n }, input.Span, y, token), cancellationToken);
     }
 
     /// <summary>One token x [D] through every layer; returns y [D].</summary>
     public float[] Decode(ReadOnlySpan<float> x)
     {
-        Guard.Length(x, Model.ModelDim, nameof(x), $"[D={Model.ModelDim}]");
-        return Model.Through(new[] { this }, (layer, l, input, output) => Sessions[l].Decode(input, output), x);
+        var y = new float[x.Length];
+        Decode(x, y);
+        return y;
+    }
+
+    /// <summary><see cref="Decode(ReadOnlySpan{float})"/> into a caller-owned y [D].</summary>
+    public void Decode(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckDecode(x, y.Length);
+        Model.Through(new[] { this }, new[] { 1 }, x, y, default);
+    }
+
+    /// <summary><see cref="Decode(ReadOnlySpan{float})"/> without blocking the caller (see <see cref="PrefillAsync"/>).</summary>
+    public Task<float[]> DecodeAsync(ReadOnlyMemory<float> x, CancellationToken cancellationToken = default)
+    {
+        CheckDecode(x.Span, Model.ModelDim);
+        return ThreadPoolCall.Run(x, 1, (n, input, y, token) => Model.Through(new[] { this }, new[] { n }, input.Span, y, token), cancellationToken);
     }
 
     /// <summary>Forgets every token in every layer.</summary>
     public void Reset()
     {
-        foreach (var s in Sessions)
+        ThrowIfDisposed();
+        var claimed = SomaSession.ClaimAll(Sessions);
+        try
         {
-            s.Reset();
+            foreach (var s in Sessions)
+            {
+                s.ClearSlot();
+                s.Position = 0;
+            }
+        }
+        finally
+        {
+            claimed.ForEach(s => s.Release());
         }
     }
 
@@ -93,6 +140,37 @@ public sealed class SomaModelSession : IDisposable
         {
             s.Dispose();
         }
+    }
+
+    private void ThrowIfDisposed()
+    {
+        foreach (var s in Sessions)
+        {
+            s.ThrowIfDisposed();
+        }
+    }
+
+    /// <summary>Rows of x [n, D], after checking its shape, y's length and that x is finite.</summary>
+    private int CheckPrefill(ReadOnlySpan<float> x, int yLength)
+    {
+        ThrowIfDisposed();
+        int d = Model.ModelDim;
+        if (x.Length % d != 0)
+        {
+            throw new ArgumentException($"x has {x.Length} elements; expected n * D with D = {d} ([n, D] row-major).", nameof(x));
+        }
+
+        Guard.Length(yLength, x.Length, "y", $"[n={x.Length / d}, D={d}], the length of x");
+        Guard.Finite(x, nameof(x));
+        return x.Length / d;
+    }
+
+    private void CheckDecode(ReadOnlySpan<float> x, int yLength)
+    {
+        ThrowIfDisposed();
+        Guard.Length(x, Model.ModelDim, nameof(x), $"[D={Model.ModelDim}]");
+        Guard.Length(yLength, Model.ModelDim, "y", $"[D={Model.ModelDim}]");
+        Guard.Finite(x, nameof(x));
     }
 }
 

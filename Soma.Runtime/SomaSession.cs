@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using Soma.Internal;
 
 namespace Soma;
 
@@ -70,18 +71,7 @@ public sealed class SomaSession : IDisposable
     public Task<float[]> PrefillAsync(ReadOnlyMemory<float> x, CancellationToken cancellationToken = default)
     {
         int rows = CheckPrefill(x.Span, x.Length);
-        return Task.Run(
-            () =>
-            {
-                var y = new float[x.Length];
-                if (rows > 0)
-                {
-                    Layer.Run(new[] { this }, new[] { rows }, x.Span, y, cancellationToken);
-                }
-
-                return y;
-            },
-            cancellationToken);
+        return ThreadPoolCall.Run(x, rows, (n, input, y, token) => Layer.Run(new[] { this }, new[] { n }, input.Span, y, token), cancellationToken);
     }
 
     /// <summary><see cref="Decode(ReadOnlySpan{float})"/> without blocking the caller (see <see cref="PrefillAsync"/>).</summary>
@@ -90,14 +80,7 @@ public sealed class SomaSession : IDisposable
         ThrowIfDisposed();
         Guard.Length(x.Span, Layer.Options.ModelDim, nameof(x), $"[D={Layer.Options.ModelDim}]");
         Guard.Finite(x.Span, nameof(x));
-        return Task.Run(
-            () =>
-            {
-                var y = new float[x.Length];
-                Layer.Run(new[] { this }, new[] { 1 }, x.Span, y, cancellationToken);
-                return y;
-            },
-            cancellationToken);
+        return ThreadPoolCall.Run(x, 1, (n, input, y, token) => Layer.Run(new[] { this }, new[] { n }, input.Span, y, token), cancellationToken);
     }
 
     /// <summary>Runs one token x[D] and returns y[D].</summary>
@@ -268,6 +251,31 @@ public sealed class SomaSession : IDisposable
     }
 
     internal void Release() => Volatile.Write(ref busy, 0);
+
+    /// <summary>
+    /// Claims every session (after checking each is open), or none: when one is already in use, those claimed so far
+    /// are released and the <see cref="InvalidOperationException"/> propagates.
+    /// </summary>
+    internal static List<SomaSession> ClaimAll(IEnumerable<SomaSession> sessions)
+    {
+        var claimed = new List<SomaSession>();
+        try
+        {
+            foreach (var s in sessions)
+            {
+                s.ThrowIfDisposed();
+                s.Claim();
+                claimed.Add(s);
+            }
+        }
+        catch
+        {
+            claimed.ForEach(s => s.Release());
+            throw;
+        }
+
+        return claimed;
+    }
 
     internal void ClearSlot()
     {

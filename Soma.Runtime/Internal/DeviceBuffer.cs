@@ -103,15 +103,20 @@ internal sealed class AllocationLedger
 {
     private long bytes;
     private long buffers;
+    private long allocations;
 
     public long Bytes => Interlocked.Read(ref bytes);
 
     public long Buffers => Interlocked.Read(ref buffers);
 
+    /// <summary>Device allocations made since the engine opened (tests: a decode step makes none).</summary>
+    public long Allocations => Interlocked.Read(ref allocations);
+
     public void Add(long size)
     {
         Interlocked.Add(ref bytes, size);
         Interlocked.Increment(ref buffers);
+        Interlocked.Increment(ref allocations);
     }
 
     public void Remove(long size)

@@ -85,11 +85,11 @@ public abstract class ModelSuite
         load.Should().Throw<InvalidDataException>().WithMessage("*checksum*");
         restored.Position.Should().Be(before);
 
-        // A fault in the third layer leaves the first two as they were too.
+        // A fault in the third layer, after the first two computed their outputs, leaves them as they were too.
         var states = a.Sessions.Select(s => s.DownloadState()).ToArray();
         model.Layers[2].BeforeStage = stage =>
         {
-            if (stage == "commit")
+            if (stage == "download")
             {
                 throw new InvalidOperationException("injected fault");
             }
@@ -105,5 +105,185 @@ public abstract class ModelSuite
 
         a.Dispose();
         b.Dispose();
+    }
+
+    /// <summary>Each stage of the first and last layer, failing in a decode step or in a long (multi-pass) prefill.</summary>
+    public static TheoryData<string, int, bool> Faults()
+    {
+        var data = new TheoryData<string, int, bool>();
+        foreach (var stage in new[] { "upload", "rope", "qkv", "scan", "attention", "output", "download", "commit" })
+        {
+            foreach (int layer in new[] { 0, 2 })
+            {
+                // A decode step launches every layer's commit only after every layer's output is on the host; a
+                // failure of a commit launch itself is covered where the call takes several passes (device backups).
+                if (stage != "commit")
+                {
+                    data.Add(stage, layer, false);
+                }
+
+                data.Add(stage, layer, true);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Faults))]
+    public void AFaultInAnyLayer_LeavesEveryLayerAsItWas(string stage, int failingLayer, bool longPrefill)
+    {
+        var o = Shape(); // maxChunkTokens 6: a 9-token prefill takes two passes in every layer
+        var weights = Weights(o);
+        int d = o.ModelDim;
+        using var model = Engine.CreateModel(o, weights);
+        using var session = model.CreateSession();
+        var prompt = TestData.Inputs(d, 5, seed: 160);
+        var next = TestData.Inputs(d, longPrefill ? 9 : 1, seed: 161);
+        session.Prefill(prompt);
+        var before = session.Sessions.Select(s => s.DownloadState()).ToArray();
+        int seen = 0;
+        model.Layers[failingLayer].BeforeStage = s =>
+        {
+            // In a long prefill, fail in the second pass (after the first committed).
+            if (s == stage && ++seen == (longPrefill ? 2 : 1))
+            {
+                throw new InvalidOperationException("injected fault");
+            }
+        };
+
+        Action call = () => session.Prefill(next);
+
+        call.Should().Throw<InvalidOperationException>().WithMessage("injected fault");
+        model.Layers[failingLayer].BeforeStage = null;
+        session.Position.Should().Be(5);
+        for (int l = 0; l < 3; l++)
+        {
+            session.Sessions[l].Position.Should().Be(5);
+            var after = session.Sessions[l].DownloadState();
+            after.RingK.Should().Equal(before[l].RingK, $"layer {l}'s ring K is unchanged");
+            after.RingV.Should().Equal(before[l].RingV, $"layer {l}'s ring V is unchanged");
+            after.Field.Should().Equal(before[l].Field, $"layer {l}'s field is unchanged");
+        }
+
+        using var fresh = model.CreateSession();
+        fresh.Prefill(prompt);
+        Tolerance.ShouldMatch(session.Prefill(next), fresh.Prefill(next), "the model after the failed call");
+    }
+
+    [Fact]
+    public void ModelDecode_AllocatesNoDeviceMemory_AfterTheFirstStep()
+    {
+        var o = Shape();
+        int d = o.ModelDim;
+        using var model = Engine.CreateModel(o, Weights(o));
+        using var pool = model.CreatePool(3);
+        var sessions = Enumerable.Range(0, 3).Select(_ => pool.OpenSession()).ToArray();
+        var x = TestData.Inputs(d, 3, seed: 162);
+        var y = new float[x.Length];
+        model.DecodeBatch(sessions, x, y);
+        sessions[0].Decode(x.AsSpan(0, d), y.AsSpan(0, d));
+        long allocations = Engine.Ledger.Allocations;
+
+        for (int step = 0; step < 4; step++)
+        {
+            model.DecodeBatch(sessions, x, y);
+            sessions[1].Decode(x.AsSpan(d, d), y.AsSpan(0, d));
+        }
+
+        Engine.Ledger.Allocations.Should().Be(allocations, "decode steps reuse the layers' scratch and copy no state aside");
+        foreach (var s in sessions)
+        {
+            s.Dispose();
+        }
+    }
+
+    [Fact]
+    public void OneModelSession_UsedConcurrently_Throws_AndCorruptsNothing()
+    {
+        var o = Shape();
+        int d = o.ModelDim;
+        using var model = Engine.CreateModel(o, Weights(o));
+        using var session = model.CreateSession();
+        using var twin = model.CreateSession();
+        var x = TestData.Inputs(d, 2, seed: 163);
+        Exception? decode = null, reset = null;
+        model.Layers[1].BeforeStage = stage =>
+        {
+            if (stage == "qkv" && decode is null)
+            {
+                // Mid-call, in the second layer: other calls on the same sequence must be refused, even those that
+                // would start with the first layer, which this call has finished with.
+                decode = Record.Exception(() => session.Decode(x.AsSpan(d, d)));
+                reset = Record.Exception(() => session.Reset());
+            }
+        };
+
+        var y = session.Decode(x.AsSpan(0, d));
+        model.Layers[1].BeforeStage = null;
+
+        decode.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Contain("already in use");
+        reset.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Contain("already in use");
+        session.Position.Should().Be(1);
+        y.Should().Equal(twin.Decode(x.AsSpan(0, d)));
+        session.Decode(x.AsSpan(d, d)).Should().Equal(twin.Decode(x.AsSpan(d, d)));
+    }
+
+    [Theory]
+    [InlineData(new[] { 3, 0, 2 })]
+    [InlineData(new[] { 5, 9, 1 })]
+    public void ModelPrefillBatch_EqualsEachSequenceAlone(int[] lengths)
+    {
+        var o = Shape();
+        int d = o.ModelDim;
+        using var model = Engine.CreateModel(o, Weights(o));
+        using var pool = model.CreatePool(lengths.Length);
+        var sessions = lengths.Select(_ => pool.OpenSession()).ToArray();
+        var x = TestData.Inputs(d, lengths.Sum(), seed: 164);
+
+        var y = model.PrefillBatch(sessions, lengths, x);
+
+        for (int s = 0, offset = 0; s < lengths.Length; offset += lengths[s] * d, s++)
+        {
+            using var alone = model.CreateSession();
+            var rows = x.AsSpan(offset, lengths[s] * d);
+            Tolerance.ShouldMatch(y.AsSpan(offset, rows.Length), alone.Prefill(rows), $"sequence {s}");
+            sessions[s].Position.Should().Be(lengths[s]);
+            sessions[s].Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task ModelDecodeAsync_CancelledBetweenLayers_LeavesEveryLayerAsItWas()
+    {
+        var o = Shape();
+        int d = o.ModelDim;
+        using var model = Engine.CreateModel(o, Weights(o));
+        using var session = model.CreateSession();
+        session.Prefill(TestData.Inputs(d, 3, seed: 165));
+        var before = session.Sessions.Select(s => s.DownloadState()).ToArray();
+        using var cancel = new CancellationTokenSource();
+        model.Layers[1].BeforeStage = stage =>
+        {
+            if (stage == "output")
+            {
+                cancel.Cancel();
+            }
+        };
+
+        Func<Task> call = () => session.DecodeAsync(TestData.Inputs(d, 1, seed: 166), cancel.Token);
+
+        await call.Should().ThrowAsync<OperationCanceledException>();
+        model.Layers[1].BeforeStage = null;
+        session.Position.Should().Be(3);
+        for (int l = 0; l < 3; l++)
+        {
+            session.Sessions[l].DownloadState().RingK.Should().Equal(before[l].RingK, $"layer {l} is unchanged");
+            session.Sessions[l].DownloadState().Field.Should().Equal(before[l].Field, $"layer {l}'s field is unchanged");
+        }
+
+        var y = await session.DecodeAsync(TestData.Inputs(d, 1, seed: 166));
+        y.Should().HaveCount(d);
+        session.Position.Should().Be(4);
     }
 }
