@@ -21,6 +21,15 @@ internal static class HistoryFill
         session.UploadState(ringK, ringV, field, history);
     }
 
+    /// <summary>Fills every layer of <paramref name="sequence"/> with random state at position <paramref name="history"/>.</summary>
+    public static void Fill(SomaModelSession sequence, long history, int seed)
+    {
+        for (int l = 0; l < sequence.Sessions.Length; l++)
+        {
+            Fill(sequence.Sessions[l], history, seed * 31 + l);
+        }
+    }
+
     private static float[] Random(Random rng, long length)
     {
         var a = new float[length];

@@ -242,38 +242,51 @@ internal sealed class AcceleratorBench
 
     private List<BatchRecord> Batch(ProgressTask task)
     {
+        // One layer, and a model of plan.ModelLayers such layers, decoding B sessions per call at about the same history.
         var result = new List<BatchRecord>();
-        var weights = SomaLayerWeights.CreateRandom(Shape, seed, biases: true);
         int d = Shape.ModelDim;
-        using var layer = engine.CreateLayer(Shape, weights);
-        using var pool = layer.CreatePool(plan.Batches.Max());
-        var sessions = Enumerable.Range(0, pool.Capacity).Select(_ => pool.OpenSession()).ToArray();
-        for (int i = 0; i < sessions.Length; i++)
+        int capacity = plan.Batches.Max();
+        using var layer = engine.CreateLayer(Shape, SomaLayerWeights.CreateRandom(Shape, seed, biases: true));
+        using var pool = layer.CreatePool(capacity);
+        var sessions = Enumerable.Range(0, capacity).Select(_ => pool.OpenSession()).ToArray();
+        using var model = engine.CreateModel(
+            Shape, Enumerable.Range(0, plan.ModelLayers).Select(l => SomaLayerWeights.CreateRandom(Shape, seed + 1 + l, biases: true)).ToArray());
+        using var modelPool = model.CreatePool(capacity);
+        var sequences = Enumerable.Range(0, capacity).Select(_ => modelPool.OpenSession()).ToArray();
+        for (int i = 0; i < capacity; i++)
         {
             HistoryFill.Fill(sessions[i], plan.BatchHistory + i, seed + i);
+            HistoryFill.Fill(sequences[i], plan.BatchHistory + i, seed + capacity + i);
         }
 
         foreach (int b in plan.Batches)
         {
-            var members = sessions.Take(b).ToArray();
             var x = QuickRun.RandomInputs(d, b, seed + b);
             var y = new float[x.Length];
+            var members = sessions.Take(b).ToArray();
+            var modelMembers = sequences.Take(b).ToArray();
+            double ms = StepMs(() => layer.DecodeBatch(members, x, y));
+            double modelMs = StepMs(() => model.DecodeBatch(modelMembers, x, y));
+            result.Add(new BatchRecord(b, plan.BatchHistory, ms, b / (ms / 1000), plan.ModelLayers, modelMs, b / (modelMs / 1000)));
+            task.Increment(1);
+        }
+
+        return result;
+
+        double StepMs(Action step)
+        {
             var times = new List<double>();
-            for (int step = 0; step < plan.BatchWarmup + plan.BatchSteps; step++)
+            for (int i = 0; i < plan.BatchWarmup + plan.BatchSteps; i++)
             {
-                double seconds = Measure.Seconds(() => layer.DecodeBatch(members, x, y));
-                if (step >= plan.BatchWarmup)
+                double seconds = Measure.Seconds(step);
+                if (i >= plan.BatchWarmup)
                 {
                     times.Add(seconds * 1000);
                 }
             }
 
-            double ms = Measure.Median(times);
-            result.Add(new BatchRecord(b, plan.BatchHistory, ms, b / (ms / 1000)));
-            task.Increment(1);
+            return Measure.Median(times);
         }
-
-        return result;
     }
 
     private List<CapacityRecord> Capacity()

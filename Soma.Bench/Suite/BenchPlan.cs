@@ -20,6 +20,7 @@ internal sealed record BenchPlan(
     long BatchHistory,
     int BatchSteps,
     int BatchWarmup,
+    int ModelLayers,
     long CapacityBudgetBytes)
 {
     public static BenchPlan For(SomaAcceleratorKind kind, string? shapeName, bool full)
@@ -47,6 +48,7 @@ internal sealed record BenchPlan(
             BatchHistory: 4096,
             BatchSteps: cpu ? 10 : 50,
             BatchWarmup: 3,
+            ModelLayers: 4,
             CapacityBudgetBytes: cpu ? 256L << 20 : 16L << 30);
     }
 }

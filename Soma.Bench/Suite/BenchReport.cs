@@ -73,10 +73,13 @@ internal static class BenchReport
 
         AnsiConsole.Write(memory);
 
-        var batch = Table($"Batched decode (sessions at history ~{run.Batch[0].History}; median step)", "batch", "step ms", "tokens/s");
+        var batch = Table(
+            $"Batched decode (sessions at history ~{run.Batch[0].History}; median step)", "batch", "layer step ms", "layer tokens/s",
+            $"{run.Batch[0].ModelLayers}-layer model step ms", "model tokens/s");
         foreach (var b in run.Batch)
         {
-            batch.AddRow(b.Batch.ToString(CultureInfo.InvariantCulture), F(b.StepMs, 3), F(b.TokensPerSecond, 0));
+            batch.AddRow(
+                b.Batch.ToString(CultureInfo.InvariantCulture), F(b.StepMs, 3), F(b.TokensPerSecond, 0), F(b.ModelStepMs, 3), F(b.ModelTokensPerSecond, 0));
         }
 
         AnsiConsole.Write(batch);

@@ -55,7 +55,12 @@ internal sealed record PrefillRecord(
 internal sealed record MemoryRecord(long History, long SomaBytes, long StandardBytes, double Ratio);
 
 /// <summary>Batched decode: B sessions (each at the history given) decoded one token each per call.</summary>
-internal sealed record BatchRecord(int Batch, long History, double StepMs, double TokensPerSecond);
+/// <summary>
+/// Decode of <see cref="Batch"/> sessions per call at about <see cref="History"/>: one layer, and a model of
+/// <see cref="ModelLayers"/> layers (every layer one pass, commits after the last).
+/// </summary>
+internal sealed record BatchRecord(
+    int Batch, long History, double StepMs, double TokensPerSecond, int ModelLayers, double ModelStepMs, double ModelTokensPerSecond);
 
 /// <summary>Sessions whose state fits a memory budget at a history: Soma's fixed state vs a KV cache of that length.</summary>
 internal sealed record CapacityRecord(long History, long BudgetBytes, long SomaSessions, long StandardSessions, double Ratio, long SomaPoolBytesMeasured);
