@@ -104,6 +104,17 @@ public sealed class SomaModel : IDisposable
     /// </summary>
     public float[] PrefillBatch(IReadOnlyList<SomaModelSession> sessions, IReadOnlyList<int> lengths, ReadOnlySpan<float> x)
     {
+        var y = new float[x.Length];
+        PrefillBatch(sessions, lengths, x, y);
+        return y;
+    }
+
+    /// <summary>
+    /// <see cref="PrefillBatch(IReadOnlyList{SomaModelSession}, IReadOnlyList{int}, ReadOnlySpan{float})"/> into a
+    /// caller-owned y of x's length.
+    /// </summary>
+    public void PrefillBatch(IReadOnlyList<SomaModelSession> sessions, IReadOnlyList<int> lengths, ReadOnlySpan<float> x, Span<float> y)
+    {
         CheckSessions(sessions);
         ArgumentNullException.ThrowIfNull(lengths);
         if (lengths.Count != sessions.Count)
@@ -121,14 +132,12 @@ public sealed class SomaModel : IDisposable
 
         long total = lengths.Sum(l => (long)l);
         Guard.Length(x, total * ModelDim, nameof(x), $"[sum(lengths)={total}, D={ModelDim}]");
+        Guard.Length<float>(y, x.Length, nameof(y), $"[sum(lengths)={total}, D={ModelDim}]");
         Guard.Finite(x, nameof(x));
-        var y = new float[x.Length];
         if (total > 0)
         {
             Through(sessions, lengths.ToArray(), x, y, default);
         }
-
-        return y;
     }
 
     /// <summary>Disposes every layer (and with them every session and pool of the model).</summary>

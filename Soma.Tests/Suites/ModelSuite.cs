@@ -286,4 +286,52 @@ public abstract class ModelSuite
         y.Should().HaveCount(d);
         session.Position.Should().Be(4);
     }
+
+    [Fact]
+    public void ModelCalls_RejectBadInput_NamingTheArgument_AndChangeNothing()
+    {
+        var o = Shape();
+        int d = o.ModelDim;
+        using var model = Engine.CreateModel(o, Weights(o));
+        using var pool = model.CreatePool(2);
+        using var other = model.CreatePool(1);
+        var a = pool.OpenSession();
+        var b = pool.OpenSession();
+        var stranger = other.OpenSession();
+        a.Prefill(TestData.Inputs(d, 2, seed: 167));
+        var before = a.Sessions.Select(s => s.DownloadState()).ToArray();
+        var two = TestData.Inputs(d, 2, seed: 168);
+        var nan = (float[])two.Clone();
+        nan[d + 3] = float.NaN;
+
+        Invoking(() => model.DecodeBatch(new[] { a, b }, two.AsSpan(0, d))).Should().Throw<ArgumentException>()
+            .WithParameterName("x").WithMessage("*[B=2, D=12]*");
+        Invoking(() => model.DecodeBatch(new[] { a, b }, two, new float[d])).Should().Throw<ArgumentException>().WithParameterName("y");
+        Invoking(() => model.DecodeBatch(new[] { a, a }, two)).Should().Throw<ArgumentException>()
+            .WithParameterName("sessions").WithMessage("*appears twice*");
+        Invoking(() => model.DecodeBatch(new[] { a, stranger }, two)).Should().Throw<ArgumentException>()
+            .WithParameterName("sessions").WithMessage("*another pool*");
+        Invoking(() => model.DecodeBatch(new[] { a, b }, nan)).Should().Throw<ArgumentException>()
+            .WithParameterName("x").WithMessage("*x[15] is NaN*");
+        Invoking(() => model.PrefillBatch(new[] { a, b }, new[] { 1 }, two)).Should().Throw<ArgumentException>()
+            .WithParameterName("lengths").WithMessage("*one per session (2)*");
+        Invoking(() => model.PrefillBatch(new[] { a, b }, new[] { 2, -1 }, two)).Should().Throw<ArgumentOutOfRangeException>()
+            .WithParameterName("lengths");
+        Invoking(() => a.Decode(two)).Should().Throw<ArgumentException>().WithParameterName("x").WithMessage("*[D=12]*");
+        Invoking(() => a.Prefill(two.AsSpan(0, d + 1))).Should().Throw<ArgumentException>().WithParameterName("x");
+        Invoking(() => a.Prefill(two, new float[d])).Should().Throw<ArgumentException>().WithParameterName("y");
+
+        a.Position.Should().Be(2);
+        for (int l = 0; l < 3; l++)
+        {
+            a.Sessions[l].DownloadState().RingK.Should().Equal(before[l].RingK, $"layer {l} is unchanged");
+        }
+
+        stranger.Dispose();
+        Invoking(() => stranger.Decode(two.AsSpan(0, d))).Should().Throw<ObjectDisposedException>();
+        a.Dispose();
+        b.Dispose();
+    }
+
+    private static Action Invoking(Action action) => action;
 }
