@@ -9,7 +9,7 @@ namespace Soma.Bench.Bdn;
 /// </summary>
 [MemoryDiagnoser]
 [InvocationCount(StepsPerIteration)]
-public class DecodeVsHistory : AcceleratorSuite
+public class DecodeVsHistory : SomaVsStandardSuite
 {
     /// <summary>Decode steps between two iteration setups (each iteration's invocation count).</summary>
     public const int StepsPerIteration = 16;
@@ -17,12 +17,6 @@ public class DecodeVsHistory : AcceleratorSuite
     /// <summary>KV-cache rows past <see cref="History"/>: room for the steps of one iteration, with margin.</summary>
     private const int Headroom = 4 * StepsPerIteration;
 
-    private SomaLayer? soma;
-    private SomaLayer? standard;
-    private SomaSession? somaSession;
-    private SomaSession? standardSession;
-    private float[] x = Array.Empty<float>();
-    private float[] y = Array.Empty<float>();
     private float[] cacheK = Array.Empty<float>();
     private float[] cacheV = Array.Empty<float>();
     private float[] field = Array.Empty<float>();
@@ -34,17 +28,10 @@ public class DecodeVsHistory : AcceleratorSuite
     [GlobalSetup]
     public void Setup()
     {
-        var o = OpenEngine();
-        var weights = SomaLayerWeights.CreateRandom(o, seed: 1, biases: true);
-        soma = Engine.CreateLayer(o, weights);
-        standard = Engine.CreateStandardAttentionLayer(o, weights, History + Headroom);
-        somaSession = soma.CreateSession();
-        standardSession = standard.CreateSession();
-        x = QuickRun.RandomInputs(o.ModelDim, 1, seed: 2);
-        y = new float[o.ModelDim];
+        var o = OpenPair(History + Headroom, rows: 1);
 
         // Soma's ring is W rows whatever the position, so one fill serves every iteration.
-        HistoryFill.Fill(somaSession, History, seed: 3);
+        HistoryFill.Fill(SomaSession, History, seed: 3);
 
         // The standard session gains a row per step: the iteration setup puts it back at History from these
         // host copies (generating 2 x 64K x Hkv x dh random floats per iteration would dominate the run on a GPU).
@@ -56,20 +43,11 @@ public class DecodeVsHistory : AcceleratorSuite
 
     /// <summary>Puts the standard session back at <see cref="History"/> so that its cache never overflows.</summary>
     [IterationSetup(Target = nameof(Standard))]
-    public void Rewind() => standardSession!.UploadState(cacheK, cacheV, field, History);
+    public void Rewind() => StandardSession.UploadState(cacheK, cacheV, field, History);
 
     [Benchmark(Baseline = true)]
-    public void Soma() => somaSession!.Decode(x, y);
+    public void Soma() => SomaSession.Decode(X, Y);
 
     [Benchmark]
-    public void Standard() => standardSession!.Decode(x, y);
-
-    protected override void DisposeOwned()
-    {
-        somaSession?.Dispose();
-        standardSession?.Dispose();
-        soma?.Dispose();
-        standard?.Dispose();
-        (somaSession, standardSession, soma, standard) = (null, null, null, null);
-    }
+    public void Standard() => StandardSession.Decode(X, Y);
 }
