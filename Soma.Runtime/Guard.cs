@@ -36,4 +36,48 @@ internal static class Guard
             }
         }
     }
+
+    /// <summary>x [n, D] row-major, y of x's length and every x finite; returns n.</summary>
+    public static int Rows(ReadOnlySpan<float> x, int yLength, int modelDim)
+    {
+        if (x.Length % modelDim != 0)
+        {
+            throw new ArgumentException($"x has {x.Length} elements; expected n * D with D = {modelDim} ([n, D] row-major).", "x");
+        }
+
+        Length(yLength, x.Length, "y", $"[n={x.Length / modelDim}, D={modelDim}], the length of x");
+        Finite(x, "x");
+        return x.Length / modelDim;
+    }
+
+    /// <summary>One token: x [D] and y [D], every x finite.</summary>
+    public static void Token(ReadOnlySpan<float> x, int yLength, int modelDim)
+    {
+        Length(x, modelDim, "x", $"[D={modelDim}]");
+        Length(yLength, modelDim, "y", $"[D={modelDim}]");
+        Finite(x, "x");
+    }
+
+    /// <summary>Prompt lengths of a batch: one per session, each >= 0; returns their sum.</summary>
+    public static long Lengths(IReadOnlyList<int> lengths, int sessions)
+    {
+        ArgumentNullException.ThrowIfNull(lengths);
+        if (lengths.Count != sessions)
+        {
+            throw new ArgumentException($"lengths has {lengths.Count} entries; expected one per session ({sessions}).", nameof(lengths));
+        }
+
+        long total = 0;
+        for (int i = 0; i < lengths.Count; i++)
+        {
+            if (lengths[i] < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(lengths), lengths[i], $"lengths[{i}] is {lengths[i]}; expected >= 0.");
+            }
+
+            total += lengths[i];
+        }
+
+        return total;
+    }
 }

@@ -212,24 +212,8 @@ public sealed class SomaLayer : IDisposable
     /// </summary>
     public void PrefillBatch(IReadOnlyList<SomaSession> sessions, IReadOnlyList<int> lengths, ReadOnlySpan<float> x, Span<float> y)
     {
-        ArgumentNullException.ThrowIfNull(lengths);
         CheckBatch(sessions);
-        if (lengths.Count != sessions.Count)
-        {
-            throw new ArgumentException($"lengths has {lengths.Count} entries; expected one per session ({sessions.Count}).", nameof(lengths));
-        }
-
-        long total = 0;
-        for (int i = 0; i < lengths.Count; i++)
-        {
-            if (lengths[i] < 0)
-            {
-                throw new ArgumentOutOfRangeException(nameof(lengths), lengths[i], $"lengths[{i}] is {lengths[i]}; expected >= 0.");
-            }
-
-            total += lengths[i];
-        }
-
+        long total = Guard.Lengths(lengths, sessions.Count);
         Guard.Length(x, total * Options.ModelDim, nameof(x), $"[sum(lengths)={total}, D={Options.ModelDim}]");
         Guard.Length<float>(y, x.Length, nameof(y), $"[sum(lengths)={total}, D={Options.ModelDim}]");
         Guard.Finite(x, nameof(x));

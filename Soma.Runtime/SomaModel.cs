@@ -116,21 +116,7 @@ public sealed class SomaModel : IDisposable
     public void PrefillBatch(IReadOnlyList<SomaModelSession> sessions, IReadOnlyList<int> lengths, ReadOnlySpan<float> x, Span<float> y)
     {
         CheckSessions(sessions);
-        ArgumentNullException.ThrowIfNull(lengths);
-        if (lengths.Count != sessions.Count)
-        {
-            throw new ArgumentException($"lengths has {lengths.Count} entries; expected one per session ({sessions.Count}).", nameof(lengths));
-        }
-
-        for (int i = 0; i < lengths.Count; i++)
-        {
-            if (lengths[i] < 0)
-            {
-                throw new ArgumentOutOfRangeException(nameof(lengths), lengths[i], $"lengths[{i}] is {lengths[i]}; expected >= 0.");
-            }
-        }
-
-        long total = lengths.Sum(l => (long)l);
+        long total = Guard.Lengths(lengths, sessions.Count);
         Guard.Length(x, total * ModelDim, nameof(x), $"[sum(lengths)={total}, D={ModelDim}]");
         Guard.Length<float>(y, x.Length, nameof(y), $"[sum(lengths)={total}, D={ModelDim}]");
         Guard.Finite(x, nameof(x));
@@ -172,19 +158,17 @@ public sealed class SomaModel : IDisposable
         var claimed = SomaSession.ClaimAll(perLayer.SelectMany(s => s));
         try
         {
-            var input = x.ToArray();
-            var output = new float[x.Length];
+            // Layers write y and one host buffer in turn, so that the last layer writes y.
+            var temp = layers.Length > 1 ? new float[x.Length] : Array.Empty<float>();
             int total = rows.Sum();
             if (layers.All(l => total <= l.Options.MaxChunkTokens))
             {
-                ThroughDeferred(perLayer, rows, ref input, ref output, cancellation);
+                ThroughDeferred(perLayer, rows, x, y, temp, cancellation);
             }
             else
             {
-                ThroughWithBackups(perLayer, rows, ref input, ref output, cancellation);
+                ThroughWithBackups(perLayer, rows, x, y, temp, cancellation);
             }
-
-            input.CopyTo(y);
         }
         finally
         {
@@ -211,7 +195,11 @@ public sealed class SomaModel : IDisposable
         }
     }
 
-    private void ThroughDeferred(SomaSession[][] perLayer, int[] rows, ref float[] input, ref float[] output, CancellationToken cancellation)
+    /// <summary>Where layer <paramref name="l"/> writes its output: y for the last layer, and alternately before it.</summary>
+    private Span<float> OutputOf(int l, Span<float> y, float[] temp) => (layers.Length - 1 - l) % 2 == 0 ? y : temp;
+
+    private void ThroughDeferred(
+        SomaSession[][] perLayer, int[] rows, ReadOnlySpan<float> x, Span<float> y, float[] temp, CancellationToken cancellation)
     {
         var held = new List<SomaLayer>();
         try
@@ -223,8 +211,7 @@ public sealed class SomaModel : IDisposable
                 held.Add(layers[l]);
                 layers[l].ThrowIfDisposed();
                 cancellation.ThrowIfCancellationRequested();
-                pending.Add(layers[l].Prepare(perLayer[l], rows, input, output));
-                (input, output) = (output, input);
+                pending.Add(layers[l].Prepare(perLayer[l], rows, l == 0 ? x : OutputOf(l - 1, y, temp), OutputOf(l, y, temp)));
             }
 
             for (int l = 0; l < layers.Length; l++)
@@ -249,7 +236,8 @@ public sealed class SomaModel : IDisposable
         }
     }
 
-    private void ThroughWithBackups(SomaSession[][] perLayer, int[] rows, ref float[] input, ref float[] output, CancellationToken cancellation)
+    private void ThroughWithBackups(
+        SomaSession[][] perLayer, int[] rows, ReadOnlySpan<float> x, Span<float> y, float[] temp, CancellationToken cancellation)
     {
         var backups = new List<(SomaSession Session, SlotBackup Backup, long Position)>();
         try
@@ -266,10 +254,8 @@ public sealed class SomaModel : IDisposable
                     lock (layers[l].Gate)
                     {
                         layers[l].ThrowIfDisposed();
-                        layers[l].RunClaimed(perLayer[l], rows, input, output, cancellation);
+                        layers[l].RunClaimed(perLayer[l], rows, l == 0 ? x : OutputOf(l - 1, y, temp), OutputOf(l, y, temp), cancellation);
                     }
-
-                    (input, output) = (output, input);
                 }
             }
             catch

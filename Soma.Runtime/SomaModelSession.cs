@@ -154,23 +154,13 @@ public sealed class SomaModelSession : IDisposable
     private int CheckPrefill(ReadOnlySpan<float> x, int yLength)
     {
         ThrowIfDisposed();
-        int d = Model.ModelDim;
-        if (x.Length % d != 0)
-        {
-            throw new ArgumentException($"x has {x.Length} elements; expected n * D with D = {d} ([n, D] row-major).", nameof(x));
-        }
-
-        Guard.Length(yLength, x.Length, "y", $"[n={x.Length / d}, D={d}], the length of x");
-        Guard.Finite(x, nameof(x));
-        return x.Length / d;
+        return Guard.Rows(x, yLength, Model.ModelDim);
     }
 
     private void CheckDecode(ReadOnlySpan<float> x, int yLength)
     {
         ThrowIfDisposed();
-        Guard.Length(x, Model.ModelDim, nameof(x), $"[D={Model.ModelDim}]");
-        Guard.Length(yLength, Model.ModelDim, "y", $"[D={Model.ModelDim}]");
-        Guard.Finite(x, nameof(x));
+        Guard.Token(x, yLength, Model.ModelDim);
     }
 }
 

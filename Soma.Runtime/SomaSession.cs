@@ -78,8 +78,7 @@ public sealed class SomaSession : IDisposable
     public Task<float[]> DecodeAsync(ReadOnlyMemory<float> x, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        Guard.Length(x.Span, Layer.Options.ModelDim, nameof(x), $"[D={Layer.Options.ModelDim}]");
-        Guard.Finite(x.Span, nameof(x));
+        Guard.Token(x.Span, Layer.Options.ModelDim, Layer.Options.ModelDim);
         return ThreadPoolCall.Run(x, 1, (n, input, y, token) => Layer.Run(new[] { this }, new[] { n }, input.Span, y, token), cancellationToken);
     }
 
@@ -95,9 +94,7 @@ public sealed class SomaSession : IDisposable
     public void Decode(ReadOnlySpan<float> x, Span<float> y)
     {
         ThrowIfDisposed();
-        Guard.Length(x, Layer.Options.ModelDim, nameof(x), $"[D={Layer.Options.ModelDim}]");
-        Guard.Length<float>(y, Layer.Options.ModelDim, nameof(y), $"[D={Layer.Options.ModelDim}]");
-        Guard.Finite(x, nameof(x));
+        Guard.Token(x, y.Length, Layer.Options.ModelDim);
         Layer.Run(new[] { this }, new[] { 1 }, x, y);
     }
 
@@ -221,19 +218,7 @@ public sealed class SomaSession : IDisposable
     private int CheckPrefill(ReadOnlySpan<float> x, int outputLength)
     {
         ThrowIfDisposed();
-        int d = Layer.Options.ModelDim;
-        if (x.Length % d != 0)
-        {
-            throw new ArgumentException($"x has {x.Length} elements; expected n * D with D = {d} ([n, D] row-major).", nameof(x));
-        }
-
-        if (outputLength != x.Length)
-        {
-            throw new ArgumentException($"y has {outputLength} elements; expected {x.Length} ([n={x.Length / d}, D={d}], the length of x).", "y");
-        }
-
-        Guard.Finite(x, nameof(x));
-        return x.Length / d;
+        return Guard.Rows(x, outputLength, Layer.Options.ModelDim);
     }
 
     internal void ThrowIfDisposed()

@@ -37,24 +37,22 @@ internal sealed class LayerStreams : IDisposable
 
     /// <summary>
     /// Waits for every stream, whatever an earlier failure left enqueued, so no copy is still writing when the caller
-    /// restores state or releases memory. Returns the first error a stream reports (null when none).
+    /// restores state or releases memory. Called on a failure path: errors the streams report here are dropped, the
+    /// failure being handled propagates.
     /// </summary>
-    public Exception? Drain()
+    public void Drain()
     {
-        Exception? first = null;
         foreach (var stream in owned)
         {
             try
             {
                 stream.Synchronize();
             }
-            catch (Exception ex)
+            catch (Exception)
             {
-                first ??= ex;
+                // The original failure is the one to report.
             }
         }
-
-        return first;
     }
 
     public void Dispose()
