@@ -316,7 +316,7 @@ public sealed class SomaLayer : IDisposable
             var claimed = SomaSession.ClaimAll(sessions);
             try
             {
-                RunClaimed(sessions, rows, x, y, cancellation);
+                RunClaimed(sessions, rows, x, y, backedUp: false, cancellation);
             }
             finally
             {
@@ -327,9 +327,11 @@ public sealed class SomaLayer : IDisposable
 
     /// <summary>
     /// <see cref="Run"/> for a caller that holds <see cref="Gate"/> and has claimed every session; advances the
-    /// sessions' positions when it succeeds.
+    /// sessions' positions when it succeeds. <paramref name="backedUp"/>: the caller holds a device copy of every
+    /// session's slot and restores it on failure (a model call), so a multi-pass call takes none of its own.
     /// </summary>
-    internal void RunClaimed(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
+    internal void RunClaimed(
+        IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, bool backedUp, CancellationToken cancellation)
     {
         var store = sessions[0].Pool.Store;
         var positions = CheckCapacity(sessions, rows);
@@ -337,13 +339,12 @@ public sealed class SomaLayer : IDisposable
         if (passes.Count == 1)
         {
             cancellation.ThrowIfCancellationRequested();
-            var pending = Prepare(sessions, rows, x, y);
-            Commit(pending);
+            Commit(Prepare(sessions, passes[0], x, y));
         }
         else
         {
             var ws = EnsureWorkspace(Options.MaxChunkTokens, Math.Min(sessions.Count, Options.MaxChunkTokens));
-            RunPipelined(ws, store, sessions, passes, x, y, cancellation);
+            RunPipelined(ws, store, backedUp ? Array.Empty<SomaSession>() : sessions, passes, x, y, cancellation);
         }
 
         for (int s = 0; s < sessions.Count; s++)
@@ -358,11 +359,12 @@ public sealed class SomaLayer : IDisposable
     /// The caller holds <see cref="Gate"/> and the sessions' claims until it passes the result to
     /// <see cref="Commit(PendingCommit)"/>; a model prepares every layer before it commits any.
     /// </summary>
-    internal PendingCommit Prepare(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y)
+    internal PendingCommit Prepare(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y) =>
+        Prepare(sessions, PassPlan.Split(sessions.Select(s => s.Slot).ToArray(), rows, CheckCapacity(sessions, rows), int.MaxValue)[0], x, y);
+
+    private PendingCommit Prepare(IReadOnlyList<SomaSession> sessions, PassPlan pass, ReadOnlySpan<float> x, Span<float> y)
     {
         var store = sessions[0].Pool.Store;
-        var positions = CheckCapacity(sessions, rows);
-        var pass = PassPlan.Split(sessions.Select(s => s.Slot).ToArray(), rows, positions, int.MaxValue)[0];
         var ws = EnsureWorkspace(pass.Tokens, sessions.Count);
         var stream = streams.Compute;
         try
@@ -422,6 +424,7 @@ public sealed class SomaLayer : IDisposable
     /// uploaded and pass i-1's output is downloaded, each through its own <see cref="PassIo"/> set (two alternate).
     /// Each pass commits right after its kernels, because the next pass reads the ring it writes; the device copy of
     /// every session's slot taken first is put back if anything fails, so the call still changes nothing on failure.
+    /// <paramref name="backUp"/> names the sessions to copy: all of the call's, or none when the caller holds copies.
     /// </summary>
     /// <remarks>
     /// Order per pass i: wait for upload i; enqueue metadata, kernels and commit i on the compute stream; stage and
@@ -429,7 +432,7 @@ public sealed class SomaLayer : IDisposable
     /// <see cref="LaunchShapes.OverlapCopies"/> off (benchmarks compare the two), all three are the compute stream.
     /// </remarks>
     private void RunPipelined(
-        Workspace ws, StateStore store, IReadOnlyList<SomaSession> sessions, List<PassPlan> passes, ReadOnlySpan<float> x, Span<float> y,
+        Workspace ws, StateStore store, IReadOnlyList<SomaSession> backUp, List<PassPlan> passes, ReadOnlySpan<float> x, Span<float> y,
         CancellationToken cancellation)
     {
         int d = Options.ModelDim;
@@ -440,7 +443,7 @@ public sealed class SomaLayer : IDisposable
         var backups = new List<SlotBackup>();
         try
         {
-            foreach (var session in sessions)
+            foreach (var session in backUp)
             {
                 backups.Add(SlotBackup.Take(Engine, store, session.Slot));
             }

@@ -254,7 +254,7 @@ public sealed class SomaModel : IDisposable
                     lock (layers[l].Gate)
                     {
                         layers[l].ThrowIfDisposed();
-                        layers[l].RunClaimed(perLayer[l], rows, l == 0 ? x : OutputOf(l - 1, y, temp), OutputOf(l, y, temp), cancellation);
+                        layers[l].RunClaimed(perLayer[l], rows, l == 0 ? x : OutputOf(l - 1, y, temp), OutputOf(l, y, temp), backedUp: true, cancellation);
                     }
                 }
             }
