@@ -305,39 +305,15 @@ public abstract class RaceSuite
         var x = TestData.Inputs(d, 9, seed: 251);
         var snapshot = new MemoryStream();
         session.SaveState(snapshot);
-        var kinds = new (string Name, Func<Task> Call)[]
-        {
-            ("Decode", () => Sync(() => session.Decode(x.AsSpan(0, d)))),
-            ("Prefill", () => Sync(() => session.Prefill(x.AsSpan(0, 3 * d)))),
-            ("Prefill in passes", () => Sync(() => session.Prefill(x))),
-            ("DecodeAsync", () => session.DecodeAsync(x.AsMemory(0, d))),
-            ("PrefillAsync", () => session.PrefillAsync(x.AsMemory(0, 6 * d))),
-            ("DecodeBatch", () => Sync(() => layer.DecodeBatch(new[] { other, session }, x.AsSpan(0, 2 * d)))),
-            ("PrefillBatch", () => Sync(() => layer.PrefillBatch(new[] { other, session }, new[] { 2, 3 }, x.AsSpan(0, 5 * d)))),
-            ("SaveState", () => Sync(() => session.SaveState(new MemoryStream()))),
-            ("LoadState", () => Sync(() => session.LoadState(new MemoryStream(snapshot.ToArray())))),
-            ("Reset", () => Sync(session.Reset)),
-        };
+        var kinds = CallKinds(x, d, m => session.Decode(m.Span), m => session.Prefill(m.Span), session.PrefillAsync, session.DecodeAsync, session.Reset);
+        kinds.Add(("DecodeBatch", () => Sync(() => layer.DecodeBatch(new[] { other, session }, x.AsSpan(0, 2 * d)))));
+        kinds.Add(("PrefillBatch", () => Sync(() => layer.PrefillBatch(new[] { other, session }, new[] { 2, 3 }, x.AsSpan(0, 5 * d)))));
+        kinds.Add(("SaveState", () => Sync(() => session.SaveState(new MemoryStream()))));
+        kinds.Add(("LoadState", () => Sync(() => session.LoadState(new MemoryStream(snapshot.ToArray())))));
 
-        foreach (var (name, call) in kinds)
-        {
-            long position = session.Position;
-            using (var hold = new StageHold(2, layer))
-            {
-                var holder = Outcome(Task.Run(() => session.Decode(x.AsSpan(d, d))));
-                hold.Entered.Wait(Hang).Should().BeTrue();
-
-                (await Outcome(call)).Should().BeOfType<InvalidOperationException>("{0} overlaps a running decode on its session", name)
-                    .Which.Message.Should().Contain("already in use");
-                hold.Go.Set();
-                (await holder).Should().BeNull("the running call finishes ({0})", name);
-            }
-
-            session.Position.Should().Be(position + 1, "only the running call advanced the session ({0})", name);
-            other.Position.Should().Be(0, "a refused batch changes no session of it ({0})", name);
-        }
-
-        other.Decode(x.AsSpan(0, d)); // a refused batch leaves no session of it claimed
+        await EachIsRefusedWhileADecodeRuns(kinds, new[] { layer }, 2, () => session.Decode(x.AsSpan(d, d)), () => session.Position);
+        other.Position.Should().Be(0, "a refused batch changes no session of it");
+        other.Decode(x.AsSpan(0, d)); // and leaves none of them claimed
     }
 
     [Fact]
@@ -350,38 +326,14 @@ public abstract class RaceSuite
         using var session = pool.OpenSession();
         using var other = pool.OpenSession();
         var x = TestData.Inputs(d, 9, seed: 262);
-        var kinds = new (string Name, Func<Task> Call)[]
-        {
-            ("Decode", () => Sync(() => session.Decode(x.AsSpan(0, d)))),
-            ("Prefill", () => Sync(() => session.Prefill(x.AsSpan(0, 3 * d)))),
-            ("Prefill in passes", () => Sync(() => session.Prefill(x))),
-            ("DecodeAsync", () => session.DecodeAsync(x.AsMemory(0, d))),
-            ("PrefillAsync", () => session.PrefillAsync(x.AsMemory(0, 6 * d))),
-            ("DecodeBatch", () => Sync(() => model.DecodeBatch(new[] { other, session }, x.AsSpan(0, 2 * d)))),
-            ("PrefillBatch", () => Sync(() => model.PrefillBatch(new[] { other, session }, new[] { 2, 3 }, x.AsSpan(0, 5 * d)))),
-            ("Reset", () => Sync(session.Reset)),
-        };
+        var kinds = CallKinds(x, d, m => session.Decode(m.Span), m => session.Prefill(m.Span), session.PrefillAsync, session.DecodeAsync, session.Reset);
+        kinds.Add(("DecodeBatch", () => Sync(() => model.DecodeBatch(new[] { other, session }, x.AsSpan(0, 2 * d)))));
+        kinds.Add(("PrefillBatch", () => Sync(() => model.PrefillBatch(new[] { other, session }, new[] { 2, 3 }, x.AsSpan(0, 5 * d)))));
 
-        // Held in the second layer: the running call holds the first layer's lock and claims every layer.
-        var layers = model.Layers.ToArray();
-        foreach (var (name, call) in kinds)
-        {
-            long position = session.Position;
-            using (var hold = new StageHold(10, layers))
-            {
-                var holder = Outcome(Task.Run(() => session.Decode(x.AsSpan(d, d))));
-                hold.Entered.Wait(Hang).Should().BeTrue();
-
-                (await Outcome(call)).Should().BeOfType<InvalidOperationException>("{0} overlaps a running decode on its sequence", name);
-                hold.Go.Set();
-                (await holder).Should().BeNull("the running call finishes ({0})", name);
-            }
-
-            session.Position.Should().Be(position + 1, "only the running call advanced the sequence ({0})", name);
-            other.Position.Should().Be(0, "a refused batch changes no sequence of it ({0})", name);
-        }
-
-        other.Decode(x.AsSpan(0, d));
+        // Held at stage 10, in the second layer: the running call holds the first layer's lock and claims every layer.
+        await EachIsRefusedWhileADecodeRuns(kinds, model.Layers.ToArray(), 10, () => session.Decode(x.AsSpan(d, d)), () => session.Position);
+        other.Position.Should().Be(0, "a refused batch changes no sequence of it");
+        other.Decode(x.AsSpan(0, d)); // and leaves none of them claimed
     }
 
     [Fact]
@@ -455,6 +407,50 @@ public abstract class RaceSuite
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The calls a sequence (a layer's or a model's session) offers on its own: a decode and prefills of one and of
+    /// several passes, synchronous and async, and a reset.
+    /// </summary>
+    private static List<(string Name, Func<Task> Call)> CallKinds(
+        float[] x, int d, Func<ReadOnlyMemory<float>, float[]> decode, Func<ReadOnlyMemory<float>, float[]> prefill,
+        Func<ReadOnlyMemory<float>, CancellationToken, Task<float[]>> prefillAsync,
+        Func<ReadOnlyMemory<float>, CancellationToken, Task<float[]>> decodeAsync, Action reset) =>
+        new()
+        {
+            ("Decode", () => Sync(() => decode(x.AsMemory(0, d)))),
+            ("Prefill", () => Sync(() => prefill(x.AsMemory(0, 3 * d)))),
+            ("Prefill in passes", () => Sync(() => prefill(x))),
+            ("DecodeAsync", () => decodeAsync(x.AsMemory(0, d), default)),
+            ("PrefillAsync", () => prefillAsync(x.AsMemory(0, 6 * d), default)),
+            ("Reset", () => Sync(reset)),
+        };
+
+    /// <summary>
+    /// For each call kind: holds <paramref name="decode"/> at stage <paramref name="holdAt"/> of
+    /// <paramref name="layers"/>, makes the call, which must throw <see cref="InvalidOperationException"/> while the
+    /// decode still runs, then lets the decode finish; only the decode advances the sequence.
+    /// </summary>
+    private static async Task EachIsRefusedWhileADecodeRuns(
+        List<(string Name, Func<Task> Call)> kinds, SomaLayer[] layers, int holdAt, Action decode, Func<long> position)
+    {
+        foreach (var (name, call) in kinds)
+        {
+            long before = position();
+            using (var hold = new StageHold(holdAt, layers))
+            {
+                var holder = Outcome(Task.Run(decode));
+                hold.Entered.Wait(Hang).Should().BeTrue();
+
+                (await Outcome(call)).Should().BeOfType<InvalidOperationException>("{0} overlaps a running decode on its session", name)
+                    .Which.Message.Should().Contain("already in use");
+                hold.Go.Set();
+                (await holder).Should().BeNull("the running call finishes ({0})", name);
+            }
+
+            position().Should().Be(before + 1, "only the running call advanced the session ({0})", name);
         }
     }
 
