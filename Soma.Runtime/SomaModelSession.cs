@@ -204,7 +204,10 @@ public sealed class SomaModelPool : IDisposable
         return new SomaModelSession(Model, sessions.ToArray());
     }
 
-    /// <summary>Frees the pool's state in every layer.</summary>
+    /// <summary>
+    /// Frees the pool's state in every layer, each as <see cref="SomaSessionPool.Dispose"/> does: once no call runs on
+    /// any of its sequences. Never throws and never waits.
+    /// </summary>
     public void Dispose()
     {
         foreach (var pool in pools)
