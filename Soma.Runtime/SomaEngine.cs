@@ -16,7 +16,9 @@ public sealed class SomaEngine : IDisposable
 {
     private readonly Context context;
     private readonly List<WeakReference<IDisposable>> children = new();
-    private bool disposed;
+    private readonly object claims = new();
+    private int activeClaims;
+    private volatile bool disposed;
 
     private SomaEngine(Context context, Accelerator accelerator, SomaDeviceInfo device)
     {
@@ -186,15 +188,24 @@ public sealed class SomaEngine : IDisposable
         return new SomaModel(this, created.ToArray());
     }
 
-    /// <summary>Disposes every layer still open, then the accelerator and the context.</summary>
+    /// <summary>
+    /// Disposes every layer still open (each waits for the call running on it), waits until no session of this
+    /// engine is claimed by a call any more (calls that had not reached their layer end in
+    /// <see cref="ObjectDisposedException"/>), then frees the accelerator and the context. Never throws; a second
+    /// call does nothing. Do not call it from inside a call on this engine.
+    /// </summary>
     public void Dispose()
     {
-        if (disposed)
+        lock (claims)
         {
-            return;
+            if (disposed)
+            {
+                return;
+            }
+
+            disposed = true;
         }
 
-        disposed = true;
         lock (children)
         {
             foreach (var child in children)
@@ -206,6 +217,14 @@ public sealed class SomaEngine : IDisposable
             }
 
             children.Clear();
+        }
+
+        lock (claims)
+        {
+            while (activeClaims > 0)
+            {
+                Monitor.Wait(claims);
+            }
         }
 
         Accelerator.Dispose();
@@ -223,6 +242,31 @@ public sealed class SomaEngine : IDisposable
     }
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
+
+    /// <summary>
+    /// Counts a session claim (see <see cref="SomaSession.Claim"/>): from here until <see cref="EndClaim"/> the
+    /// accelerator stays alive. Throws <see cref="ObjectDisposedException"/> once <see cref="Dispose"/> has begun.
+    /// </summary>
+    internal void BeginClaim()
+    {
+        lock (claims)
+        {
+            ThrowIfDisposed();
+            activeClaims++;
+        }
+    }
+
+    /// <summary>Ends a claim counted by <see cref="BeginClaim"/>; the last one lets a waiting <see cref="Dispose"/> go on.</summary>
+    internal void EndClaim()
+    {
+        lock (claims)
+        {
+            if (--activeClaims == 0)
+            {
+                Monitor.PulseAll(claims);
+            }
+        }
+    }
 
     internal DeviceBuffer<T> Allocate<T>(long length)
         where T : unmanaged => new(Accelerator, Ledger, length);

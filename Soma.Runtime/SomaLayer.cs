@@ -146,7 +146,11 @@ public sealed class SomaLayer : IDisposable
         {
             ThrowIfDisposed();
             var pool = new SomaSessionPool(this, new StateStore(Engine, Options, RingWindow, capacity));
-            pools.Add(pool);
+            lock (pools)
+            {
+                pools.Add(pool);
+            }
+
             return pool;
         }
     }
@@ -256,7 +260,11 @@ public sealed class SomaLayer : IDisposable
         }
     }
 
-    /// <summary>Disposes every pool and session of this layer, then the weights and scratch.</summary>
+    /// <summary>
+    /// Waits for the call running on this layer, then disposes every pool and session of this layer (see
+    /// <see cref="SomaSessionPool.Dispose"/>) and frees the weights and scratch. Calls waiting for the layer end in
+    /// <see cref="ObjectDisposedException"/>. Never throws; a second call does nothing.
+    /// </summary>
     public void Dispose()
     {
         lock (gate)
@@ -267,12 +275,18 @@ public sealed class SomaLayer : IDisposable
             }
 
             disposed = true;
-            foreach (var pool in pools.ToArray())
+            SomaSessionPool[] open;
+            lock (pools)
+            {
+                open = pools.ToArray();
+                pools.Clear();
+            }
+
+            foreach (var pool in open)
             {
                 pool.Dispose();
             }
 
-            pools.Clear();
             workspace?.Dispose();
             weightQkvT.Dispose();
             biasQkv.Dispose();
@@ -291,11 +305,26 @@ public sealed class SomaLayer : IDisposable
         Engine.ThrowIfDisposed();
     }
 
+    /// <summary>Drops a disposed pool from the list <see cref="Dispose"/> works through (without waiting for a call).</summary>
     internal void Forget(SomaSessionPool pool)
     {
-        lock (gate)
+        lock (pools)
         {
             pools.Remove(pool);
+        }
+    }
+
+    /// <summary>
+    /// For a caller that holds <see cref="Gate"/> and the sessions' claims: throws <see cref="ObjectDisposedException"/>
+    /// when the layer or any of the sessions was disposed while the call waited for the layer. Nothing has touched
+    /// the device yet, so the call ends changing nothing.
+    /// </summary>
+    internal void ThrowIfDisposed(IReadOnlyList<SomaSession> sessions)
+    {
+        ThrowIfDisposed();
+        foreach (var s in sessions)
+        {
+            s.ThrowIfDisposed();
         }
     }
 
@@ -306,22 +335,24 @@ public sealed class SomaLayer : IDisposable
     /// Runs rows[s] tokens of x for each session s (rows laid out session after session) and commits their state.
     /// A call of more than <see cref="SomaLayerOptions.MaxChunkTokens"/> rows runs as a pipeline of passes
     /// (<see cref="RunPipelined"/>); if any pass fails or the call is cancelled, every session's slot is restored from
-    /// a device copy taken before the first.
+    /// a device copy taken before the first. The sessions are claimed before the call waits for the layer, so a
+    /// session busy with another call throws <see cref="InvalidOperationException"/> at once, and released only after
+    /// the call's device work has committed or rolled back.
     /// </summary>
     internal void Run(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation = default)
     {
-        lock (gate)
+        var claimed = SomaSession.ClaimAll(sessions);
+        try
         {
-            ThrowIfDisposed();
-            var claimed = SomaSession.ClaimAll(sessions);
-            try
+            lock (gate)
             {
+                ThrowIfDisposed(sessions);
                 RunClaimed(sessions, rows, x, y, backedUp: false, cancellation);
             }
-            finally
-            {
-                claimed.ForEach(s => s.Release());
-            }
+        }
+        finally
+        {
+            claimed.ForEach(s => s.Release());
         }
     }
 

@@ -10,7 +10,7 @@ namespace Soma;
 public sealed class SomaModel : IDisposable
 {
     private readonly SomaLayer[] layers;
-    private bool disposed;
+    private int disposed;
 
     internal SomaModel(SomaEngine engine, SomaLayer[] layers)
     {
@@ -33,7 +33,7 @@ public sealed class SomaModel : IDisposable
     /// <summary>Opens a sequence with its own state in every layer.</summary>
     public SomaModelSession CreateSession()
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ThrowIfDisposed();
         var sessions = new List<SomaSession>();
         try
         {
@@ -57,7 +57,7 @@ public sealed class SomaModel : IDisposable
     /// </summary>
     public SomaModelPool CreatePool(int capacity)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ThrowIfDisposed();
         Guard.Positive(capacity, nameof(capacity));
         var pools = new List<SomaSessionPool>();
         try
@@ -126,15 +126,17 @@ public sealed class SomaModel : IDisposable
         }
     }
 
-    /// <summary>Disposes every layer (and with them every session and pool of the model).</summary>
+    /// <summary>
+    /// Disposes every layer (and with them every session and pool of the model); each layer first waits for the call
+    /// running on it (see <see cref="SomaLayer.Dispose"/>). Never throws; a second call does nothing.
+    /// </summary>
     public void Dispose()
     {
-        if (disposed)
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
         {
             return;
         }
 
-        disposed = true;
         foreach (var layer in layers)
         {
             layer.Dispose();
@@ -143,7 +145,9 @@ public sealed class SomaModel : IDisposable
 
     /// <summary>
     /// Runs rows[s] tokens of x for each sequence s through every layer into y. Every layer's session of every
-    /// sequence is claimed for the whole call, so a sequence serves one call at a time.
+    /// sequence is claimed for the whole call, before the call waits for any layer, so a sequence serves one call at
+    /// a time (a second one throws <see cref="InvalidOperationException"/> at once) and no slot of it goes back to a
+    /// pool before the call has committed or rolled back in every layer.
     /// </summary>
     /// <remarks>
     /// A call that fits one pass in every layer (every decode, short prompts) holds each layer's lock from its pass
@@ -153,7 +157,7 @@ public sealed class SomaModel : IDisposable
     /// </remarks>
     internal void Through(IReadOnlyList<SomaModelSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ThrowIfDisposed();
         var perLayer = layers.Select((_, l) => sessions.Select(s => s.Sessions[l]).ToArray()).ToArray();
         var claimed = SomaSession.ClaimAll(perLayer.SelectMany(s => s));
         try
@@ -179,7 +183,7 @@ public sealed class SomaModel : IDisposable
     /// <summary>Throws unless every sequence is open, of this model, listed once, and from one pool in every layer.</summary>
     internal void CheckSessions(IReadOnlyList<SomaModelSession> sessions)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(sessions);
         for (int b = 0; b < sessions.Count; b++)
         {
@@ -195,6 +199,9 @@ public sealed class SomaModel : IDisposable
         }
     }
 
+    /// <summary>Throws <see cref="ObjectDisposedException"/> once <see cref="Dispose"/> has begun.</summary>
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+
     /// <summary>Where layer <paramref name="l"/> writes its output: y for the last layer, and alternately before it.</summary>
     private Span<float> OutputOf(int l, Span<float> y, float[] temp) => (layers.Length - 1 - l) % 2 == 0 ? y : temp;
 
@@ -209,7 +216,7 @@ public sealed class SomaModel : IDisposable
             {
                 Monitor.Enter(layers[l].Gate);
                 held.Add(layers[l]);
-                layers[l].ThrowIfDisposed();
+                layers[l].ThrowIfDisposed(perLayer[l]);
                 cancellation.ThrowIfCancellationRequested();
                 pending.Add(layers[l].Prepare(perLayer[l], rows, l == 0 ? x : OutputOf(l - 1, y, temp), OutputOf(l, y, temp)));
             }
@@ -253,7 +260,7 @@ public sealed class SomaModel : IDisposable
                 {
                     lock (layers[l].Gate)
                     {
-                        layers[l].ThrowIfDisposed();
+                        layers[l].ThrowIfDisposed(perLayer[l]);
                         layers[l].RunClaimed(perLayer[l], rows, l == 0 ? x : OutputOf(l - 1, y, temp), OutputOf(l, y, temp), backedUp: true, cancellation);
                     }
                 }

@@ -133,7 +133,10 @@ public sealed class SomaModelSession : IDisposable
         }
     }
 
-    /// <summary>Returns every layer's slot.</summary>
+    /// <summary>
+    /// Returns every layer's slot, each as <see cref="SomaSession.Dispose"/> does: at once when no call holds the
+    /// sequence, else when that call has committed or rolled back in every layer. Never throws and never waits.
+    /// </summary>
     public void Dispose()
     {
         foreach (var s in Sessions)
@@ -201,7 +204,10 @@ public sealed class SomaModelPool : IDisposable
         return new SomaModelSession(Model, sessions.ToArray());
     }
 
-    /// <summary>Frees the pool's state in every layer.</summary>
+    /// <summary>
+    /// Frees the pool's state in every layer, each as <see cref="SomaSessionPool.Dispose"/> does: once no call runs on
+    /// any of its sequences. Never throws and never waits.
+    /// </summary>
     public void Dispose()
     {
         foreach (var pool in pools)

@@ -7,13 +7,23 @@ namespace Soma;
 /// <summary>
 /// One sequence running through a <see cref="SomaLayer"/>: its ring of the W most recent keys and values, its field
 /// state and its position, all in device memory of a fixed size. Prefill and decode advance it; a call that fails
-/// leaves it exactly as it was. A session is used by one caller at a time: concurrent calls on the same session
-/// throw <see cref="InvalidOperationException"/>.
+/// leaves it exactly as it was. A session is used by one caller at a time: every call claims the session before it
+/// waits for anything, so a call that overlaps another on the same session throws
+/// <see cref="InvalidOperationException"/> at once.
 /// </summary>
+/// <remarks>
+/// Lifetime: <see cref="Dispose"/> never waits and never frees memory a call is using. Disposing an idle session
+/// returns its slot at once; disposing a session during a call marks it disposed, and its slot goes back to the
+/// pool when that call has committed or rolled back. A call that has not yet entered its layer when the session is
+/// disposed ends in <see cref="ObjectDisposedException"/>; one already running finishes. A reopened slot is
+/// cleared before the new session sees it.
+/// </remarks>
 public sealed class SomaSession : IDisposable
 {
-    private int busy;
-    private bool disposed;
+    private readonly object sync = new();
+    private bool busy;
+    private volatile bool disposed;
+    private bool closed;
 
     internal SomaSession(SomaLayer layer, SomaSessionPool pool, int slot)
     {
@@ -162,20 +172,30 @@ public sealed class SomaSession : IDisposable
         }
     }
 
-    /// <summary>Returns the session's slot to its pool (and frees the pool if the session made its own).</summary>
+    /// <summary>
+    /// Returns the session's slot to its pool (and frees the pool if the session made its own): at once when no call
+    /// holds the session, else when that call ends. Never throws and never waits; later calls throw
+    /// <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
-        if (disposed)
+        lock (sync)
         {
-            return;
+            if (disposed)
+            {
+                return;
+            }
+
+            disposed = true;
+            if (busy)
+            {
+                return; // the call holding the session closes it in Release
+            }
+
+            closed = true;
         }
 
-        disposed = true;
-        Pool.Close(this);
-        if (OwnsPool)
-        {
-            Pool.Dispose();
-        }
+        Close();
     }
 
     /// <summary>Copies the session's device state to the host: ring K, ring V ([W, Hkv, dh]) and field ([Hkv, dh]).</summary>
@@ -227,15 +247,62 @@ public sealed class SomaSession : IDisposable
         Layer.ThrowIfDisposed();
     }
 
+    /// <summary>
+    /// Takes the session for one call, without waiting: throws <see cref="ObjectDisposedException"/> when it (or its
+    /// engine) is disposed and <see cref="InvalidOperationException"/> when another call holds it. Until
+    /// <see cref="Release"/> the session's slot and pool memory and the engine's accelerator stay alive.
+    /// </summary>
     internal void Claim()
     {
-        if (Interlocked.Exchange(ref busy, 1) != 0)
+        lock (sync)
         {
-            throw new InvalidOperationException("This session is already in use by another call; a session serves one call at a time.");
+            ObjectDisposedException.ThrowIf(disposed, this);
+            if (busy)
+            {
+                throw new InvalidOperationException("This session is already in use by another call; a session serves one call at a time.");
+            }
+
+            Layer.Engine.BeginClaim();
+            busy = true;
         }
     }
 
-    internal void Release() => Volatile.Write(ref busy, 0);
+    /// <summary>
+    /// Ends a call's claim, after its device work has committed or rolled back; closes the session if it was disposed
+    /// during the call. Never throws.
+    /// </summary>
+    internal void Release()
+    {
+        bool close;
+        lock (sync)
+        {
+            busy = false;
+            close = disposed && !closed;
+            closed |= close;
+        }
+
+        try
+        {
+            if (close)
+            {
+                Close();
+            }
+        }
+        finally
+        {
+            Layer.Engine.EndClaim();
+        }
+    }
+
+    /// <summary>Returns the slot to the pool (and frees an own pool): once, when disposed and no call holds the session.</summary>
+    private void Close()
+    {
+        Pool.Close(this);
+        if (OwnsPool)
+        {
+            Pool.Dispose();
+        }
+    }
 
     /// <summary>
     /// Claims every session (after checking each is open), or none: when one is already in use, those claimed so far

@@ -6,10 +6,17 @@ namespace Soma;
 /// Device state for a fixed number of sessions of one layer, allocated up front: opening a session takes a free
 /// slot and never allocates device memory; disposing a session returns its slot.
 /// </summary>
+/// <remarks>
+/// A slot comes back only when its session is disposed and no call holds it any more (see
+/// <see cref="SomaSession.Dispose"/>), and <see cref="OpenSession"/> clears a slot before handing it out, so a new
+/// session never sees another sequence's state. Disposing the pool disposes its sessions and frees its device memory
+/// when the last call on any of them has ended (at once when none is running).
+/// </remarks>
 public sealed class SomaSessionPool : IDisposable
 {
     private readonly List<SomaSession> open = new();
     private bool disposed;
+    private bool freed;
 
     internal SomaSessionPool(SomaLayer layer, StateStore store)
     {
@@ -55,7 +62,10 @@ public sealed class SomaSessionPool : IDisposable
         }
     }
 
-    /// <summary>Disposes every session still open and frees the pool's device memory.</summary>
+    /// <summary>
+    /// Disposes every session still open and frees the pool's device memory: at once when no call is running on
+    /// any of its sessions, else when the last such call ends. Never throws and never waits.
+    /// </summary>
     public void Dispose()
     {
         lock (open)
@@ -68,24 +78,36 @@ public sealed class SomaSessionPool : IDisposable
             disposed = true;
             foreach (var s in open.ToArray())
             {
-                s.Dispose();
+                s.Dispose(); // an idle session closes now (Close below); a busy one when its call releases it
             }
 
-            open.Clear();
-            Store.Dispose();
+            FreeWhenEmpty();
         }
 
         Layer.Forget(this);
     }
 
+    /// <summary>Takes back a disposed session's slot once no call holds it; the last one of a disposed pool frees the memory.</summary>
     internal void Close(SomaSession session)
     {
         lock (open)
         {
-            if (open.Remove(session))
+            if (open.Remove(session) && !disposed)
             {
                 Store.Return(session.Slot);
             }
+
+            FreeWhenEmpty();
+        }
+    }
+
+    /// <summary>Frees the store once the pool is disposed and no session of it is still held by a call.</summary>
+    private void FreeWhenEmpty()
+    {
+        if (disposed && open.Count == 0 && !freed)
+        {
+            freed = true;
+            Store.Dispose();
         }
     }
 }

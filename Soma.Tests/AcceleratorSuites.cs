@@ -40,3 +40,6 @@ public sealed class ConcurrencyTests(AcceleratorFixture fixture) : ConcurrencySu
 
 [Collection(AcceleratorCollection.Name)]
 public sealed class ModelTests(AcceleratorFixture fixture) : ModelSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class RaceTests(AcceleratorFixture fixture) : RaceSuite(fixture);
