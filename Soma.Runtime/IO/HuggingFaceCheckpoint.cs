@@ -83,14 +83,15 @@ public sealed class HuggingFaceCheckpoint : IDisposable
         if (File.Exists(index))
         {
             using var document = ParseJson(index);
-            if (!document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            if (document.RootElement.ValueKind != JsonValueKind.Object
+                || !document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
             {
                 throw new InvalidDataException($"{index} has no weight_map object.");
             }
 
             foreach (var entry in map.EnumerateObject())
             {
-                shardOf[entry.Name] = Path.Combine(folder, entry.Value.GetString() ?? throw new InvalidDataException($"{index}: '{entry.Name}' maps to null."));
+                shardOf[entry.Name] = Path.Combine(folder, ShardName(index, entry));
             }
         }
         else if (!File.Exists(single))
@@ -205,6 +206,19 @@ public sealed class HuggingFaceCheckpoint : IDisposable
         }
 
         return file;
+    }
+
+    /// <summary>A weight_map value: the plain name of a file in the checkpoint folder (never a path that leads out of it).</summary>
+    private static string ShardName(string index, JsonProperty entry)
+    {
+        string? name = entry.Value.ValueKind == JsonValueKind.String ? entry.Value.GetString() : null;
+        if (string.IsNullOrEmpty(name) || name != Path.GetFileName(name) || name is "." or ".." || name.Contains('/') || name.Contains('\\'))
+        {
+            throw new InvalidDataException(
+                $"{index}: weight_map maps '{entry.Name}' to {entry.Value.GetRawText()}; expected the name of a .safetensors file in the checkpoint folder.");
+        }
+
+        return name;
     }
 
     private static JsonDocument ParseJson(string path)

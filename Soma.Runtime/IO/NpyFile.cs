@@ -1,94 +1,61 @@
 using System.Buffers.Binary;
-using System.Globalization;
-using System.Text;
-using System.Text.RegularExpressions;
 
 namespace Soma.IO;
 
 /// <summary>
-/// NumPy .npy tensors: reads little-endian float32 or float16 arrays in C order (any rank) as float, writes
-/// float32. Anything else (Fortran order, big-endian, other dtypes, truncated data, a malformed header) is an
-/// <see cref="InvalidDataException"/> that says what was found.
+/// NumPy .npy arrays, read as untrusted input: little-endian float32, float16 or float64 arrays in C order (any rank)
+/// as float (float64 converted, a value beyond float32's range an error), int32 or int64 arrays as long (token ids);
+/// writes float32. Anything else (Fortran order, big-endian, other dtypes, a malformed or lying header, truncated
+/// data, and in a file bytes after the array) is an <see cref="InvalidDataException"/> that says what was found.
+/// Nothing larger than the file is allocated: the shape's byte count is checked against the file's length first.
 /// </summary>
-public static partial class NpyFile
+public static class NpyFile
 {
-    private static readonly byte[] Magic = { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y' };
+    private const string Source = "The .npy file";
 
-    /// <summary>Reads the array in <paramref name="path"/>; returns its values (row-major) and shape. Errors name the file.</summary>
-    public static (float[] Data, long[] Shape) Read(string path)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        using var stream = File.OpenRead(path);
-        try
-        {
-            return Read(stream);
-        }
-        catch (InvalidDataException ex)
-        {
-            throw new InvalidDataException($"{path}: {ex.Message}", ex);
-        }
-    }
+    /// <summary>Reads the float array in <paramref name="path"/>; returns its values (row-major) and shape. Errors name the file.</summary>
+    public static (float[] Data, long[] Shape) Read(string path) => FromFile(path, stream => ReadFloats(stream, wholeStream: true));
 
-    /// <summary>Reads one .npy array from <paramref name="stream"/>.</summary>
+    /// <summary>Reads one float32, float16 or float64 .npy array from <paramref name="stream"/> (which may hold more after it).</summary>
     public static (float[] Data, long[] Shape) Read(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        var prefix = ReadExactly(stream, 8, "the .npy magic and version");
-        if (!prefix.AsSpan(0, 6).SequenceEqual(Magic))
+        return ReadFloats(stream, wholeStream: false);
+    }
+
+    /// <summary>Reads the int32 or int64 array in <paramref name="path"/> as long; returns its values and shape. Errors name the file.</summary>
+    public static (long[] Data, long[] Shape) ReadInt64(string path) => FromFile(path, stream => ReadIntegers(stream, wholeStream: true));
+
+    /// <summary>Reads one int32 or int64 .npy array from <paramref name="stream"/> as long.</summary>
+    public static (long[] Data, long[] Shape) ReadInt64(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        return ReadIntegers(stream, wholeStream: false);
+    }
+
+    /// <summary>
+    /// Reads token ids: a 1-D int32 or int64 array in <paramref name="path"/> whose every id lies in
+    /// [0, <paramref name="vocabularySize"/>). Another rank or an id outside that range is an
+    /// <see cref="InvalidDataException"/> naming the file and the position.
+    /// </summary>
+    public static int[] ReadTokens(string path, int vocabularySize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabularySize);
+        var (ids, shape) = ReadInt64(path);
+        if (shape.Length != 1)
         {
-            throw new InvalidDataException("Not a .npy file: it does not start with \\x93NUMPY.");
+            throw new InvalidDataException($"{path}: token ids have shape ({string.Join(", ", shape)}); expected a 1-D array (n,) (for a batch of one, save ids[0]).");
         }
 
-        int major = prefix[6];
-        int headerLength = major switch
+        var tokens = new int[ids.Length];
+        for (int i = 0; i < ids.Length; i++)
         {
-            1 => BinaryPrimitives.ReadUInt16LittleEndian(ReadExactly(stream, 2, "the header length")),
-            2 or 3 => checked((int)BinaryPrimitives.ReadUInt32LittleEndian(ReadExactly(stream, 4, "the header length"))),
-            _ => throw new InvalidDataException($".npy version {major}.{prefix[7]} is not supported; expected 1.x, 2.x or 3.x."),
-        };
-        if (headerLength > 1 << 20)
-        {
-            throw new InvalidDataException($"The .npy header claims {headerLength} bytes; more than 1 MiB is not a real header.");
+            tokens[i] = ids[i] >= 0 && ids[i] < vocabularySize
+                ? (int)ids[i]
+                : throw new InvalidDataException($"{path}: token {i} is {ids[i]}; expected an id in [0, {vocabularySize}).");
         }
 
-        string header = Encoding.Latin1.GetString(ReadExactly(stream, headerLength, "the header"));
-        string descr = Field(header, "descr", QuotedValue());
-        string fortran = Field(header, "fortran_order", BoolValue());
-        string shapeText = Field(header, "shape", TupleValue());
-        if (fortran == "True")
-        {
-            throw new InvalidDataException("The .npy array is in Fortran order; only C order is read (use numpy.ascontiguousarray).");
-        }
-
-        int itemSize = descr switch
-        {
-            "<f4" => 4,
-            "<f2" => 2,
-            ">f4" or ">f2" => throw new InvalidDataException($"The .npy dtype '{descr}' is big-endian; only little-endian float32/float16 is read."),
-            _ => throw new InvalidDataException($"The .npy dtype '{descr}' is not supported; expected '<f4' (float32) or '<f2' (float16)."),
-        };
-        var shape = shapeText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(d => long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out long v)
-                ? v
-                : throw new InvalidDataException($"The .npy shape ({shapeText}) holds '{d}', not a dimension."))
-            .ToArray();
-        // Saturates past int.MaxValue instead of overflowing, so an absurd shape is an error before anything is read.
-        long count = shape.Aggregate(1L, (a, b) => a == 0 || b <= int.MaxValue / Math.Max(a, 1) ? a * b : int.MaxValue + 1L);
-        if (count * itemSize > int.MaxValue)
-        {
-            throw new InvalidDataException($"The .npy shape ({shapeText}) holds more than the {int.MaxValue / itemSize} elements this reader takes.");
-        }
-
-        var bytes = ReadExactly(stream, (int)(count * itemSize), $"the data ({count} elements of {descr})");
-        var data = new float[count];
-        for (int i = 0; i < data.Length; i++)
-        {
-            data[i] = itemSize == 4
-                ? BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * 4))
-                : (float)BinaryPrimitives.ReadHalfLittleEndian(bytes.AsSpan(i * 2));
-        }
-
-        return (data, shape);
+        return tokens;
     }
 
     /// <summary>Writes <paramref name="data"/> as a float32 C-order .npy array of <paramref name="shape"/>.</summary>
@@ -104,22 +71,14 @@ public static partial class NpyFile
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(shape);
-        long count = shape.Aggregate(1L, (a, b) => b < 0 ? throw new ArgumentOutOfRangeException(nameof(shape), b, "Dimensions must be >= 0.") : a * b);
+        long count = shape.Aggregate(1L, (a, b) => b < 0 ? throw new ArgumentOutOfRangeException(nameof(shape), b, "Dimensions must be >= 0.") : checked(a * b));
         if (count != data.Length)
         {
             throw new ArgumentException($"shape ({string.Join(", ", shape)}) holds {count} elements; data has {data.Length}.", nameof(shape));
         }
 
         string dims = shape.Length == 1 ? $"{shape[0]}," : string.Join(", ", shape);
-        string dict = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims}), }}";
-        int unpadded = Magic.Length + 2 + 2 + dict.Length + 1;
-        string header = dict + new string(' ', (64 - unpadded % 64) % 64) + "\n";
-        stream.Write(Magic);
-        stream.Write(new byte[] { 1, 0 });
-        var length = new byte[2];
-        BinaryPrimitives.WriteUInt16LittleEndian(length, checked((ushort)header.Length));
-        stream.Write(length);
-        stream.Write(Encoding.Latin1.GetBytes(header));
+        stream.Write(NpyHeader.Prefix($"{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims}), }}"));
         var bytes = new byte[data.Length * 4];
         for (int i = 0; i < data.Length; i++)
         {
@@ -129,32 +88,50 @@ public static partial class NpyFile
         stream.Write(bytes);
     }
 
-    private static string Field(string header, string key, Regex value)
+    private static (float[] Data, long[] Shape) ReadFloats(Stream stream, bool wholeStream) =>
+        ReadArray(stream, wholeStream, header => ElementDecoding.IsFloat(header.Type)
+            ? ElementDecoding.ToFloat(header.Type, "The .npy data")
+            : throw new InvalidDataException(
+                $"The .npy dtype '{header.Descr}' is not supported here: expected floats ('<f4', '<f2' or '<f8'); integer arrays are token ids (NpyFile.ReadTokens)."));
+
+    private static (long[] Data, long[] Shape) ReadIntegers(Stream stream, bool wholeStream) =>
+        ReadArray(stream, wholeStream, header => !ElementDecoding.IsFloat(header.Type)
+            ? ElementDecoding.ToInt64(header.Type, "The .npy data")
+            : throw new InvalidDataException($"The .npy dtype '{header.Descr}' holds floats; expected integers ('<i4' or '<i8')."));
+
+    /// <summary>The header, then the data: checked against the stream's length before anything is allocated for it.</summary>
+    private static (T[] Data, long[] Shape) ReadArray<T>(Stream stream, bool wholeStream, Func<NpyHeader, StreamReads.Decoder<T>> decoderFor)
     {
-        var match = Regex.Match(header, $"'{key}'\\s*:\\s*");
-        if (!match.Success)
+        var header = NpyHeader.Read(stream);
+        var decode = decoderFor(header);
+        long bytes = header.DataBytes;
+        if (wholeStream && StreamReads.Remaining(stream) is { } left && left > bytes)
         {
-            throw new InvalidDataException($"The .npy header has no '{key}': {header.Trim()}");
+            throw new InvalidDataException(
+                $"{Source} has {left} bytes after its header, but its shape {header.ShapeText} of '{header.Descr}' accounts for {bytes}: the header does not describe the data.");
         }
 
-        var v = value.Match(header, match.Index + match.Length);
-        if (!v.Success || v.Index != match.Index + match.Length)
-        {
-            throw new InvalidDataException($"The .npy header's '{key}' is malformed: {header.Trim()}");
-        }
-
-        return v.Groups[1].Value;
+        var data = StreamReads.Elements(stream, header.Count, ElementDecoding.Size(header.Type), decode, Source, $"the data (shape {header.ShapeText} of '{header.Descr}')");
+        return (data, header.Shape);
     }
 
-    [GeneratedRegex("'([^']*)'")]
-    private static partial Regex QuotedValue();
+    /// <summary>Opens <paramref name="path"/> and reads it whole with <paramref name="read"/>; errors name the file.</summary>
+    private static T FromFile<T>(string path, Func<Stream, T> read)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path))
+        {
+            throw new InvalidDataException($"{path} is a directory; expected a .npy file.");
+        }
 
-    [GeneratedRegex("(True|False)")]
-    private static partial Regex BoolValue();
-
-    [GeneratedRegex("\\(([^)]*)\\)")]
-    private static partial Regex TupleValue();
-
-    private static byte[] ReadExactly(Stream stream, int count, string what) =>
-        StreamReads.Exactly(stream, count, "The .npy file", what);
+        using var stream = File.OpenRead(path);
+        try
+        {
+            return read(stream);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new InvalidDataException($"{path}: {ex.Message}", ex);
+        }
+    }
 }

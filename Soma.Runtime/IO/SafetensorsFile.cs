@@ -12,8 +12,8 @@ namespace Soma.IO;
 /// <param name="End">One past the last byte, relative to the data section.</param>
 public sealed record SafetensorInfo(string Name, string Dtype, IReadOnlyList<long> Shape, long Begin, long End)
 {
-    /// <summary>Product of the dimensions.</summary>
-    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+    /// <summary>Product of the dimensions (an <see cref="OverflowException"/> past 2^63; an opened file's tensors fit in it).</summary>
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => checked(a * b));
 }
 
 /// <summary>
@@ -22,10 +22,13 @@ public sealed record SafetensorInfo(string Name, string Dtype, IReadOnlyList<lon
 /// only that layer's pages. F32, F16 and BF16 tensors read as float.
 /// </summary>
 /// <remarks>
-/// Checked on open: the 8-byte header length lies inside the file and below 100 MB; the header is a JSON object;
-/// every tensor has a known dtype, non-negative dimensions and data_offsets [begin, end) inside the data section,
-/// with end - begin equal to elements x dtype size; no name appears twice and no two tensors overlap. Each failure is an
-/// <see cref="InvalidDataException"/> naming the tensor and what was wrong.
+/// Checked on open, as the reference implementation (the safetensors crate) does: the 8-byte header length lies
+/// inside the file and below 100 MB; the header is a JSON object; __metadata__, where present, maps strings to
+/// strings; every tensor has a known dtype, non-negative dimensions whose element and byte counts fit in 64 bits
+/// (checked, never wrapped) and data_offsets [begin, end) with end - begin equal to elements x dtype size; no name
+/// appears twice; and the tensors, in order of their offsets, tile the data section exactly: no overlap, no gap, no
+/// bytes before the first, between two or after the last. Each failure is an <see cref="InvalidDataException"/>
+/// naming the file, the tensor and what was wrong.
 /// </remarks>
 public sealed class SafetensorsFile : IDisposable
 {
@@ -64,13 +67,31 @@ public sealed class SafetensorsFile : IDisposable
     public static SafetensorsFile Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        long length = new FileInfo(path).Length;
+        if (Directory.Exists(path))
+        {
+            throw new InvalidDataException($"{path} is a directory; expected a .safetensors file.");
+        }
+
+        // The length is the mapped file's own, so a file that changes size between the two cannot make them disagree.
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        long length = file.Length;
         if (length < 8)
         {
+            file.Dispose();
             throw new InvalidDataException($"{path} is {length} bytes: too short for a safetensors header length.");
         }
 
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        MemoryMappedFile map;
+        try
+        {
+            map = MemoryMappedFile.CreateFromFile(file, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+
         try
         {
             using var lengthView = map.CreateViewAccessor(0, 8, MemoryMappedFileAccess.Read);
@@ -117,51 +138,15 @@ public sealed class SafetensorsFile : IDisposable
             throw new NotSupportedException($"Tensor '{name}' in {Path} has {info.ElementCount} elements, more than one float array holds.");
         }
 
-        var values = new float[info.ElementCount];
-        if (values.Length == 0)
+        if (info.ElementCount == 0)
         {
-            return values;
+            return [];
         }
 
-        // Convert in 1 MiB pieces straight from the mapping: no copy of the whole tensor's bytes, and only its pages are touched.
-        int size = info.Dtype == "F32" ? 4 : 2;
-        var buffer = new byte[(int)Math.Min(info.End - info.Begin, 1 << 20)];
+        // Converted in 1 MiB pieces straight from the mapping: no copy of the whole tensor's bytes, and only its pages are touched.
+        var type = info.Dtype switch { "F32" => ElementType.F32, "F16" => ElementType.F16, _ => ElementType.BF16 };
         using var view = map.CreateViewStream(dataStart + info.Begin, info.End - info.Begin, MemoryMappedFileAccess.Read);
-        for (int done = 0; done < values.Length;)
-        {
-            int count = Math.Min(values.Length - done, buffer.Length / size);
-            var raw = buffer.AsSpan(0, count * size);
-            view.ReadExactly(raw);
-            var target = values.AsSpan(done, count);
-            switch (info.Dtype)
-            {
-                case "F32":
-                    for (int i = 0; i < count; i++)
-                    {
-                        target[i] = BinaryPrimitives.ReadSingleLittleEndian(raw[(i * 4)..]);
-                    }
-
-                    break;
-                case "F16":
-                    for (int i = 0; i < count; i++)
-                    {
-                        target[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(raw[(i * 2)..]);
-                    }
-
-                    break;
-                default: // BF16: the upper half of a float32.
-                    for (int i = 0; i < count; i++)
-                    {
-                        target[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(raw[(i * 2)..]) << 16);
-                    }
-
-                    break;
-            }
-
-            done += count;
-        }
-
-        return values;
+        return StreamReads.Elements(view, info.ElementCount, ElementDecoding.Size(type), ElementDecoding.ToFloat(type, Path), Path, $"tensor '{name}'");
     }
 
     /// <summary>Releases the mapping.</summary>
@@ -169,6 +154,11 @@ public sealed class SafetensorsFile : IDisposable
 
     private static (Dictionary<string, SafetensorInfo>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
     {
+        if (header[0] != (byte)'{')
+        {
+            throw new InvalidDataException($"{path}: the safetensors header does not start with '{{'; it is not a JSON object.");
+        }
+
         JsonDocument document;
         try
         {
@@ -187,21 +177,12 @@ public sealed class SafetensorsFile : IDisposable
             }
 
             var tensors = new Dictionary<string, SafetensorInfo>();
-            var metadata = new Dictionary<string, string>();
+            Dictionary<string, string>? metadata = null;
             foreach (var entry in document.RootElement.EnumerateObject())
             {
                 if (entry.Name == "__metadata__")
                 {
-                    if (entry.Value.ValueKind != JsonValueKind.Object)
-                    {
-                        throw new InvalidDataException($"{path}: the header's __metadata__ is not an object of strings.");
-                    }
-
-                    foreach (var m in entry.Value.EnumerateObject())
-                    {
-                        metadata[m.Name] = m.Value.ToString();
-                    }
-
+                    metadata = metadata is null ? ReadMetadata(path, entry.Value) : throw new InvalidDataException($"{path}: the header has __metadata__ twice.");
                     continue;
                 }
 
@@ -213,17 +194,55 @@ public sealed class SafetensorsFile : IDisposable
                 tensors[entry.Name] = Tensor(path, entry.Name, entry.Value, dataLength);
             }
 
-            var ordered = tensors.Values.Where(t => t.End > t.Begin).OrderBy(t => t.Begin).ToList();
-            for (int i = 1; i < ordered.Count; i++)
+            CheckTiling(path, tensors.Values, dataLength);
+            return (tensors, metadata ?? new Dictionary<string, string>());
+        }
+    }
+
+    private static Dictionary<string, string> ReadMetadata(string path, JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw new InvalidDataException($"{path}: the header's __metadata__ is not an object of strings.");
+        }
+
+        var metadata = new Dictionary<string, string>();
+        foreach (var m in value.EnumerateObject())
+        {
+            metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String
+                ? m.Value.GetString()!
+                : throw new InvalidDataException($"{path}: the header's __metadata__ '{m.Name}' is {m.Value.ValueKind}, not a string.");
+        }
+
+        return metadata;
+    }
+
+    /// <summary>The tensors, by offset, must cover [0, dataLength) exactly once (the safetensors crate's rule).</summary>
+    private static void CheckTiling(string path, IEnumerable<SafetensorInfo> tensors, long dataLength)
+    {
+        long covered = 0;
+        SafetensorInfo? previous = null;
+        foreach (var t in tensors.OrderBy(t => t.Begin).ThenBy(t => t.End))
+        {
+            if (t.Begin < covered)
             {
-                if (ordered[i].Begin < ordered[i - 1].End)
-                {
-                    throw new InvalidDataException(
-                        $"{path}: tensors '{ordered[i - 1].Name}' and '{ordered[i].Name}' overlap in the data section.");
-                }
+                throw new InvalidDataException($"{path}: tensors '{previous!.Name}' and '{t.Name}' overlap in the data section.");
             }
 
-            return (tensors, metadata);
+            if (t.Begin > covered)
+            {
+                throw new InvalidDataException(
+                    $"{path}: bytes [{covered}, {t.Begin}) of the data section, before tensor '{t.Name}', belong to no tensor: the offsets do not describe the data.");
+            }
+
+            covered = t.End;
+            previous = t;
+        }
+
+        if (covered != dataLength)
+        {
+            throw new InvalidDataException(
+                $"{path}: the data section has {dataLength} bytes but its tensors end at byte {covered}: the header does not describe the data.");
         }
     }
 
@@ -231,6 +250,11 @@ public sealed class SafetensorsFile : IDisposable
     {
         try
         {
+            if (value.ValueKind != JsonValueKind.Object)
+            {
+                throw new InvalidDataException($"{path}: tensor '{name}' is {value.ValueKind}, not an object with dtype, shape and data_offsets.");
+            }
+
             string dtype = value.GetProperty("dtype").GetString() ?? "";
             if (!DtypeSizes.TryGetValue(dtype, out int size))
             {
@@ -245,11 +269,19 @@ public sealed class SafetensorsFile : IDisposable
             }
 
             long begin = offsets[0], end = offsets[1];
-            long expected = shape.Aggregate(1L, (a, b) => checked(a * b)) * size;
             if (begin < 0 || end < begin || end > dataLength)
             {
                 throw new InvalidDataException(
                     $"{path}: tensor '{name}' claims bytes [{begin}, {end}) but the data section has {dataLength} bytes.");
+            }
+
+            long expected = 1;
+            foreach (long d in shape.Append(size))
+            {
+                expected = d == 0 || expected <= long.MaxValue / d
+                    ? expected * d
+                    : throw new InvalidDataException(
+                        $"{path}: tensor '{name}' ({dtype}, shape [{string.Join(", ", shape)}]) has more than {long.MaxValue} bytes: its shape is not real.");
             }
 
             if (end - begin != expected)

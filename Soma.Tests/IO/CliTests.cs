@@ -49,7 +49,8 @@ public sealed class CliTests : IDisposable
             folder, new[] { TestData.Weights(o, seed: 174, biases: true) }, sharded: true, halfKey: null,
             config: new Dictionary<string, object?> { ["rope_scaling"] = new Dictionary<string, object> { ["type"] = "linear", ["factor"] = 2.0 } });
         string x = Path.Combine(folder, "x.npy");
-        NpyFile.Write(x, TestData.Inputs(12, 6, seed: 175), 6, 12);
+        // float64, NumPy's default dtype: converted to float32 on reading.
+        File.WriteAllBytes(x, NpyWriter.Bytes("<f8", "False", "(6, 12)", NpyWriter.F64(TestData.Inputs(12, 6, seed: 175).Select(v => (double)v).ToArray())));
 
         var output = new StringWriter();
         var error = new StringWriter();
@@ -82,6 +83,61 @@ public sealed class CliTests : IDisposable
             .And.Contain("has no config.json")
             .And.Contain("'x'");
         error.ToString().Should().NotContain("   at ", "a user mistake never prints a stack trace");
+    }
+
+    [Theory]
+    [InlineData("v2 header length 2^31")]
+    [InlineData("536870911 floats in 160 bytes")]
+    [InlineData("500 million floats, 20 present")]
+    [InlineData("2^62 float64s")]
+    [InlineData("float64 beyond float32")]
+    [InlineData("int64 token ids")]
+    [InlineData("a directory")]
+    public void Run_OnAHostileInput_IsOneErrorLineNamingTheFile_WithExitCode2(string name)
+    {
+        var o = new SomaLayerOptions(12, 4, 2, 4, window: 3);
+        FakeCheckpoint.Write(folder, new[] { TestData.Weights(o, seed: 176) }, sharded: false, halfKey: null);
+        string x = Path.Combine(folder, "x.npy"), y = Path.Combine(folder, "y.npy");
+        switch (name)
+        {
+            case "a directory":
+                Directory.CreateDirectory(x);
+                break;
+            case "float64 beyond float32":
+                File.WriteAllBytes(x, NpyWriter.Bytes("<f8", "False", "(1, 12)", NpyWriter.F64(Enumerable.Range(0, 12).Select(i => i == 5 ? 1e39 : i).ToArray())));
+                break;
+            case "int64 token ids":
+                File.WriteAllBytes(x, NpyWriter.Bytes("<i8", "False", "(3,)", NpyWriter.I64(1, 2, 3)));
+                break;
+            default:
+                File.WriteAllBytes(x, Hostile.Npy(name));
+                break;
+        }
+
+        var error = new StringWriter();
+        int rc = SomaCli.Invoke(new[] { "run", "--model", folder, "--layer", "0", "--input", x, "--output", y, "--accelerator", "cpu" }, TextWriter.Null, error);
+
+        rc.Should().Be(2);
+        error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().ContainSingle()
+            .Which.Should().StartWith($"error: {x}").And.NotContain("   at ");
+        File.Exists(y).Should().BeFalse();
+    }
+
+    [Fact]
+    public void Run_OnACheckpointWhoseHeaderLies_IsOneErrorLineNamingTheFile_WithExitCode2()
+    {
+        var o = new SomaLayerOptions(12, 4, 2, 4, window: 3);
+        FakeCheckpoint.Write(folder, new[] { TestData.Weights(o, seed: 177) }, sharded: false, halfKey: null);
+        string weights = Path.Combine(folder, "model.safetensors"), x = Path.Combine(folder, "x.npy");
+        File.WriteAllBytes(weights, Hostile.Safetensors());
+        File.WriteAllBytes(x, NpyWriter.Bytes("<f8", "False", "(2, 12)", NpyWriter.F64(new double[24])));
+        var error = new StringWriter();
+
+        int rc = SomaCli.Invoke(new[] { "run", "--model", folder, "--layer", "0", "--input", x, "--output", Path.Combine(folder, "y.npy"), "--accelerator", "cpu" }, TextWriter.Null, error);
+
+        rc.Should().Be(2);
+        error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().ContainSingle()
+            .Which.Should().Be($"error: {weights}: tensor 'w' (F32, shape [4611686018427387904]) has more than 9223372036854775807 bytes: its shape is not real.");
     }
 
     [Theory]

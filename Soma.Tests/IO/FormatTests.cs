@@ -20,9 +20,65 @@ public sealed class FormatTests : IDisposable
 
         read.Should().Equal(data);
         shape.Should().Equal(3, 4);
-        var (half, halfShape) = NpyFile.Read(new MemoryStream(Npy("<f2", "False", "(4,)", new byte[] { 0x00, 0x3c, 0x00, 0xc0, 0x00, 0x38, 0x00, 0x00 })));
+        var (half, halfShape) = NpyFile.Read(new MemoryStream(NpyWriter.Bytes("<f2", "False", "(4,)", new byte[] { 0x00, 0x3c, 0x00, 0xc0, 0x00, 0x38, 0x00, 0x00 })));
         half.Should().Equal(1f, -2f, 0.5f, 0f);
         halfShape.Should().Equal(4);
+    }
+
+    [Fact]
+    public void Npy_Float64IsConvertedToFloat32_AndValuesBeyondFloat32AreRejected()
+    {
+        var values = new[] { 1.0, -2.5, 1e-50, 3.4e38, double.PositiveInfinity, Math.PI };
+        string path = Path.Combine(folder, "f64.npy");
+        File.WriteAllBytes(path, NpyWriter.Bytes("<f8", "False", "(2, 3)", NpyWriter.F64(values)));
+
+        var (read, shape) = NpyFile.Read(path);
+
+        read.Should().Equal(values.Select(v => (float)v), "converted as (float)value; an infinity stays one, 1e-50 underflows to 0");
+        shape.Should().Equal(2, 3);
+        File.WriteAllBytes(path, NpyWriter.Bytes("<f8", "False", "(3,)", NpyWriter.F64(1.0, -3.5e38, 2.0), major: 2));
+        Action beyond = () => NpyFile.Read(path);
+        beyond.Should().Throw<InvalidDataException>().WithMessage($"{path}: *element 1 is -3.5E+38, outside the float32 range*");
+    }
+
+    [Fact]
+    public void Npy_Int32AndInt64RoundTrip_AsLongs_AndTokensAreCheckedIds()
+    {
+        string i4 = Path.Combine(folder, "i4.npy"), i8 = Path.Combine(folder, "i8.npy"), grid = Path.Combine(folder, "grid.npy");
+        File.WriteAllBytes(i4, NpyWriter.Bytes("<i4", "False", "(5,)", NpyWriter.I32(0, 7, int.MaxValue, -1, 151_642), major: 3));
+        File.WriteAllBytes(i8, NpyWriter.Bytes("<i8", "False", "(4,)", NpyWriter.I64(3, 151_935, 0, 42)));
+        File.WriteAllBytes(grid, NpyWriter.Bytes("<i8", "False", "(2, 2)", NpyWriter.I64(1, 2, 3, long.MinValue)));
+
+        NpyFile.ReadInt64(i4).Data.Should().Equal(0, 7, int.MaxValue, -1, 151_642);
+        NpyFile.ReadInt64(grid).Should().BeEquivalentTo((new long[] { 1, 2, 3, long.MinValue }, new long[] { 2, 2 }));
+        NpyFile.ReadInt64(new MemoryStream(File.ReadAllBytes(i8))).Shape.Should().Equal(4);
+        NpyFile.ReadTokens(i8, vocabularySize: 151_936).Should().Equal(3, 151_935, 0, 42);
+
+        Action outOfVocabulary = () => NpyFile.ReadTokens(i8, vocabularySize: 151_935);
+        outOfVocabulary.Should().Throw<InvalidDataException>().WithMessage($"{i8}: token 1 is 151935; expected an id in [0, 151935).");
+        Action negative = () => NpyFile.ReadTokens(i4, vocabularySize: int.MaxValue);
+        negative.Should().Throw<InvalidDataException>().WithMessage("*token 2 is 2147483647*");
+        Action twoD = () => NpyFile.ReadTokens(grid, 10);
+        twoD.Should().Throw<InvalidDataException>().WithMessage($"{grid}: token ids have shape (2, 2); expected a 1-D array (n,)*");
+        Action floatsAsIds = () => NpyFile.ReadInt64(new MemoryStream(NpyWriter.Bytes("<f8", "False", "(1,)", NpyWriter.F64(1))));
+        floatsAsIds.Should().Throw<InvalidDataException>().WithMessage("*'<f8' holds floats; expected integers ('<i4' or '<i8')*");
+        Action idsAsFloats = () => NpyFile.Read(i4);
+        idsAsFloats.Should().Throw<InvalidDataException>().WithMessage($"{i4}: *'<i4' is not supported here*token ids*");
+    }
+
+    [Fact]
+    public void Npy_StreamsThatCannotSeek_ReadArraysLargerThanOnePiece()
+    {
+        var values = Enumerable.Range(0, 70_000).Select(i => i * 0.125f).ToArray();
+        var bytes = new MemoryStream();
+        NpyFile.Write(bytes, values, 70_000);
+        NpyFile.Write(bytes, new[] { 9f }, 1);
+        var stream = new ForwardOnlyStream(bytes.ToArray());
+
+        NpyFile.Read(stream).Data.Should().Equal(values);
+        NpyFile.Read(stream).Data.Should().Equal(new[] { 9f }, "a stream may hold one array after another");
+        var longs = new ForwardOnlyStream(NpyWriter.Bytes("<i8", "False", "(9000,)", NpyWriter.I64(Enumerable.Range(0, 9000).Select(i => (long)i * i).ToArray())));
+        NpyFile.ReadInt64(longs).Data.Should().Equal(Enumerable.Range(0, 9000).Select(i => (long)i * i));
     }
 
     [Theory]
@@ -33,7 +89,7 @@ public sealed class FormatTests : IDisposable
     [InlineData("<f4", "False", "(2, x)", 16, "*'x', not a dimension*")]
     public void Npy_RejectsWhatItCannotRead(string descr, string fortran, string shape, int dataBytes, string message)
     {
-        Action read = () => NpyFile.Read(new MemoryStream(Npy(descr, fortran, shape, new byte[dataBytes])));
+        Action read = () => NpyFile.Read(new MemoryStream(NpyWriter.Bytes(descr, fortran, shape, new byte[dataBytes])));
         read.Should().Throw<InvalidDataException>().WithMessage(message);
         Action badMagic = () => NpyFile.Read(new MemoryStream(Encoding.ASCII.GetBytes("PK\u0003\u0004 not npy")));
         badMagic.Should().Throw<InvalidDataException>().WithMessage("*NUMPY*");
@@ -68,22 +124,22 @@ public sealed class FormatTests : IDisposable
     {
         var good = File.ReadAllBytes(Write("base.safetensors", new[] { ("w", "F32", new long[] { 2, 3 }, Floats(1, 2, 3, 4, 5, 6)) }));
 
-        Expect(WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,28]}}", 32), "*needs 24 bytes but its data_offsets span 28*");
-        Expect(WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[8,32]}}", 24), "*claims bytes [8, 32)*24 bytes*");
-        Expect(WithHeader("{\"w\":{\"dtype\":\"Q4\",\"shape\":[2,3],\"data_offsets\":[0,24]}}", 24), "*dtype 'Q4'*");
-        Expect(WithHeader("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 24), "*overlap*");
-        Expect(WithHeader("{\"w\": [1, 2", 24), "*not valid JSON*");
+        Expect(SafetensorsWriter.WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,28]}}", 32), "*needs 24 bytes but its data_offsets span 28*");
+        Expect(SafetensorsWriter.WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[8,32]}}", 24), "*claims bytes [8, 32)*24 bytes*");
+        Expect(SafetensorsWriter.WithHeader("{\"w\":{\"dtype\":\"Q4\",\"shape\":[2,3],\"data_offsets\":[0,24]}}", 24), "*dtype 'Q4'*");
+        Expect(SafetensorsWriter.WithHeader("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 24), "*overlap*");
+        Expect(SafetensorsWriter.WithHeader("{\"w\": [1, 2", 24), "*not valid JSON*");
         Expect(good[..(good.Length - 5)], "*claims bytes [0, 24)*19 bytes*");
         var huge = (byte[])good.Clone();
         BinaryPrimitives.WriteUInt64LittleEndian(huge, 1UL << 40);
         Expect(huge, "*header length 1099511627776 does not fit*");
         Expect(new byte[5], "*too short*");
-        Expect(WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 16), "*names tensor 'w' twice*");
-        Expect(WithHeader("{\"__metadata__\": [1], \"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8), "*__metadata__ is not an object*");
-        Expect(WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8), "*'w' has a negative dimension*");
-        Expect(WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}", 8), "*'w' has a malformed entry*");
-        Expect(WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,8]}}", 8), "*'w' has a malformed entry*");
-        Expect(WithHeader("[]", 8), "*not a JSON object*");
+        Expect(SafetensorsWriter.WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 16), "*names tensor 'w' twice*");
+        Expect(SafetensorsWriter.WithHeader("{\"__metadata__\": [1], \"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8), "*__metadata__ is not an object*");
+        Expect(SafetensorsWriter.WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8), "*'w' has a negative dimension*");
+        Expect(SafetensorsWriter.WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}", 8), "*'w' has a malformed entry*");
+        Expect(SafetensorsWriter.WithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,8]}}", 8), "*'w' (F32, shape [4294967296, 4294967296, 4294967296]) has more than 9223372036854775807 bytes*");
+        Expect(SafetensorsWriter.WithHeader("[]", 8), "*not a JSON object*");
     }
 
     [Fact]
@@ -109,11 +165,11 @@ public sealed class FormatTests : IDisposable
     public void Npy_ErrorsFromAFileNameIt_AndAbsurdShapesAreRejectedBeforeReading()
     {
         string path = Path.Combine(folder, "broken.npy");
-        File.WriteAllBytes(path, Npy("<f4", "False", "(3, 4)", new byte[20]));
+        File.WriteAllBytes(path, NpyWriter.Bytes("<f4", "False", "(3, 4)", new byte[20]));
         Action truncated = () => NpyFile.Read(path);
         truncated.Should().Throw<InvalidDataException>().WithMessage($"{path}: *truncated*");
 
-        Action huge = () => NpyFile.Read(new MemoryStream(Npy("<f4", "False", "(4294967296, 4294967296, 4294967296)", new byte[16])));
+        Action huge = () => NpyFile.Read(new MemoryStream(NpyWriter.Bytes("<f4", "False", "(4294967296, 4294967296, 4294967296)", new byte[16])));
         huge.Should().Throw<InvalidDataException>().WithMessage("*holds more than*");
         Action badVersion = () => NpyFile.Read(new MemoryStream(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 9, 0, 0, 0 }));
         badVersion.Should().Throw<InvalidDataException>().WithMessage("*version 9.0 is not supported*");
@@ -129,15 +185,6 @@ public sealed class FormatTests : IDisposable
         open.Should().Throw<InvalidDataException>().WithMessage(message);
     }
 
-    private static byte[] WithHeader(string json, int dataBytes)
-    {
-        var header = Encoding.UTF8.GetBytes(json);
-        var bytes = new byte[8 + header.Length + dataBytes];
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)header.Length);
-        header.CopyTo(bytes, 8);
-        return bytes;
-    }
-
     private string Write(string name, (string Name, string Dtype, long[] Shape, byte[] Data)[] tensors, Dictionary<string, string>? metadata = null)
     {
         string path = Path.Combine(folder, name);
@@ -146,15 +193,4 @@ public sealed class FormatTests : IDisposable
     }
 
     private static byte[] Floats(params float[] values) => SafetensorsWriter.F32(values);
-
-    private static byte[] Npy(string descr, string fortran, string shape, byte[] data)
-    {
-        var header = Encoding.ASCII.GetBytes($"{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape}, }}\n");
-        var bytes = new byte[10 + header.Length + data.Length];
-        new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0 }.CopyTo(bytes, 0);
-        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), (ushort)header.Length);
-        header.CopyTo(bytes, 10);
-        data.CopyTo(bytes, 10 + header.Length);
-        return bytes;
-    }
 }

@@ -34,6 +34,16 @@ internal static class SafetensorsWriter
         }
     }
 
+    /// <summary>A file of the given header JSON (any text, true length) followed by <paramref name="dataBytes"/> zero bytes.</summary>
+    public static byte[] WithHeader(string json, int dataBytes)
+    {
+        var header = System.Text.Encoding.UTF8.GetBytes(json);
+        var bytes = new byte[8 + header.Length + dataBytes];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)header.Length);
+        header.CopyTo(bytes, 8);
+        return bytes;
+    }
+
     public static byte[] F32(params float[] values)
     {
         var bytes = new byte[values.Length * 4];
