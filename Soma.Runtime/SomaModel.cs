@@ -33,7 +33,7 @@ public sealed class SomaModel : IDisposable
     /// <summary>Opens a sequence with its own state in every layer.</summary>
     public SomaModelSession CreateSession()
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ThrowIfDisposed();
         var sessions = new List<SomaSession>();
         try
         {
@@ -57,7 +57,7 @@ public sealed class SomaModel : IDisposable
     /// </summary>
     public SomaModelPool CreatePool(int capacity)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ThrowIfDisposed();
         Guard.Positive(capacity, nameof(capacity));
         var pools = new List<SomaSessionPool>();
         try
@@ -87,14 +87,18 @@ public sealed class SomaModel : IDisposable
         return y;
     }
 
-    /// <summary><see cref="DecodeBatch(IReadOnlyList{SomaModelSession}, ReadOnlySpan{float})"/> into a caller-owned y [B, D].</summary>
+    /// <summary>
+    /// <see cref="DecodeBatch(IReadOnlyList{SomaModelSession}, ReadOnlySpan{float})"/> into a caller-owned y of at
+    /// least B * D floats: only the first B * D are written and the rest is left as it was; a shorter y throws
+    /// <see cref="ArgumentException"/> naming y and the length needed.
+    /// </summary>
     public void DecodeBatch(IReadOnlyList<SomaModelSession> sessions, ReadOnlySpan<float> x, Span<float> y)
     {
         CheckSessions(sessions);
         Guard.Length(x, (long)sessions.Count * ModelDim, nameof(x), $"[B={sessions.Count}, D={ModelDim}]");
-        Guard.Length<float>(y, x.Length, nameof(y), $"[B={sessions.Count}, D={ModelDim}]");
-        Guard.Finite(x, nameof(x));
-        Through(sessions, Enumerable.Repeat(1, sessions.Count).ToArray(), x, y, default);
+        Guard.Output(y.Length, x.Length, $"[B={sessions.Count}, D={ModelDim}]");
+        Guard.Finite(x, nameof(x), Engine.Options.CheckFiniteInputs);
+        Through(sessions, Enumerable.Repeat(1, sessions.Count).ToArray(), x, y[..x.Length], default);
     }
 
     /// <summary>
@@ -111,19 +115,27 @@ public sealed class SomaModel : IDisposable
 
     /// <summary>
     /// <see cref="PrefillBatch(IReadOnlyList{SomaModelSession}, IReadOnlyList{int}, ReadOnlySpan{float})"/> into a
-    /// caller-owned y of x's length.
+    /// caller-owned y of at least x's length: only its first x.Length floats are written and the rest is left as it
+    /// was; a shorter y throws <see cref="ArgumentException"/> naming y and the length needed.
     /// </summary>
     public void PrefillBatch(IReadOnlyList<SomaModelSession> sessions, IReadOnlyList<int> lengths, ReadOnlySpan<float> x, Span<float> y)
     {
         CheckSessions(sessions);
         long total = Guard.Lengths(lengths, sessions.Count);
         Guard.Length(x, total * ModelDim, nameof(x), $"[sum(lengths)={total}, D={ModelDim}]");
-        Guard.Length<float>(y, x.Length, nameof(y), $"[sum(lengths)={total}, D={ModelDim}]");
-        Guard.Finite(x, nameof(x));
+        Guard.Output(y.Length, x.Length, $"[sum(lengths)={total}, D={ModelDim}]");
+        Guard.Finite(x, nameof(x), Engine.Options.CheckFiniteInputs);
         if (total > 0)
         {
-            Through(sessions, lengths.ToArray(), x, y, default);
+            Through(sessions, lengths.ToArray(), x, y[..x.Length], default);
         }
+    }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> naming the engine when it is disposed, else this model.</summary>
+    internal void ThrowIfDisposed()
+    {
+        Engine.ThrowIfDisposed();
+        ObjectDisposedException.ThrowIf(disposed, this);
     }
 
     /// <summary>Disposes every layer (and with them every session and pool of the model).</summary>
@@ -153,7 +165,7 @@ public sealed class SomaModel : IDisposable
     /// </remarks>
     internal void Through(IReadOnlyList<SomaModelSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ThrowIfDisposed();
         var perLayer = layers.Select((_, l) => sessions.Select(s => s.Sessions[l]).ToArray()).ToArray();
         var claimed = SomaSession.ClaimAll(perLayer.SelectMany(s => s));
         try
@@ -179,7 +191,7 @@ public sealed class SomaModel : IDisposable
     /// <summary>Throws unless every sequence is open, of this model, listed once, and from one pool in every layer.</summary>
     internal void CheckSessions(IReadOnlyList<SomaModelSession> sessions)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(sessions);
         for (int b = 0; b < sessions.Count; b++)
         {
@@ -258,7 +270,7 @@ public sealed class SomaModel : IDisposable
                     }
                 }
             }
-            catch
+            catch (Exception ex)
             {
                 foreach (var (s, backup, position) in backups)
                 {
@@ -266,6 +278,7 @@ public sealed class SomaModel : IDisposable
                     s.Position = position;
                 }
 
+                Log.CallRolledBack(Engine.LayerLogger, backups.Count, ex);
                 throw;
             }
         }

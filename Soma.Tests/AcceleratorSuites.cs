@@ -40,3 +40,15 @@ public sealed class ConcurrencyTests(AcceleratorFixture fixture) : ConcurrencySu
 
 [Collection(AcceleratorCollection.Name)]
 public sealed class ModelTests(AcceleratorFixture fixture) : ModelSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class DestinationTests(AcceleratorFixture fixture) : DestinationSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class DisposedEngineTests(AcceleratorFixture fixture) : DisposedEngineSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class FiniteInputTests(AcceleratorFixture fixture) : FiniteInputSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class LoggingTests(AcceleratorFixture fixture) : LoggingSuite(fixture);
