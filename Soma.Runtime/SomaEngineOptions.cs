@@ -84,9 +84,10 @@ public sealed record SomaEngineOptions
     /// True (the default): every input x of a prefill or decode call (session, layer batch, model) is scanned on the
     /// host and a NaN or infinity throws <see cref="ArgumentException"/> naming the element, before any device work.
     /// False: inputs go to the device unscanned, saving one pass over x per call. A session fed a non-finite input
-    /// then carries it: its outputs are NaN while the token is in its ring (W tokens), and its field holds NaN until
-    /// <see cref="SomaSession.Reset"/> (or a snapshot load), so every later output is NaN too; other sessions, also
-    /// those batched with it, are unaffected. See docs/semantics.md. Weights are checked for finiteness either way.
+    /// then carries it: that token's own output is finite but wrong (a NaN softmax sum counts as an empty window), its
+    /// ring holds NaN for the next W tokens, and its field holds NaN until <see cref="SomaSession.Reset"/> (or a
+    /// snapshot load), so every later output of it is NaN; other sessions, also those batched with it, are
+    /// unaffected. See docs/semantics.md, "Non-finite inputs". Weights are checked for finiteness either way.
     /// </summary>
     /// <remarks>
     /// An engine option rather than a layer option: it is a policy about trusting the caller's data (one choice per
