@@ -25,6 +25,28 @@ internal static class Guard
         }
     }
 
+    /// <summary>
+    /// A destination y that must hold at least <paramref name="needed"/> floats; a longer one is fine and only its
+    /// first <paramref name="needed"/> are written (as System.Numerics.Tensors' TensorPrimitives does).
+    /// </summary>
+    public static void Output(int yLength, long needed, string shape)
+    {
+        if (yLength < needed)
+        {
+            throw new ArgumentException(
+                $"y has {yLength} elements; expected at least {needed} ({shape}); only the first {needed} are written.", "y");
+        }
+    }
+
+    /// <summary>Every element finite, when <paramref name="check"/> (<see cref="SomaEngineOptions.CheckFiniteInputs"/>).</summary>
+    public static void Finite(ReadOnlySpan<float> values, string name, bool check)
+    {
+        if (check)
+        {
+            Finite(values, name);
+        }
+    }
+
     public static void Finite(ReadOnlySpan<float> values, string name)
     {
         for (int i = 0; i < values.Length; i++)
@@ -37,25 +59,25 @@ internal static class Guard
         }
     }
 
-    /// <summary>x [n, D] row-major, y of x's length and every x finite; returns n.</summary>
-    public static int Rows(ReadOnlySpan<float> x, int yLength, int modelDim)
+    /// <summary>x [n, D] row-major, y at least x's length and (when <paramref name="finite"/>) every x finite; returns n.</summary>
+    public static int Rows(ReadOnlySpan<float> x, int yLength, int modelDim, bool finite)
     {
         if (x.Length % modelDim != 0)
         {
             throw new ArgumentException($"x has {x.Length} elements; expected n * D with D = {modelDim} ([n, D] row-major).", "x");
         }
 
-        Length(yLength, x.Length, "y", $"[n={x.Length / modelDim}, D={modelDim}], the length of x");
-        Finite(x, "x");
+        Output(yLength, x.Length, $"[n={x.Length / modelDim}, D={modelDim}], the length of x");
+        Finite(x, "x", finite);
         return x.Length / modelDim;
     }
 
-    /// <summary>One token: x [D] and y [D], every x finite.</summary>
-    public static void Token(ReadOnlySpan<float> x, int yLength, int modelDim)
+    /// <summary>One token: x [D], y of at least D and (when <paramref name="finite"/>) every x finite.</summary>
+    public static void Token(ReadOnlySpan<float> x, int yLength, int modelDim, bool finite)
     {
         Length(x, modelDim, "x", $"[D={modelDim}]");
-        Length(yLength, modelDim, "y", $"[D={modelDim}]");
-        Finite(x, "x");
+        Output(yLength, modelDim, $"[D={modelDim}]");
+        Finite(x, "x", finite);
     }
 
     /// <summary>Prompt lengths of a batch: one per session, each >= 0; returns their sum.</summary>

@@ -4,6 +4,7 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
+using Microsoft.Extensions.Logging;
 using Soma.Internal;
 
 namespace Soma;
@@ -20,14 +21,19 @@ public sealed class SomaEngine : IDisposable
     private int activeClaims;
     private volatile bool disposed;
 
-    private SomaEngine(Context context, Accelerator accelerator, SomaDeviceInfo device)
+    private SomaEngine(Context context, Accelerator accelerator, SomaDeviceInfo device, SomaEngineOptions options, ILogger logger)
     {
         this.context = context;
         Accelerator = accelerator;
         Device = device;
+        Options = options;
+        Logger = logger;
+        LayerLogger = options.LoggerFactory.CreateLogger<SomaLayer>();
         Ledger = new AllocationLedger();
         Shapes = new LaunchShapes(accelerator);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         Kernels = new KernelSet(accelerator);
+        Log.KernelsLoaded(logger, KernelSet.Count, clock.Elapsed.TotalMilliseconds);
     }
 
     /// <summary>The device this engine runs on.</summary>
@@ -40,6 +46,15 @@ public sealed class SomaEngine : IDisposable
     public long AllocatedBuffers => Ledger.Buffers;
 
     internal Accelerator Accelerator { get; }
+
+    /// <summary>The options the engine was created with (its logger factory and input checks apply to every object of it).</summary>
+    internal SomaEngineOptions Options { get; }
+
+    /// <summary>Category Soma.SomaEngine: devices, kernels, disposal.</summary>
+    internal ILogger Logger { get; }
+
+    /// <summary>Category Soma.SomaLayer: layers, models, pools, workspaces, snapshots, plans, failures.</summary>
+    internal ILogger LayerLogger { get; }
 
     internal AllocationLedger Ledger { get; }
 
@@ -65,6 +80,7 @@ public sealed class SomaEngine : IDisposable
     public static SomaEngine Create(SomaEngineOptions? options = null)
     {
         options ??= new SomaEngineOptions();
+        var logger = options.LoggerFactory.CreateLogger<SomaEngine>();
         var context = CreateContext(options, options.Accelerator);
         try
         {
@@ -80,12 +96,17 @@ public sealed class SomaEngine : IDisposable
                 var candidates = devices
                     .Where(d => d.Kind == kind && !(options.Accelerator == SomaAcceleratorKind.Auto && d.IsOpenClCpu))
                     .ToList();
+                foreach (var skipped in devices.Where(d => d.Kind == kind && options.Accelerator == SomaAcceleratorKind.Auto && d.IsOpenClCpu))
+                {
+                    Log.DeviceSkipped(logger, skipped.ToString(), "automatic selection skips OpenCL CPU devices");
+                }
                 int wanted = options.Accelerator == SomaAcceleratorKind.Auto ? -1 : options.DeviceIndex;
                 foreach (var info in candidates.Where(d => wanted < 0 || d.Index == wanted))
                 {
                     if (!info.Usable)
                     {
                         failures.Add($"{info}");
+                        Log.DeviceSkipped(logger, info.ToString(), "not usable");
                         continue;
                     }
 
@@ -93,12 +114,16 @@ public sealed class SomaEngine : IDisposable
                     try
                     {
                         accelerator = DeviceOf(context, info).CreateAccelerator(context);
-                        return new SomaEngine(context, accelerator, info);
+                        Log.EngineCreated(
+                            logger, KindName(info.Kind), info.Index, info.Name, info.ProcessorType, info.MemoryBytes, info.WarpSize,
+                            Reason(options, info, failures));
+                        return new SomaEngine(context, accelerator, info, options, logger);
                     }
                     catch (Exception ex) when (options.Accelerator == SomaAcceleratorKind.Auto && ex is not OutOfMemoryException)
                     {
                         accelerator?.Dispose();
                         failures.Add($"{info}: {ex.Message}");
+                        Log.DeviceSkipped(logger, info.ToString(), ex.Message);
                     }
                 }
 
@@ -108,6 +133,7 @@ public sealed class SomaEngine : IDisposable
                 }
             }
 
+            Log.NoAccelerator(logger, KindName(options.Accelerator), string.Join("; ", failures));
             throw new InvalidOperationException(
                 $"No usable {options.Accelerator.ToString().ToLowerInvariant()} accelerator: {string.Join("; ", failures)}.");
         }
@@ -185,6 +211,7 @@ public sealed class SomaEngine : IDisposable
             throw;
         }
 
+        Log.ModelCreated(LayerLogger, created.Count);
         return new SomaModel(this, created.ToArray());
     }
 
@@ -206,6 +233,7 @@ public sealed class SomaEngine : IDisposable
             disposed = true;
         }
 
+        long held = Ledger.Bytes;
         lock (children)
         {
             foreach (var child in children)
@@ -229,6 +257,7 @@ public sealed class SomaEngine : IDisposable
 
         Accelerator.Dispose();
         context.Dispose();
+        Log.EngineDisposed(Logger, held);
     }
 
     private SomaLayer Track(SomaLayer layer)
@@ -241,7 +270,20 @@ public sealed class SomaEngine : IDisposable
         return layer;
     }
 
-    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
+    /// <summary>
+    /// Throws <see cref="ObjectDisposedException"/> naming <see cref="SomaEngine"/> once the engine is disposed. Every
+    /// object of the engine calls this first, so using a layer, session, pool or model after disposing its engine
+    /// says that the engine was disposed (not that the object was).
+    /// </summary>
+    internal void ThrowIfDisposed()
+    {
+        if (disposed)
+        {
+            throw new ObjectDisposedException(
+                nameof(SomaEngine),
+                "The SomaEngine that created this object was disposed, which disposed its layers, pools, sessions and models; create a new engine.");
+        }
+    }
 
     /// <summary>
     /// Counts a session claim (see <see cref="SomaSession.Claim"/>): from here until <see cref="EndClaim"/> the
@@ -270,6 +312,26 @@ public sealed class SomaEngine : IDisposable
 
     internal DeviceBuffer<T> Allocate<T>(long length)
         where T : unmanaged => new(Accelerator, Ledger, length);
+
+    private static string KindName(SomaAcceleratorKind kind) => kind.ToString().ToLowerInvariant();
+
+    /// <summary>Why <paramref name="chosen"/> was opened, for the engine's first log line.</summary>
+    private static string Reason(SomaEngineOptions options, SomaDeviceInfo chosen, List<string> failures)
+    {
+        if (options.Accelerator != SomaAcceleratorKind.Auto)
+        {
+            return $"asked for ({KindName(options.Accelerator)}, device index {options.DeviceIndex})";
+        }
+
+        var before = chosen.Kind switch
+        {
+            SomaAcceleratorKind.Cuda => "",
+            SomaAcceleratorKind.OpenCL => "; no usable CUDA device",
+            _ => "; no usable CUDA or OpenCL GPU device",
+        };
+        return $"automatic selection (CUDA, then OpenCL GPU, then the CPU accelerator){before}" +
+            (failures.Count > 0 ? $"; passed over: {string.Join("; ", failures)}" : "");
+    }
 
     private static Context CreateContext(SomaEngineOptions options, SomaAcceleratorKind kind) =>
         Context.Create(builder =>

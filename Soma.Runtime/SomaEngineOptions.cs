@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace Soma;
 
 /// <summary>
@@ -5,8 +8,15 @@ namespace Soma;
 /// each simulated GPU thread as an OS thread, so small explicit groups (the default: 2 threads a warp, 1 warp a
 /// group, 1 multiprocessor) run far faster than the default CPU device.
 /// </summary>
+/// <remarks>
+/// Two init-only settings apply to everything the engine creates: <see cref="LoggerFactory"/> (where Soma logs; by
+/// default nowhere) and <see cref="CheckFiniteInputs"/> (whether every input row is scanned for NaN and infinity;
+/// on by default). Example: <c>new SomaEngineOptions(SomaAcceleratorKind.Cpu) { LoggerFactory = factory }</c>.
+/// </remarks>
 public sealed record SomaEngineOptions
 {
+    private readonly ILoggerFactory loggerFactory = NullLoggerFactory.Instance;
+
     /// <summary>Creates and validates engine options.</summary>
     /// <param name="accelerator">Which accelerator to open.</param>
     /// <param name="deviceIndex">Which device of that kind, counted from 0 in <see cref="SomaEngine.ListDevices"/> order.</param>
@@ -56,6 +66,35 @@ public sealed record SomaEngineOptions
 
     /// <summary>Which accelerator to open.</summary>
     public SomaAcceleratorKind Accelerator { get; }
+
+    /// <summary>
+    /// Where the engine and everything it creates log (categories <c>Soma.SomaEngine</c> and <c>Soma.SomaLayer</c>):
+    /// the accelerator chosen and why, kernel compile time, layers, models, pool sizes, workspace growth, snapshot
+    /// loads, failed calls and their rollbacks. Per-pass plans (projection tiling, attention splits) log at Trace;
+    /// nothing that runs per decode step logs above Trace. Default: <see cref="NullLoggerFactory.Instance"/> (no
+    /// logging; each disabled log call costs one level check). Must not be null.
+    /// </summary>
+    public ILoggerFactory LoggerFactory
+    {
+        get => loggerFactory;
+        init => loggerFactory = value ?? throw new ArgumentNullException(nameof(LoggerFactory));
+    }
+
+    /// <summary>
+    /// True (the default): every input x of a prefill or decode call (session, layer batch, model) is scanned on the
+    /// host and a NaN or infinity throws <see cref="ArgumentException"/> naming the element, before any device work.
+    /// False: inputs go to the device unscanned, saving one pass over x per call. A session fed a non-finite input
+    /// then carries it: that token's own output is finite but wrong (a NaN softmax sum counts as an empty window), its
+    /// ring holds NaN for the next W tokens, and its field holds NaN until <see cref="SomaSession.Reset"/> (or a
+    /// snapshot load), so every later output of it is NaN; other sessions, also those batched with it, are
+    /// unaffected. See docs/semantics.md, "Non-finite inputs". Weights are checked for finiteness either way.
+    /// </summary>
+    /// <remarks>
+    /// An engine option rather than a layer option: it is a policy about trusting the caller's data (one choice per
+    /// process or service), not part of a layer's math, so <see cref="SomaLayerOptions"/> stays a pure description of
+    /// the layer.
+    /// </remarks>
+    public bool CheckFiniteInputs { get; init; } = true;
 
     /// <summary>Which device of that kind.</summary>
     public int DeviceIndex { get; }

@@ -92,6 +92,10 @@ public sealed class SomaLayer : IDisposable
         }
 
         HeadsPerGroup = engine.Shapes.AttentionHeadsPerGroup(options.HeadsPerKvHead, dh);
+        Log.LayerCreated(
+            engine.LayerLogger, kvCapacity is null ? "Soma" : $"standard attention (KV capacity {kvCapacity})", d, options.Heads,
+            options.KvHeads, dh, options.Window, options.RopeTheta?.ToString("R", System.Globalization.CultureInfo.InvariantCulture) ?? "off",
+            (qkvT.LongLength + bias.Length + outT.LongLength + d + options.KvHeads + options.Heads) * sizeof(float) + (long)half * sizeof(double));
     }
 
     /// <summary>The layer's shape and behaviour.</summary>
@@ -151,6 +155,7 @@ public sealed class SomaLayer : IDisposable
                 pools.Add(pool);
             }
 
+            Log.PoolCreated(Engine.LayerLogger, capacity, capacity * StateBytes, StateBytes);
             return pool;
         }
     }
@@ -183,17 +188,18 @@ public sealed class SomaLayer : IDisposable
     }
 
     /// <summary>
-    /// <see cref="DecodeBatch(IReadOnlyList{SomaSession}, ReadOnlySpan{float})"/> into a caller-owned y[B, D]
-    /// (no allocation of the output).
+    /// <see cref="DecodeBatch(IReadOnlyList{SomaSession}, ReadOnlySpan{float})"/> into a caller-owned y (no
+    /// allocation of the output). y may be longer than B * D: only its first B * D floats are written, the rest is
+    /// left as it was; a shorter y throws <see cref="ArgumentException"/> naming y and the length needed.
     /// </summary>
     public void DecodeBatch(IReadOnlyList<SomaSession> sessions, ReadOnlySpan<float> x, Span<float> y)
     {
         CheckBatch(sessions);
         Guard.Length(x, (long)sessions.Count * Options.ModelDim, nameof(x), $"[B={sessions.Count}, D={Options.ModelDim}]");
-        Guard.Length<float>(y, x.Length, nameof(y), $"[B={sessions.Count}, D={Options.ModelDim}]");
-        Guard.Finite(x, nameof(x));
+        Guard.Output(y.Length, x.Length, $"[B={sessions.Count}, D={Options.ModelDim}]");
+        Guard.Finite(x, nameof(x), Engine.Options.CheckFiniteInputs);
         var rows = Enumerable.Repeat(1, sessions.Count).ToArray();
-        Run(sessions, rows, x, y);
+        Run(sessions, rows, x, y[..x.Length]);
     }
 
     /// <summary>
@@ -212,18 +218,19 @@ public sealed class SomaLayer : IDisposable
 
     /// <summary>
     /// <see cref="PrefillBatch(IReadOnlyList{SomaSession}, IReadOnlyList{int}, ReadOnlySpan{float})"/> into a
-    /// caller-owned y of x's length.
+    /// caller-owned y of at least x's length: only its first x.Length floats are written, the rest is left as it
+    /// was; a shorter y throws <see cref="ArgumentException"/> naming y and the length needed.
     /// </summary>
     public void PrefillBatch(IReadOnlyList<SomaSession> sessions, IReadOnlyList<int> lengths, ReadOnlySpan<float> x, Span<float> y)
     {
         CheckBatch(sessions);
         long total = Guard.Lengths(lengths, sessions.Count);
         Guard.Length(x, total * Options.ModelDim, nameof(x), $"[sum(lengths)={total}, D={Options.ModelDim}]");
-        Guard.Length<float>(y, x.Length, nameof(y), $"[sum(lengths)={total}, D={Options.ModelDim}]");
-        Guard.Finite(x, nameof(x));
+        Guard.Output(y.Length, x.Length, $"[sum(lengths)={total}, D={Options.ModelDim}]");
+        Guard.Finite(x, nameof(x), Engine.Options.CheckFiniteInputs);
         if (total > 0)
         {
-            Run(sessions, lengths.ToArray(), x, y);
+            Run(sessions, lengths.ToArray(), x, y[..x.Length]);
         }
     }
 
@@ -299,10 +306,11 @@ public sealed class SomaLayer : IDisposable
         }
     }
 
+    /// <summary>Throws <see cref="ObjectDisposedException"/> naming the engine when it is disposed, else this layer.</summary>
     internal void ThrowIfDisposed()
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
         Engine.ThrowIfDisposed();
+        ObjectDisposedException.ThrowIf(disposed, this);
     }
 
     /// <summary>Drops a disposed pool from the list <see cref="Dispose"/> works through (without waiting for a call).</summary>
@@ -409,9 +417,10 @@ public sealed class SomaLayer : IDisposable
             ws.First.CopyOut(y);
             return new PendingCommit(ws, store, pass);
         }
-        catch
+        catch (Exception ex)
         {
             streams.Drain();
+            Log.CallFailed(Engine.LayerLogger, ex);
             throw;
         }
     }
@@ -427,9 +436,10 @@ public sealed class SomaLayer : IDisposable
             Commit(pending.Workspace, pending.Store, pending.Pass, streams.Compute);
             streams.Compute.Synchronize();
         }
-        catch
+        catch (Exception ex)
         {
             streams.Drain();
+            Log.CommitFailed(Engine.LayerLogger, ex);
             throw;
         }
     }
@@ -472,6 +482,7 @@ public sealed class SomaLayer : IDisposable
         var upload = overlap ? streams.Upload : compute;
         var download = overlap ? streams.Download : compute;
         var backups = new List<SlotBackup>();
+        Log.CallPipelined(Engine.LayerLogger, passes.Sum(p => p.Tokens), passes.Max(p => p.Slots.Length), passes.Count);
         try
         {
             foreach (var session in backUp)
@@ -513,12 +524,17 @@ public sealed class SomaLayer : IDisposable
             var last = passes[^1];
             ws.Io(passes.Count - 1).CopyOut(y.Slice(last.Offset * d, last.Tokens * d));
         }
-        catch
+        catch (Exception ex)
         {
             streams.Drain();
             foreach (var backup in backups)
             {
                 backup.Restore(compute);
+            }
+
+            if (backups.Count > 0)
+            {
+                Log.CallRolledBack(Engine.LayerLogger, backups.Count, ex);
             }
 
             throw;
@@ -677,6 +693,8 @@ public sealed class SomaLayer : IDisposable
         {
             k.LinearReduce(stream, shapes.Elements((long)n * o.ModelDim), output);
         }
+
+        Log.PassPlanned(Engine.LayerLogger, n, segments, qkvTiling.ChunkK, qkvTiling.KSlices, outTiling.ChunkK, outTiling.KSlices, splits);
     }
 
     /// <summary>Enqueues the commit of one pass: ring entries and field into the sessions' slots (the only state write).</summary>
@@ -703,6 +721,7 @@ public sealed class SomaLayer : IDisposable
         var created = new Workspace(Engine, Options, (int)Math.Min(int.MaxValue, Math.Max(16, (long)newRows)), Math.Max(4, newSegments));
         workspace?.Dispose();
         workspace = created;
+        Log.WorkspaceGrows(Engine.LayerLogger, created.Rows, created.Segments);
         return created;
     }
 

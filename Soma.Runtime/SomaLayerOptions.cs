@@ -5,7 +5,9 @@ namespace Soma;
 /// Validated when constructed; an instance is always a usable layer description.
 /// </summary>
 /// <remarks>
-/// A query head h reads kv-head h / (H / Hkv). The near field attends over the W most recent tokens
+/// RoPE is on by default, with θ = <see cref="DefaultRopeTheta"/> (10000), the same default as a checkpoint layer
+/// whose config.json names no rope_theta (<see cref="IO.SomaParameters"/>, whose <c>rope</c> key is true by
+/// default); pass <c>ropeTheta: null</c> to turn it off. A query head h reads kv-head h / (H / Hkv). The near field attends over the W most recent tokens
 /// (including the current one when <see cref="IncludeCurrent"/>); the far field adds alpha[h] times the decaying
 /// field state. See docs/semantics.md for the exact math.
 /// </remarks>
@@ -15,11 +17,12 @@ public sealed record SomaLayerOptions
     /// <param name="modelDim">D: input and output width, &gt;= 1.</param>
     /// <param name="heads">H: query heads, &gt;= 1 and a multiple of <paramref name="kvHeads"/>.</param>
     /// <param name="kvHeads">Hkv: key/value heads, &gt;= 1.</param>
-    /// <param name="headDim">dh: head dimension, &gt;= 1 (even when RoPE is on).</param>
+    /// <param name="headDim">dh: head dimension, &gt;= 1 (even when RoPE is on, as it is by default).</param>
     /// <param name="window">W: ring capacity in tokens, &gt;= 1.</param>
     /// <param name="includeCurrent">True: the window ends at the current token (standard causal attention).
     /// False: the window holds only the W tokens before it.</param>
-    /// <param name="ropeTheta">RoPE base theta (rotate-half convention), or null for no RoPE. Must be &gt; 1.</param>
+    /// <param name="ropeTheta">RoPE base theta (rotate-half convention), &gt; 1; default <see cref="DefaultRopeTheta"/>
+    /// (RoPE on). Pass null explicitly for no RoPE.</param>
     /// <param name="scale">Softmax scale, or null for 1 / sqrt(dh). Must be finite and &gt; 0.</param>
     /// <param name="maxChunkTokens">Tokens per device pass in prefill: bounds scratch memory, not prompt length.</param>
     public SomaLayerOptions(
@@ -29,7 +32,7 @@ public sealed record SomaLayerOptions
         int headDim,
         int window,
         bool includeCurrent = true,
-        double? ropeTheta = null,
+        double? ropeTheta = DefaultRopeTheta,
         double? scale = null,
         int maxChunkTokens = 1024)
     {
@@ -53,7 +56,7 @@ public sealed record SomaLayerOptions
         if (ropeTheta is not null && headDim % 2 != 0)
         {
             throw new ArgumentException(
-                $"headDim ({headDim}) must be even when RoPE is on (rotate-half pairs j with j + dh/2).",
+                $"headDim ({headDim}) must be even when RoPE is on (rotate-half pairs j with j + dh/2); RoPE is on by default, pass ropeTheta: null to turn it off.",
                 nameof(headDim));
         }
 
@@ -73,6 +76,13 @@ public sealed record SomaLayerOptions
         Scale = scale ?? 1.0 / Math.Sqrt(headDim);
     }
 
+    /// <summary>
+    /// The RoPE base a layer gets when its options name none: 10000, as in the Llama, Qwen2 and Mistral families'
+    /// defaults. Equal to <see cref="IO.SomaParameters.DefaultRopeTheta"/>, the base a checkpoint layer gets when
+    /// config.json names none, so the library and the <c>soma</c> tool share one default: RoPE on at θ = 10000.
+    /// </summary>
+    public const double DefaultRopeTheta = 10000.0;
+
     /// <summary>D: input and output width.</summary>
     public int ModelDim { get; }
 
@@ -91,7 +101,7 @@ public sealed record SomaLayerOptions
     /// <summary>True when the window ends at the current token; false when it holds only earlier tokens.</summary>
     public bool IncludeCurrent { get; }
 
-    /// <summary>RoPE base theta, or null when RoPE is off.</summary>
+    /// <summary>RoPE base theta (<see cref="DefaultRopeTheta"/> unless given), or null when RoPE is off.</summary>
     public double? RopeTheta { get; }
 
     /// <summary>The softmax scale (1 / sqrt(dh) unless given).</summary>

@@ -1,15 +1,39 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Soma;
 
 /// <summary>
 /// Host-side weights of one Soma layer, in PyTorch's nn.Linear layout (row-major [out, in]).
 /// </summary>
 /// <remarks>
+/// <para>
 /// Wq is [H*dh, D], Wk and Wv are [Hkv*dh, D], Wo is [D, H*dh]; biases are optional (null means zero).
 /// Gamma holds one decay per kv-head in [0, 1); Alpha one far-field gain per query head.
+/// </para>
+/// <para>
+/// Build it by name, so that no two arrays can trade places unnoticed (gamma and alpha have the same length when
+/// H == Hkv): <c>new SomaLayerWeights { Wq = wq, Wk = wk, Wv = wv, Wo = wo, Gamma = gamma, Alpha = alpha, Bq = bq }</c>.
+/// The six required members must be set (the compiler says which is missing); <see cref="Validate"/> (called by
+/// <see cref="SomaEngine.CreateLayer"/> before anything is uploaded) checks each against the layer's options and
+/// names the member and its expected length. The positional constructor remains for existing code.
+/// </para>
 /// </remarks>
 public sealed class SomaLayerWeights
 {
-    /// <summary>Creates a weight set; its shapes are checked against a layer's options by <see cref="Validate"/>.</summary>
+    /// <summary>
+    /// Creates an empty weight set for an object initializer that names every member (the recommended form: see the
+    /// remarks on <see cref="SomaLayerWeights"/>).
+    /// </summary>
+    public SomaLayerWeights()
+    {
+    }
+
+    /// <summary>
+    /// Creates a weight set from arrays in a fixed order (wq, wk, wv, wo, gamma, alpha, then the optional biases);
+    /// prefer the named form, where a swapped pair cannot go unnoticed. Its shapes are checked against a layer's
+    /// options by <see cref="Validate"/>.
+    /// </summary>
+    [SetsRequiredMembers]
     public SomaLayerWeights(
         float[] wq, float[] wk, float[] wv, float[] wo, float[] gamma, float[] alpha,
         float[]? bq = null, float[]? bk = null, float[]? bv = null, float[]? bo = null)
@@ -26,39 +50,40 @@ public sealed class SomaLayerWeights
         Bo = bo;
     }
 
-    /// <summary>Query projection [H*dh, D].</summary>
-    public float[] Wq { get; }
+    /// <summary>Query projection [H*dh, D]. Required.</summary>
+    public required float[] Wq { get; init; }
 
-    /// <summary>Key projection [Hkv*dh, D].</summary>
-    public float[] Wk { get; }
+    /// <summary>Key projection [Hkv*dh, D]. Required.</summary>
+    public required float[] Wk { get; init; }
 
-    /// <summary>Value projection [Hkv*dh, D].</summary>
-    public float[] Wv { get; }
+    /// <summary>Value projection [Hkv*dh, D]. Required.</summary>
+    public required float[] Wv { get; init; }
 
-    /// <summary>Output projection [D, H*dh].</summary>
-    public float[] Wo { get; }
+    /// <summary>Output projection [D, H*dh]. Required.</summary>
+    public required float[] Wo { get; init; }
 
-    /// <summary>Field decay per kv-head, [Hkv], each in [0, 1).</summary>
-    public float[] Gamma { get; }
+    /// <summary>Field decay per kv-head, [Hkv], each in [0, 1). Required.</summary>
+    public required float[] Gamma { get; init; }
 
-    /// <summary>Far-field gain per query head, [H].</summary>
-    public float[] Alpha { get; }
+    /// <summary>Far-field gain per query head, [H]. Required.</summary>
+    public required float[] Alpha { get; init; }
 
     /// <summary>Query bias [H*dh], or null.</summary>
-    public float[]? Bq { get; }
+    public float[]? Bq { get; init; }
 
     /// <summary>Key bias [Hkv*dh], or null.</summary>
-    public float[]? Bk { get; }
+    public float[]? Bk { get; init; }
 
     /// <summary>Value bias [Hkv*dh], or null.</summary>
-    public float[]? Bv { get; }
+    public float[]? Bv { get; init; }
 
     /// <summary>Output bias [D], or null.</summary>
-    public float[]? Bo { get; }
+    public float[]? Bo { get; init; }
 
     /// <summary>
-    /// Checks every array's length against <paramref name="options"/>, that every value is finite and that each
-    /// gamma lies in [0, 1). Throws <see cref="ArgumentException"/> naming the array and the expected shape.
+    /// Checks that every required array is set, every array's length against <paramref name="options"/>, that every
+    /// value is finite and that each gamma lies in [0, 1). Throws <see cref="ArgumentException"/> (its ParamName the
+    /// member, e.g. "Gamma") naming the member, its length and the expected shape.
     /// </summary>
     public void Validate(SomaLayerOptions options)
     {
@@ -122,13 +147,23 @@ public sealed class SomaLayerWeights
         }
 
         var alphas = alpha is { } a0 ? Enumerable.Repeat(a0, options.Heads).ToArray() : Uniform(options.Heads, 1.0);
-        return biases
-            ? new SomaLayerWeights(wq, wk, wv, wo, gamma, alphas, Uniform(q, 0.1), Uniform(kv, 0.1), Uniform(kv, 0.1), Uniform(d, 0.1))
-            : new SomaLayerWeights(wq, wk, wv, wo, gamma, alphas);
+        return new SomaLayerWeights
+        {
+            Wq = wq, Wk = wk, Wv = wv, Wo = wo, Gamma = gamma, Alpha = alphas,
+            Bq = biases ? Uniform(q, 0.1) : null,
+            Bk = biases ? Uniform(kv, 0.1) : null,
+            Bv = biases ? Uniform(kv, 0.1) : null,
+            Bo = biases ? Uniform(d, 0.1) : null,
+        };
     }
 
     private static void Check(float[] values, long expected, string name, string shape)
     {
+        if (values is null)
+        {
+            throw new ArgumentNullException(name, $"{name} is null; expected {expected} floats ({shape}).");
+        }
+
         Guard.Length<float>(values, expected, name, shape);
         Guard.Finite(values, name);
     }

@@ -87,14 +87,18 @@ public sealed class SomaModel : IDisposable
         return y;
     }
 
-    /// <summary><see cref="DecodeBatch(IReadOnlyList{SomaModelSession}, ReadOnlySpan{float})"/> into a caller-owned y [B, D].</summary>
+    /// <summary>
+    /// <see cref="DecodeBatch(IReadOnlyList{SomaModelSession}, ReadOnlySpan{float})"/> into a caller-owned y of at
+    /// least B * D floats: only the first B * D are written and the rest is left as it was; a shorter y throws
+    /// <see cref="ArgumentException"/> naming y and the length needed.
+    /// </summary>
     public void DecodeBatch(IReadOnlyList<SomaModelSession> sessions, ReadOnlySpan<float> x, Span<float> y)
     {
         CheckSessions(sessions);
         Guard.Length(x, (long)sessions.Count * ModelDim, nameof(x), $"[B={sessions.Count}, D={ModelDim}]");
-        Guard.Length<float>(y, x.Length, nameof(y), $"[B={sessions.Count}, D={ModelDim}]");
-        Guard.Finite(x, nameof(x));
-        Through(sessions, Enumerable.Repeat(1, sessions.Count).ToArray(), x, y, default);
+        Guard.Output(y.Length, x.Length, $"[B={sessions.Count}, D={ModelDim}]");
+        Guard.Finite(x, nameof(x), Engine.Options.CheckFiniteInputs);
+        Through(sessions, Enumerable.Repeat(1, sessions.Count).ToArray(), x, y[..x.Length], default);
     }
 
     /// <summary>
@@ -111,19 +115,27 @@ public sealed class SomaModel : IDisposable
 
     /// <summary>
     /// <see cref="PrefillBatch(IReadOnlyList{SomaModelSession}, IReadOnlyList{int}, ReadOnlySpan{float})"/> into a
-    /// caller-owned y of x's length.
+    /// caller-owned y of at least x's length: only its first x.Length floats are written and the rest is left as it
+    /// was; a shorter y throws <see cref="ArgumentException"/> naming y and the length needed.
     /// </summary>
     public void PrefillBatch(IReadOnlyList<SomaModelSession> sessions, IReadOnlyList<int> lengths, ReadOnlySpan<float> x, Span<float> y)
     {
         CheckSessions(sessions);
         long total = Guard.Lengths(lengths, sessions.Count);
         Guard.Length(x, total * ModelDim, nameof(x), $"[sum(lengths)={total}, D={ModelDim}]");
-        Guard.Length<float>(y, x.Length, nameof(y), $"[sum(lengths)={total}, D={ModelDim}]");
-        Guard.Finite(x, nameof(x));
+        Guard.Output(y.Length, x.Length, $"[sum(lengths)={total}, D={ModelDim}]");
+        Guard.Finite(x, nameof(x), Engine.Options.CheckFiniteInputs);
         if (total > 0)
         {
-            Through(sessions, lengths.ToArray(), x, y, default);
+            Through(sessions, lengths.ToArray(), x, y[..x.Length], default);
         }
+    }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> naming the engine when it is disposed, else this model.</summary>
+    internal void ThrowIfDisposed()
+    {
+        Engine.ThrowIfDisposed();
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
     }
 
     /// <summary>
@@ -199,9 +211,6 @@ public sealed class SomaModel : IDisposable
         }
     }
 
-    /// <summary>Throws <see cref="ObjectDisposedException"/> once <see cref="Dispose"/> has begun.</summary>
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
-
     /// <summary>Where layer <paramref name="l"/> writes its output: y for the last layer, and alternately before it.</summary>
     private Span<float> OutputOf(int l, Span<float> y, float[] temp) => (layers.Length - 1 - l) % 2 == 0 ? y : temp;
 
@@ -265,7 +274,7 @@ public sealed class SomaModel : IDisposable
                     }
                 }
             }
-            catch
+            catch (Exception ex)
             {
                 foreach (var (s, backup, position) in backups)
                 {
@@ -273,6 +282,7 @@ public sealed class SomaModel : IDisposable
                     s.Position = position;
                 }
 
+                Log.CallRolledBack(Engine.LayerLogger, backups.Count, ex);
                 throw;
             }
         }

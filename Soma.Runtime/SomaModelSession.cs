@@ -33,13 +33,17 @@ public sealed class SomaModelSession : IDisposable
         return y;
     }
 
-    /// <summary><see cref="Prefill(ReadOnlySpan{float})"/> into a caller-owned y [n, D] of x's length.</summary>
+    /// <summary>
+    /// <see cref="Prefill(ReadOnlySpan{float})"/> into a caller-owned y of at least x's length: only its first n * D
+    /// floats are written and the rest is left as it was; a shorter y throws <see cref="ArgumentException"/> naming y
+    /// and the length needed.
+    /// </summary>
     public void Prefill(ReadOnlySpan<float> x, Span<float> y)
     {
         int rows = CheckPrefill(x, y.Length);
         if (rows > 0)
         {
-            Model.Through(new[] { this }, new[] { rows }, x, y, default);
+            Model.Through(new[] { this }, new[] { rows }, x, y[..x.Length], default);
         }
     }
 
@@ -62,11 +66,14 @@ public sealed class SomaModelSession : IDisposable
         return y;
     }
 
-    /// <summary><see cref="Decode(ReadOnlySpan{float})"/> into a caller-owned y [D].</summary>
+    /// <summary>
+    /// <see cref="Decode(ReadOnlySpan{float})"/> into a caller-owned y of at least D floats: only its first D are
+    /// written and the rest is left as it was; a shorter y throws <see cref="ArgumentException"/> naming y and D.
+    /// </summary>
     public void Decode(ReadOnlySpan<float> x, Span<float> y)
     {
         CheckDecode(x, y.Length);
-        Model.Through(new[] { this }, new[] { 1 }, x, y, default);
+        Model.Through(new[] { this }, new[] { 1 }, x, y[..x.Length], default);
     }
 
     /// <summary><see cref="Decode(ReadOnlySpan{float})"/> without blocking the caller (see <see cref="PrefillAsync"/>).</summary>
@@ -114,6 +121,7 @@ public sealed class SomaModelSession : IDisposable
     public void LoadState(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        ThrowIfDisposed();
         var snapshots = new List<(SnapshotHeader Header, float[] RingK, float[] RingV, float[] Field)>();
         for (int l = 0; l < Sessions.Length; l++)
         {
@@ -131,6 +139,8 @@ public sealed class SomaModelSession : IDisposable
         {
             Sessions[l].UploadState(snapshots[l].RingK, snapshots[l].RingV, snapshots[l].Field, snapshots[l].Header.Position);
         }
+
+        Log.SnapshotLoaded(Model.Engine.LayerLogger, snapshots[0].Header.Position, Sessions.Length);
     }
 
     /// <summary>
@@ -147,6 +157,7 @@ public sealed class SomaModelSession : IDisposable
 
     private void ThrowIfDisposed()
     {
+        Model.ThrowIfDisposed();
         foreach (var s in Sessions)
         {
             s.ThrowIfDisposed();
@@ -157,13 +168,13 @@ public sealed class SomaModelSession : IDisposable
     private int CheckPrefill(ReadOnlySpan<float> x, int yLength)
     {
         ThrowIfDisposed();
-        return Guard.Rows(x, yLength, Model.ModelDim);
+        return Guard.Rows(x, yLength, Model.ModelDim, Model.Engine.Options.CheckFiniteInputs);
     }
 
     private void CheckDecode(ReadOnlySpan<float> x, int yLength)
     {
         ThrowIfDisposed();
-        Guard.Token(x, yLength, Model.ModelDim);
+        Guard.Token(x, yLength, Model.ModelDim, Model.Engine.Options.CheckFiniteInputs);
     }
 }
 

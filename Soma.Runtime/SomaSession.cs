@@ -60,15 +60,16 @@ public sealed class SomaSession : IDisposable
     }
 
     /// <summary>
-    /// <see cref="Prefill(ReadOnlySpan{float})"/> into a caller-owned y[n, D] of x's length (no allocation of the
-    /// output: reuse one buffer across calls in a serving loop).
+    /// <see cref="Prefill(ReadOnlySpan{float})"/> into a caller-owned y (no allocation of the output: reuse one
+    /// buffer across calls in a serving loop). y may be longer than x: only its first n * D floats are written and
+    /// the rest is left as it was; a shorter y throws <see cref="ArgumentException"/> naming y and the length needed.
     /// </summary>
     public void Prefill(ReadOnlySpan<float> x, Span<float> y)
     {
         int rows = CheckPrefill(x, y.Length);
         if (rows > 0)
         {
-            Layer.Run(new[] { this }, new[] { rows }, x, y);
+            Layer.Run(new[] { this }, new[] { rows }, x, y[..x.Length]);
         }
     }
 
@@ -88,7 +89,7 @@ public sealed class SomaSession : IDisposable
     public Task<float[]> DecodeAsync(ReadOnlyMemory<float> x, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        Guard.Token(x.Span, Layer.Options.ModelDim, Layer.Options.ModelDim);
+        Guard.Token(x.Span, Layer.Options.ModelDim, Layer.Options.ModelDim, Layer.Engine.Options.CheckFiniteInputs);
         return ThreadPoolCall.Run(x, 1, (n, input, y, token) => Layer.Run(new[] { this }, new[] { n }, input.Span, y, token), cancellationToken);
     }
 
@@ -100,12 +101,15 @@ public sealed class SomaSession : IDisposable
         return y;
     }
 
-    /// <summary><see cref="Decode(ReadOnlySpan{float})"/> into a caller-owned y[D].</summary>
+    /// <summary>
+    /// <see cref="Decode(ReadOnlySpan{float})"/> into a caller-owned y of at least D floats: only its first D are
+    /// written and the rest is left as it was; a shorter y throws <see cref="ArgumentException"/> naming y and D.
+    /// </summary>
     public void Decode(ReadOnlySpan<float> x, Span<float> y)
     {
         ThrowIfDisposed();
-        Guard.Token(x, y.Length, Layer.Options.ModelDim);
-        Layer.Run(new[] { this }, new[] { 1 }, x, y);
+        Guard.Token(x, y.Length, Layer.Options.ModelDim, Layer.Engine.Options.CheckFiniteInputs);
+        Layer.Run(new[] { this }, new[] { 1 }, x, y[..x.Length]);
     }
 
     /// <summary>
@@ -154,6 +158,8 @@ public sealed class SomaSession : IDisposable
         {
             Release();
         }
+
+        Log.SnapshotLoaded(Layer.Engine.LayerLogger, header.Position, 1);
     }
 
     /// <summary>Forgets every token: position 0, empty ring, field 0.</summary>
@@ -238,13 +244,14 @@ public sealed class SomaSession : IDisposable
     private int CheckPrefill(ReadOnlySpan<float> x, int outputLength)
     {
         ThrowIfDisposed();
-        return Guard.Rows(x, outputLength, Layer.Options.ModelDim);
+        return Guard.Rows(x, outputLength, Layer.Options.ModelDim, Layer.Engine.Options.CheckFiniteInputs);
     }
 
+    /// <summary>Throws <see cref="ObjectDisposedException"/> naming the engine, the layer or this session, in that order.</summary>
     internal void ThrowIfDisposed()
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
         Layer.ThrowIfDisposed();
+        ObjectDisposedException.ThrowIf(disposed, this);
     }
 
     /// <summary>

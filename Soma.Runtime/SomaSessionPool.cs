@@ -43,8 +43,8 @@ public sealed class SomaSessionPool : IDisposable
     {
         lock (open)
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
             Layer.ThrowIfDisposed();
+            ObjectDisposedException.ThrowIf(disposed, this);
             int slot = Store.Rent();
             var session = new SomaSession(Layer, this, slot);
             try

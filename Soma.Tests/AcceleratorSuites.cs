@@ -43,3 +43,15 @@ public sealed class ModelTests(AcceleratorFixture fixture) : ModelSuite(fixture)
 
 [Collection(AcceleratorCollection.Name)]
 public sealed class RaceTests(AcceleratorFixture fixture) : RaceSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class DestinationTests(AcceleratorFixture fixture) : DestinationSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class DisposedEngineTests(AcceleratorFixture fixture) : DisposedEngineSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class FiniteInputTests(AcceleratorFixture fixture) : FiniteInputSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class LoggingTests(AcceleratorFixture fixture) : LoggingSuite(fixture);

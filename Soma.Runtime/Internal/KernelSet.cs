@@ -7,6 +7,9 @@ namespace Soma.Internal;
 /// <summary>Every Soma kernel, compiled and loaded once per engine.</summary>
 internal sealed class KernelSet
 {
+    /// <summary>How many kernels the constructor compiles and loads (for the engine's log line).</summary>
+    public const int Count = 9;
+
     public KernelSet(Accelerator accelerator)
     {
         Qkv = accelerator.LoadKernel<QkvProjectionArgs>(Projection.QkvKernel);

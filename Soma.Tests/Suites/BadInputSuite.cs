@@ -97,7 +97,7 @@ public abstract class BadInputSuite
         Invoking(() => session.Decode(next)).Should().Throw<ArgumentException>().WithParameterName("x").WithMessage("*[D=12]*");
         Invoking(() => session.Decode(nan.AsSpan(0, d))).Should().Throw<ArgumentException>().WithParameterName("x");
         Invoking(() => session.Prefill(next, new float[next.Length - 1])).Should().Throw<ArgumentException>().WithParameterName("y").WithMessage("*[n=3, D=12]*");
-        Invoking(() => session.Decode(next.AsSpan(0, d), new float[d + 1])).Should().Throw<ArgumentException>().WithParameterName("y");
+        Invoking(() => session.Decode(next.AsSpan(0, d), new float[d - 1])).Should().Throw<ArgumentException>().WithParameterName("y").WithMessage("*expected at least 12*");
         Invoking(() => layer.DecodeBatch(new[] { session, foreign }, next.AsSpan(0, 2 * d))).Should().Throw<ArgumentException>()
             .WithParameterName("sessions").WithMessage("*another layer*");
         Invoking(() => layer.DecodeBatch(new[] { session, session }, next.AsSpan(0, 2 * d))).Should().Throw<ArgumentException>()
