@@ -40,3 +40,9 @@ public sealed class ConcurrencyTests(AcceleratorFixture fixture) : ConcurrencySu
 
 [Collection(AcceleratorCollection.Name)]
 public sealed class ModelTests(AcceleratorFixture fixture) : ModelSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class HostileSnapshotTests(AcceleratorFixture fixture) : HostileSnapshotSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class ModelSnapshotTests(AcceleratorFixture fixture) : ModelSnapshotSuite(fixture);
