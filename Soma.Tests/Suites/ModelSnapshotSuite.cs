@@ -61,6 +61,20 @@ public abstract class ModelSnapshotSuite
         var sectionVersion = (byte[])good.Clone();
         sectionVersion[16 + 8] = 3;
 
+        // Every byte of the frame and of each section's prefix and header, flipped.
+        for (int offset = 0, l = 0; l <= 3; l++)
+        {
+            int end = l == 0 ? 16 : offset + 16 + BinaryPrimitives.ReadInt32LittleEndian(good.AsSpan(offset + 12));
+            for (int i = offset; i < end; i++)
+            {
+                var flipped = (byte[])good.Clone();
+                flipped[i] ^= 0x01;
+                Reject(target, flipped, "*");
+            }
+
+            offset = l == 0 ? 16 : offset + sections[l - 1].Length;
+        }
+
         Reject(target, swapped, "*Section 0*holds layer 1*");
         Reject(target, SnapshotForge.ModelFrame(relabelled, 3), "*other weights*");
         Reject(target, SnapshotForge.ModelFrame(sections, 2), "*holds 2 layers*has 3*");
