@@ -17,8 +17,9 @@ public sealed class SomaSession : IDisposable
 
     /// <summary>
     /// The largest position a session reaches (2^32 tokens); a call that would pass it throws
-    /// <see cref="InvalidOperationException"/> instead of wrapping. Up to it, the RoPE angle p·f formed in double
-    /// is within 2^-21 rad of exact and every position, ring index and p + n stays far inside long arithmetic.
+    /// <see cref="InvalidOperationException"/> instead of wrapping. Up to it, the RoPE angle p·f formed and reduced
+    /// mod 2π in double stays within about 1e-6 rad of exact, and every position, ring index and p + n stays far
+    /// inside long arithmetic.
     /// </summary>
     public const long MaxPosition = 1L << 32;
 
