@@ -2,197 +2,246 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Soma.Internal;
 
 namespace Soma;
 
 /// <summary>
 /// The on-stream form of one session's state: a versioned, self-describing header, the ring and field, and a
-/// SHA-256 checksum. Written by <see cref="SomaSession.SaveState"/>, read by <see cref="SomaSession.LoadState"/>.
+/// SHA-256 checksum. Written by <see cref="SomaSession.SaveState(Stream)"/>, read by <see cref="SomaSession.LoadState(Stream)"/>
+/// and, one section per layer, by <see cref="ModelSnapshot"/>. A snapshot is untrusted input: the header is checked
+/// against the target layer before any payload is read, and nothing larger than the target's state is allocated.
 /// </summary>
 /// <remarks>
-/// Layout (little-endian): "SOMASNAP" | u32 version | u32 header bytes | header (UTF-8 JSON) | ring K, ring V
-/// ([rows, Hkv, dh] fp32 each) | field ([Hkv, dh] fp32) | SHA-256 of everything before it.
-/// The header names the layer shape, window (or KV capacity), dtype and position; a snapshot restores only into a
-/// layer of the same shape and kind, on any accelerator.
+/// Version 2 (written), little-endian: "SOMASNAP" | u32 2 | u32 header bytes (1..16384) | header (UTF-8 JSON,
+/// <see cref="SnapshotHeader"/>) | ring K, ring V ([rows, Hkv, dh] f32 each) | field ([Hkv, dh] f64) | SHA-256 of
+/// everything before it. Version 1 (still read): the same framing with u32 1, a header without the layer's identity
+/// ("dtype": "f32" instead of the two dtypes, no layer_index or weights_sha256) and an f32 field, widened on load.
 /// </remarks>
 internal static class SessionSnapshot
 {
-    public const int Version = 1;
-    private const int MaxHeaderBytes = 64 * 1024;
-    private static readonly byte[] Magic = "SOMASNAP"u8.ToArray();
+    /// <summary>The version this build writes.</summary>
+    public const uint Version = 2;
 
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    /// <summary>The first version, still read (without the identity check it carries no data for).</summary>
+    public const uint LegacyVersion = 1;
 
-    public static void Write(Stream stream, SnapshotHeader header, float[] ringK, float[] ringV, float[] field)
+    /// <summary>Largest header accepted; a written header is a few hundred bytes.</summary>
+    public const int MaxHeaderBytes = 16 * 1024;
+
+    private const int ChecksumBytes = 32;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+    };
+
+    /// <summary>The 8 bytes every session snapshot (and every section of a version-1 model snapshot) starts with.</summary>
+    public static ReadOnlySpan<byte> Magic => "SOMASNAP"u8;
+
+    /// <summary>Writes one version-2 snapshot of a session's state.</summary>
+    public static void Write(Stream stream, SnapshotHeader header, ReadOnlySpan<float> ringK, ReadOnlySpan<float> ringV, ReadOnlySpan<double> field)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var headerBytes = JsonSerializer.SerializeToUtf8Bytes(header, Json);
-        var prefix = new byte[16];
-        Magic.CopyTo(prefix, 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(prefix.AsSpan(8), Version);
-        BinaryPrimitives.WriteUInt32LittleEndian(prefix.AsSpan(12), (uint)headerBytes.Length);
-        Emit(stream, hash, prefix);
-        Emit(stream, hash, headerBytes);
-        foreach (var part in new[] { ringK, ringV, field })
-        {
-            Emit(stream, hash, Floats(part));
-        }
-
+        Span<byte> prefix = stackalloc byte[16];
+        Magic.CopyTo(prefix);
+        BinaryPrimitives.WriteUInt32LittleEndian(prefix[8..], Version);
+        BinaryPrimitives.WriteUInt32LittleEndian(prefix[12..], (uint)headerBytes.Length);
+        SnapshotBytes.Write<byte>(stream, hash, prefix);
+        SnapshotBytes.Write<byte>(stream, hash, headerBytes);
+        SnapshotBytes.Write(stream, hash, ringK);
+        SnapshotBytes.Write(stream, hash, ringV);
+        SnapshotBytes.Write(stream, hash, field);
         stream.Write(hash.GetHashAndReset());
     }
 
-    /// <summary>Reads and checks a whole snapshot; throws <see cref="InvalidDataException"/> for anything malformed.</summary>
-    public static (SnapshotHeader Header, float[] RingK, float[] RingV, float[] Field) Read(Stream stream)
+    /// <summary>
+    /// Reads a whole single-session snapshot for <paramref name="target"/>: the stream must hold exactly one.
+    /// Throws <see cref="InvalidDataException"/> for anything malformed, foreign or out of range.
+    /// </summary>
+    public static SessionState Read(Stream stream, SnapshotTarget target)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var prefix = ReadExactly(stream, 16, "the snapshot prefix");
-        if (!prefix.AsSpan(0, 8).SequenceEqual(Magic))
+        Span<byte> magic = stackalloc byte[8];
+        SnapshotBytes.ReadExactly(stream, magic, "the snapshot's magic");
+        if (magic.SequenceEqual(ModelSnapshot.Magic))
+        {
+            throw new InvalidDataException(
+                "This is a model's snapshot ('SOMAMODL', one section per layer); load it with SomaModelSession.LoadState, not into one layer's session.");
+        }
+
+        CheckMagic(magic);
+        var state = ReadSection(stream, target, requiredVersion: null);
+        SnapshotBytes.ExpectEnd(stream);
+        return state;
+    }
+
+    /// <summary>Throws unless <paramref name="magic"/> is "SOMASNAP".</summary>
+    public static void CheckMagic(ReadOnlySpan<byte> magic)
+    {
+        if (!magic.SequenceEqual(Magic))
         {
             throw new InvalidDataException("Not a Soma session snapshot: the stream does not start with 'SOMASNAP'.");
         }
+    }
 
-        uint version = BinaryPrimitives.ReadUInt32LittleEndian(prefix.AsSpan(8));
-        if (version != Version)
+    /// <summary>
+    /// Reads one section after its "SOMASNAP" magic: version and header first, checked against
+    /// <paramref name="target"/>; only then the payload, into arrays of the target's size, and the checksum.
+    /// <paramref name="requiredVersion"/>: the only version allowed here (a model snapshot's sections), or null for 1 or 2.
+    /// </summary>
+    public static SessionState ReadSection(Stream stream, SnapshotTarget target, uint? requiredVersion)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Magic);
+        Span<byte> prefix = stackalloc byte[8];
+        SnapshotBytes.ReadExactly(stream, prefix, "the snapshot prefix");
+        hash.AppendData(prefix);
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(prefix);
+        if (version != Version && version != LegacyVersion)
         {
-            throw new InvalidDataException($"Snapshot version {version} is not supported; this build reads version {Version}.");
+            throw new InvalidDataException(
+                $"Snapshot version {version} is not supported; this build reads versions {LegacyVersion} and {Version}.");
         }
 
-        uint headerLength = BinaryPrimitives.ReadUInt32LittleEndian(prefix.AsSpan(12));
+        if (requiredVersion is { } required && version != required)
+        {
+            throw new InvalidDataException(required == LegacyVersion
+                ? $"Layer {target.LayerIndex}: a version-{version} session snapshot where a model snapshot was expected; a model's starts with 'SOMAMODL' (load one session's snapshot with SomaSession.LoadState)."
+                : $"Layer {target.LayerIndex}'s section is snapshot version {version}; a 'SOMAMODL' model snapshot holds version-{required} sections.");
+        }
+
+        uint headerLength = BinaryPrimitives.ReadUInt32LittleEndian(prefix[4..]);
         if (headerLength == 0 || headerLength > MaxHeaderBytes)
         {
             throw new InvalidDataException($"Snapshot header length {headerLength} is outside 1..{MaxHeaderBytes} bytes.");
         }
 
-        hash.AppendData(prefix);
-        var headerBytes = ReadExactly(stream, (int)headerLength, "the snapshot header");
+        var headerBytes = new byte[headerLength];
+        SnapshotBytes.ReadExactly(stream, headerBytes, "the snapshot header");
         hash.AppendData(headerBytes);
-        SnapshotHeader header;
-        try
-        {
-            header = JsonSerializer.Deserialize<SnapshotHeader>(headerBytes, Json)
-                ?? throw new InvalidDataException("The snapshot header is empty.");
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"The snapshot header is not valid JSON: {ex.Message}", ex);
-        }
+        var header = Parse(headerBytes, version);
+        header.CheckFits(target, version);
 
-        header.Check();
-        long ring = (long)header.RingRows * header.KvHeads * header.HeadDim;
-        var parts = new float[3][];
-        long[] lengths = { ring, ring, (long)header.KvHeads * header.HeadDim };
-        string[] names = { "ring K", "ring V", "field" };
-        for (int i = 0; i < 3; i++)
+        // Sizes come from the target layer (equal to the header's, just checked), so a lying header allocates nothing.
+        var o = target.Layer.Options;
+        long ringElements = checked((long)target.RingRows * o.KvHeads * o.HeadDim);
+        int channels = checked(o.KvHeads * o.HeadDim);
+        var ringK = new float[ringElements];
+        var ringV = new float[ringElements];
+        SnapshotBytes.Read<float>(stream, hash, ringK, "the snapshot's ring K");
+        SnapshotBytes.Read<float>(stream, hash, ringV, "the snapshot's ring V");
+        var field = new double[channels];
+        if (header.FieldDtype == SnapshotHeader.F64)
         {
-            var bytes = ReadExactly(stream, checked((int)(lengths[i] * sizeof(float))), $"the snapshot's {names[i]}");
-            hash.AppendData(bytes);
-            parts[i] = new float[lengths[i]];
-            for (int j = 0; j < parts[i].Length; j++)
+            SnapshotBytes.Read<double>(stream, hash, field, "the snapshot's field");
+        }
+        else
+        {
+            var narrow = new float[channels];
+            SnapshotBytes.Read<float>(stream, hash, narrow, "the snapshot's field");
+            for (int i = 0; i < channels; i++)
             {
-                parts[i][j] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(j * sizeof(float)));
+                field[i] = narrow[i];
             }
         }
 
-        var expected = hash.GetHashAndReset();
-        var actual = ReadExactly(stream, expected.Length, "the snapshot checksum");
+        Span<byte> expected = stackalloc byte[ChecksumBytes];
+        Span<byte> actual = stackalloc byte[ChecksumBytes];
+        hash.GetHashAndReset(expected);
+        SnapshotBytes.ReadExactly(stream, actual, "the snapshot checksum");
         if (!CryptographicOperations.FixedTimeEquals(expected, actual))
         {
             throw new InvalidDataException("The snapshot checksum does not match its contents: the data is corrupt.");
         }
 
-        return (header, parts[0], parts[1], parts[2]);
+        CheckValues<float>(ringK, "ring K", v => float.IsFinite(v));
+        CheckValues<float>(ringV, "ring V", v => float.IsFinite(v));
+
+        // The field is a convex mix of fp32 keys, so any value a session can hold lies within the fp32 range.
+        CheckValues<double>(field, "field", v => Math.Abs(v) <= float.MaxValue);
+        return new SessionState(header, ringK, ringV, field);
     }
 
-    private static void Emit(Stream stream, IncrementalHash hash, byte[] bytes)
+    private static SnapshotHeader Parse(byte[] bytes, uint version)
     {
-        hash.AppendData(bytes);
-        stream.Write(bytes);
+        try
+        {
+            return version == LegacyVersion
+                ? (JsonSerializer.Deserialize<LegacyHeader>(bytes, Json) ?? throw new JsonException("the header is null")).ToCurrent()
+                : JsonSerializer.Deserialize<SnapshotHeader>(bytes, Json) ?? throw new JsonException("the header is null");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"The snapshot header is not a valid version-{version} header: {ex.Message}", ex);
+        }
     }
 
-    private static byte[] Floats(float[] values)
+    private static void CheckValues<T>(ReadOnlySpan<T> values, string what, Func<T, bool> valid)
     {
-        var bytes = new byte[values.Length * sizeof(float)];
         for (int i = 0; i < values.Length; i++)
         {
-            BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), values[i]);
-        }
-
-        return bytes;
-    }
-
-    private static byte[] ReadExactly(Stream stream, int count, string what) =>
-        IO.StreamReads.Exactly(stream, count, "The snapshot", what);
-}
-
-/// <summary>The self-describing part of a snapshot.</summary>
-internal sealed record SnapshotHeader(
-    string Kind,
-    int ModelDim,
-    int Heads,
-    int KvHeads,
-    int HeadDim,
-    int Window,
-    int RingRows,
-    bool IncludeCurrent,
-    double? RopeTheta,
-    double Scale,
-    string Dtype,
-    long Position)
-{
-    public static SnapshotHeader Of(SomaLayer layer, long position)
-    {
-        var o = layer.Options;
-        return new SnapshotHeader(
-            layer.IsStandardAttention ? "standard" : "soma", o.ModelDim, o.Heads, o.KvHeads, o.HeadDim, o.Window,
-            layer.KvCapacity ?? o.Window, o.IncludeCurrent, o.RopeTheta, o.Scale, "f32", position);
-    }
-
-    public void Check()
-    {
-        if (Dtype != "f32")
-        {
-            throw new InvalidDataException($"Snapshot dtype '{Dtype}' is not supported; expected f32.");
-        }
-
-        if (ModelDim < 1 || Heads < 1 || KvHeads < 1 || HeadDim < 1 || RingRows < 1 || Position < 0
-            || (long)RingRows * KvHeads * HeadDim > int.MaxValue / 4)
-        {
-            throw new InvalidDataException("The snapshot header holds an impossible shape or position.");
-        }
-    }
-
-    /// <summary>Every field that must agree for the state to mean the same thing in <paramref name="layer"/>.</summary>
-    public void CheckFits(SomaLayer layer)
-    {
-        var mine = Of(layer, Position);
-        var differences = new List<string>();
-        void Compare<T>(string name, T snapshot, T target)
-        {
-            if (!EqualityComparer<T>.Default.Equals(snapshot, target))
+            if (!valid(values[i]))
             {
-                differences.Add($"{name} {snapshot} vs {target}");
+                throw new InvalidDataException(
+                    $"The snapshot's {what}[{i}] is {values[i]}; every value must be finite (the field within the fp32 range).");
             }
         }
+    }
 
-        Compare("kind", Kind, mine.Kind);
-        Compare("modelDim", ModelDim, mine.ModelDim);
-        Compare("heads", Heads, mine.Heads);
-        Compare("kvHeads", KvHeads, mine.KvHeads);
-        Compare("headDim", HeadDim, mine.HeadDim);
-        Compare("window", Window, mine.Window);
-        Compare("ring rows", RingRows, mine.RingRows);
-        Compare("includeCurrent", IncludeCurrent, mine.IncludeCurrent);
-        Compare("ropeTheta", RopeTheta, mine.RopeTheta);
-        Compare("scale", Scale, mine.Scale);
-        if (differences.Count > 0)
+    /// <summary>A version-1 header: no layer identity, one dtype for ring and field.</summary>
+    private sealed record LegacyHeader(
+        string Kind, int ModelDim, int Heads, int KvHeads, int HeadDim, int Window, int RingRows, bool IncludeCurrent,
+        double? RopeTheta, double Scale, string Dtype, long Position)
+    {
+        public SnapshotHeader ToCurrent() => new(
+            Kind, ModelDim, Heads, KvHeads, HeadDim, Window, RingRows, IncludeCurrent, RopeTheta, Scale, Dtype, Dtype, Position,
+            LayerIndex: null, WeightsSha256: null);
+    }
+}
+
+/// <summary>What a snapshot section must fit: the layer, its index where known, and whether another layer's state may load.</summary>
+/// <param name="Layer">The layer whose session receives the state.</param>
+/// <param name="LayerIndex">The layer's index: its position in a model, or the caller's <see cref="SnapshotOptions.LayerIndex"/>.</param>
+/// <param name="InModel">True for a model's section, whose index is its position in the stack and always checked.</param>
+/// <param name="AllowOtherLayer"><see cref="SnapshotOptions.AllowOtherLayer"/>.</param>
+internal readonly record struct SnapshotTarget(SomaLayer Layer, int? LayerIndex, bool InModel, bool AllowOtherLayer)
+{
+    /// <summary>Ring rows of one session of the layer: W for Soma, the KV capacity for the baseline.</summary>
+    public int RingRows => Layer.KvCapacity ?? Layer.Options.Window;
+}
+
+/// <summary>One session's state as read from a snapshot and checked against its target.</summary>
+internal sealed record SessionState(SnapshotHeader Header, float[] RingK, float[] RingV, double[] Field)
+{
+    /// <summary>
+    /// Uploads states[i] into sessions[i] (claimed by the caller). If an upload fails, every session written so far
+    /// gets back the state it had, so a load changes all of them or none.
+    /// </summary>
+    public static void UploadAll(IReadOnlyList<SomaSession> sessions, IReadOnlyList<SessionState> states)
+    {
+        var previous = new List<(float[] RingK, float[] RingV, double[] Field, long Position)>();
+        try
         {
-            throw new InvalidDataException(
-                "The snapshot was taken from a different layer shape: " + string.Join(", ", differences) + " (snapshot vs this layer).");
+            for (int i = 0; i < sessions.Count; i++)
+            {
+                var (ringK, ringV, field) = sessions[i].DownloadState();
+                previous.Add((ringK, ringV, field, sessions[i].Position));
+                sessions[i].UploadState(states[i].RingK, states[i].RingV, states[i].Field, states[i].Header.Position);
+            }
         }
-
-        if (layer.KvCapacity is { } capacity && Position > capacity)
+        catch
         {
-            throw new InvalidDataException($"The snapshot's position {Position} exceeds this layer's KV capacity {capacity}.");
+            for (int i = previous.Count - 1; i >= 0; i--)
+            {
+                sessions[i].UploadState(previous[i].RingK, previous[i].RingV, previous[i].Field, previous[i].Position);
+            }
+
+            throw;
         }
     }
 }

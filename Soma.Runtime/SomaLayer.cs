@@ -96,7 +96,11 @@ public sealed class SomaLayer : IDisposable
             engine.LayerLogger, kvCapacity is null ? "Soma" : $"standard attention (KV capacity {kvCapacity})", d, options.Heads,
             options.KvHeads, dh, options.Window, options.RopeTheta?.ToString("R", System.Globalization.CultureInfo.InvariantCulture) ?? "off",
             (qkvT.LongLength + bias.Length + outT.LongLength + d + options.KvHeads + options.Heads) * sizeof(float) + (long)half * sizeof(double));
+        WeightsSha256 = LayerIdentity.Sha256(weights, options);
     }
+
+    /// <summary>SHA-256 of the weights as uploaded (lower-case hex), computed once here; snapshots record it.</summary>
+    internal string WeightsSha256 { get; }
 
     /// <summary>The layer's shape and behaviour.</summary>
     public SomaLayerOptions Options { get; }
@@ -444,10 +448,22 @@ public sealed class SomaLayer : IDisposable
         }
     }
 
-    /// <summary>Each session's position, after checking that a standard-attention KV cache has room for its rows.</summary>
+    /// <summary>
+    /// Each session's position, after checking that no session would pass <see cref="SomaSession.MaxPosition"/> and
+    /// that a standard-attention KV cache has room for its rows.
+    /// </summary>
     private long[] CheckCapacity(IReadOnlyList<SomaSession> sessions, int[] rows)
     {
         var positions = sessions.Select(s => s.Position).ToArray();
+        for (int s = 0; s < sessions.Count; s++)
+        {
+            if (positions[s] + rows[s] > SomaSession.MaxPosition)
+            {
+                throw new InvalidOperationException(
+                    $"The session is at position {positions[s]} and the call adds {rows[s]} tokens, past SomaSession.MaxPosition ({SomaSession.MaxPosition}).");
+            }
+        }
+
         for (int s = 0; KvCapacity is { } capacity && s < sessions.Count; s++)
         {
             if (positions[s] + rows[s] > capacity)

@@ -103,44 +103,76 @@ public sealed class SomaModelSession : IDisposable
     }
 
     /// <summary>
-    /// Writes every layer's state, first to last, each as a checksummed snapshot (see <see cref="SomaSession.SaveState"/>).
+    /// Writes every layer's state as one framed model snapshot ("SOMAMODL", the layer count, then one checksummed
+    /// section per layer recording its index and weights' SHA-256). Every layer's session is claimed for the whole
+    /// copy, so the snapshot is of one moment; the snapshot is staged in memory and written only when complete, so a
+    /// save that fails writes nothing to <paramref name="stream"/>.
     /// </summary>
     public void SaveState(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        foreach (var s in Sessions)
+        ThrowIfDisposed();
+        if (!stream.CanWrite)
         {
-            s.SaveState(stream);
+            throw new ArgumentException("stream must be writable.", nameof(stream));
         }
+
+        var states = new List<(float[] RingK, float[] RingV, double[] Field, long Position)>();
+        var claimed = SomaSession.ClaimAll(Sessions);
+        try
+        {
+            foreach (var s in Sessions)
+            {
+                var (ringK, ringV, field) = s.DownloadState();
+                states.Add((ringK, ringV, field, s.Position));
+            }
+        }
+        finally
+        {
+            claimed.ForEach(s => s.Release());
+        }
+
+        using var staged = new MemoryStream();
+        ModelSnapshot.Write(staged, Sessions, states);
+        staged.WriteTo(stream);
     }
 
     /// <summary>
-    /// Reads one snapshot per layer and checks them all before changing anything; a truncated, corrupt or
-    /// mismatched stream throws <see cref="InvalidDataException"/> and leaves every layer as it was.
+    /// Replaces every layer's state with a snapshot from <see cref="SaveState"/> (or a version-1 one: one session
+    /// snapshot per layer). The stream must hold exactly one snapshot of a stack of as many layers; every section is
+    /// read and checked (shape, position, layer index, weights' SHA-256, checksum) before anything changes, then every
+    /// layer's session is claimed for the whole upload. A truncated, corrupt, foreign or reordered snapshot throws
+    /// <see cref="InvalidDataException"/> and leaves every layer as it was.
     /// </summary>
-    public void LoadState(Stream stream)
+    public void LoadState(Stream stream) => LoadState(stream, SnapshotOptions.Default);
+
+    /// <summary>
+    /// <see cref="LoadState(Stream)"/>; with <see cref="SnapshotOptions.AllowOtherLayer"/>, sections taken with other
+    /// weights of the same shape load too. A model's layers are indexed by their position, so
+    /// <see cref="SnapshotOptions.LayerIndex"/> must be null.
+    /// </summary>
+    public void LoadState(Stream stream, SnapshotOptions options)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.LayerIndex is not null)
+        {
+            throw new ArgumentException("options.LayerIndex must be null for a model session: its layers are indexed by their position.", nameof(options));
+        }
+
         ThrowIfDisposed();
-        var snapshots = new List<(SnapshotHeader Header, float[] RingK, float[] RingV, float[] Field)>();
-        for (int l = 0; l < Sessions.Length; l++)
+        var states = ModelSnapshot.Read(stream, Sessions.Select(s => s.Layer).ToArray(), options.AllowOtherLayer);
+        var claimed = SomaSession.ClaimAll(Sessions);
+        try
         {
-            var snapshot = SessionSnapshot.Read(stream);
-            snapshot.Header.CheckFits(Sessions[l].Layer);
-            snapshots.Add(snapshot);
+            SessionState.UploadAll(Sessions, states);
+        }
+        finally
+        {
+            claimed.ForEach(s => s.Release());
         }
 
-        if (snapshots.Select(s => s.Header.Position).Distinct().Count() != 1)
-        {
-            throw new InvalidDataException("The layers' snapshots are at different positions; they were not saved from one model session.");
-        }
-
-        for (int l = 0; l < Sessions.Length; l++)
-        {
-            Sessions[l].UploadState(snapshots[l].RingK, snapshots[l].RingV, snapshots[l].Field, snapshots[l].Header.Position);
-        }
-
-        Log.SnapshotLoaded(Model.Engine.LayerLogger, snapshots[0].Header.Position, Sessions.Length);
+        Log.SnapshotLoaded(Model.Engine.LayerLogger, states[0].Header.Position, Sessions.Length);
     }
 
     /// <summary>

@@ -25,6 +25,14 @@ public sealed class SomaSession : IDisposable
     private volatile bool disposed;
     private bool closed;
 
+    /// <summary>
+    /// The largest position a session reaches (2^32 tokens); a call that would pass it throws
+    /// <see cref="InvalidOperationException"/> instead of wrapping. Up to it, the RoPE angle p·f formed and reduced
+    /// mod 2π in double stays within about 1e-6 rad of exact, and every position, ring index and p + n stays far
+    /// inside long arithmetic.
+    /// </summary>
+    public const long MaxPosition = 1L << 32;
+
     internal SomaSession(SomaLayer layer, SomaSessionPool pool, int slot)
     {
         Layer = layer;
@@ -114,12 +122,19 @@ public sealed class SomaSession : IDisposable
 
     /// <summary>
     /// Writes this session's whole state (ring, field, position) to <paramref name="stream"/> as a versioned,
-    /// checksummed snapshot of about <see cref="StateBytes"/> bytes. It can be restored into a session of a layer
-    /// with the same shape on any accelerator (CPU, CUDA, OpenCL).
+    /// checksummed snapshot of about <see cref="StateBytes"/> bytes that records the layer's shape and a SHA-256 of
+    /// its weights. It can be restored into a session of a layer with the same shape and weights on any accelerator
+    /// (CPU, CUDA, OpenCL). The state is copied to the host first: a save that fails there writes nothing.
     /// </summary>
-    public void SaveState(Stream stream)
+    public void SaveState(Stream stream) => SaveState(stream, SnapshotOptions.Default);
+
+    /// <summary>
+    /// <see cref="SaveState(Stream)"/>, recording <see cref="SnapshotOptions.LayerIndex"/> as the layer's index.
+    /// </summary>
+    public void SaveState(Stream stream, SnapshotOptions options)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(options);
         ThrowIfDisposed();
         if (!stream.CanWrite)
         {
@@ -127,39 +142,51 @@ public sealed class SomaSession : IDisposable
         }
 
         Claim();
+        (float[] RingK, float[] RingV, double[] Field) state;
+        long position;
         try
         {
-            var (ringK, ringV, field) = DownloadState();
-            SessionSnapshot.Write(stream, SnapshotHeader.Of(Layer, Position), ringK, ringV, field);
+            state = DownloadState();
+            position = Position;
         }
         finally
         {
             Release();
         }
+
+        SessionSnapshot.Write(stream, SnapshotHeader.Of(Layer, position, options.LayerIndex), state.RingK, state.RingV, state.Field);
     }
 
     /// <summary>
-    /// Replaces this session's state with a snapshot from <see cref="SaveState"/>. The whole snapshot is read and
-    /// checked first (format, version, checksum, and that it was taken from a layer of the same shape and kind);
-    /// a truncated, corrupt or mismatched snapshot throws <see cref="InvalidDataException"/> and changes nothing.
+    /// Replaces this session's state with a snapshot from <see cref="SaveState(Stream)"/> (version 2, or version 1 from
+    /// earlier builds). The stream must hold exactly one snapshot. Its header is checked against this layer (kind,
+    /// shape, storage types, position within 0..<see cref="MaxPosition"/>, and for version 2 the weights' SHA-256)
+    /// before any payload is read, then the payload (finite values) and checksum: a truncated, corrupt, foreign or
+    /// out-of-range snapshot throws <see cref="InvalidDataException"/> and changes nothing.
     /// </summary>
-    public void LoadState(Stream stream)
+    public void LoadState(Stream stream) => LoadState(stream, SnapshotOptions.Default);
+
+    /// <summary>
+    /// <see cref="LoadState(Stream)"/> with a layer index to check (<see cref="SnapshotOptions.LayerIndex"/>) or, with
+    /// <see cref="SnapshotOptions.AllowOtherLayer"/>, accepting a snapshot of another layer of the same shape.
+    /// </summary>
+    public void LoadState(Stream stream, SnapshotOptions options)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(options);
         ThrowIfDisposed();
-        var (header, ringK, ringV, field) = SessionSnapshot.Read(stream);
-        header.CheckFits(Layer);
+        var state = SessionSnapshot.Read(stream, new SnapshotTarget(Layer, options.LayerIndex, InModel: false, options.AllowOtherLayer));
         Claim();
         try
         {
-            UploadState(ringK, ringV, field, header.Position);
+            SessionState.UploadAll(new[] { this }, new[] { state });
         }
         finally
         {
             Release();
         }
 
-        Log.SnapshotLoaded(Layer.Engine.LayerLogger, header.Position, 1);
+        Log.SnapshotLoaded(Layer.Engine.LayerLogger, state.Header.Position, 1);
     }
 
     /// <summary>Forgets every token: position 0, empty ring, field 0.</summary>
@@ -204,8 +231,11 @@ public sealed class SomaSession : IDisposable
         Close();
     }
 
-    /// <summary>Copies the session's device state to the host: ring K, ring V ([W, Hkv, dh]) and field ([Hkv, dh]).</summary>
-    internal (float[] RingK, float[] RingV, float[] Field) DownloadState()
+    /// <summary>
+    /// Copies the session's device state to the host: ring K, ring V ([W, Hkv, dh]) and field ([Hkv, dh], widened to
+    /// double from the device's fp32).
+    /// </summary>
+    internal (float[] RingK, float[] RingV, double[] Field) DownloadState()
     {
         ThrowIfDisposed();
         var store = Pool.Store;
@@ -217,14 +247,15 @@ public sealed class SomaSession : IDisposable
         store.RingV.Download(stream, ringV, Slot * store.RingElements);
         store.Field.Download(stream, field, (long)Slot * store.Channels);
         stream.Synchronize();
-        return (ringK, ringV, field);
+        return (ringK, ringV, Array.ConvertAll(field, v => (double)v));
     }
 
     /// <summary>
-    /// Replaces the session's device state with host arrays (ring K, ring V [W, Hkv, dh], field [Hkv, dh]) at
-    /// <paramref name="position"/>. For tests and benchmarks that start mid-stream without running the prefix.
+    /// Replaces the session's device state with host arrays (ring K, ring V [W, Hkv, dh], field [Hkv, dh], narrowed to
+    /// the device's fp32) at <paramref name="position"/> (0..<see cref="MaxPosition"/>). Used by snapshots, and by
+    /// tests and benchmarks that start mid-stream without running the prefix.
     /// </summary>
-    internal void UploadState(ReadOnlySpan<float> ringK, ReadOnlySpan<float> ringV, ReadOnlySpan<float> field, long position)
+    internal void UploadState(ReadOnlySpan<float> ringK, ReadOnlySpan<float> ringV, ReadOnlySpan<double> field, long position)
     {
         ThrowIfDisposed();
         var store = Pool.Store;
@@ -232,10 +263,17 @@ public sealed class SomaSession : IDisposable
         Guard.Length(ringV, store.RingElements, nameof(ringV), "[W, Hkv, dh]");
         Guard.Length(field, store.Channels, nameof(field), "[Hkv, dh]");
         ArgumentOutOfRangeException.ThrowIfNegative(position);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(position, MaxPosition);
+        var narrow = new float[field.Length];
+        for (int i = 0; i < narrow.Length; i++)
+        {
+            narrow[i] = (float)field[i];
+        }
+
         var stream = Layer.Engine.Accelerator.DefaultStream;
         store.RingK.Upload(stream, ringK, Slot * store.RingElements);
         store.RingV.Upload(stream, ringV, Slot * store.RingElements);
-        store.Field.Upload(stream, field, (long)Slot * store.Channels);
+        store.Field.Upload(stream, narrow, (long)Slot * store.Channels);
         stream.Synchronize();
         Position = position;
     }

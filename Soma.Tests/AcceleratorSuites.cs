@@ -55,3 +55,9 @@ public sealed class FiniteInputTests(AcceleratorFixture fixture) : FiniteInputSu
 
 [Collection(AcceleratorCollection.Name)]
 public sealed class LoggingTests(AcceleratorFixture fixture) : LoggingSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class HostileSnapshotTests(AcceleratorFixture fixture) : HostileSnapshotSuite(fixture);
+
+[Collection(AcceleratorCollection.Name)]
+public sealed class ModelSnapshotTests(AcceleratorFixture fixture) : ModelSnapshotSuite(fixture);

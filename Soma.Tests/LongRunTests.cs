@@ -41,6 +41,6 @@ public sealed class LongRunTests
         }
 
         session.Position.Should().Be(100_000);
-        session.DownloadState().Field.Should().OnlyContain(s => float.IsFinite(s) && Math.Abs(s) <= maxK * (1 + 1e-4));
+        session.DownloadState().Field.Should().OnlyContain(s => double.IsFinite(s) && Math.Abs(s) <= maxK * (1 + 1e-4));
     }
 }

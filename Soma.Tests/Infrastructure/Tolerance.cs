@@ -9,7 +9,10 @@ public static class Tolerance
     /// <summary>Relative tolerance for layer outputs: |actual - expected| &lt;= rel * max(1, max|expected|).</summary>
     public const double Output = 1e-4;
 
-    public static void ShouldMatch(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected, string what, double rel = Output)
+    public static void ShouldMatch(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected, string what, double rel = Output) =>
+        ShouldMatch(Array.ConvertAll(actual.ToArray(), v => (double)v), expected, what, rel);
+
+    public static void ShouldMatch(ReadOnlySpan<double> actual, ReadOnlySpan<double> expected, string what, double rel = Output)
     {
         actual.Length.Should().Be(expected.Length, $"{what} has the reference's shape");
         double scale = 1.0;

@@ -51,8 +51,8 @@ public abstract class FiniteInputSuite
 
         var (ringK, ringV, field) = poisoned.DownloadState();
         ringK.Concat(ringV).Should().OnlyContain(v => float.IsFinite(v), "the NaN token left the ring W tokens later");
-        field.Should().OnlyContain(v => float.IsNaN(v), "the field keeps the NaN: gamma * NaN stays NaN");
-        healthy.DownloadState().Field.Should().OnlyContain(v => float.IsFinite(v));
+        field.Should().OnlyContain(v => double.IsNaN(v), "the field keeps the NaN: gamma * NaN stays NaN");
+        healthy.DownloadState().Field.Should().OnlyContain(v => double.IsFinite(v));
 
         // Reset clears it: the session then matches a fresh reference.
         poisoned.Reset();

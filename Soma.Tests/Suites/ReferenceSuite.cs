@@ -51,6 +51,7 @@ public abstract class ReferenceSuite
     [Theory]
     [InlineData(65_530L)]
     [InlineData(999_990L)]
+    [InlineData(SomaSession.MaxPosition - 12)]
     public void Rope_AtLargePositions_MatchesReference(long start)
     {
         var o = new SomaLayerOptions(16, 4, 2, 8, window: 6, ropeTheta: 10000.0);
@@ -61,7 +62,7 @@ public abstract class ReferenceSuite
         var field = TestData.Inputs(o.KvHeads * o.HeadDim, 1, seed: 35);
         using var layer = Engine.CreateLayer(o, w);
         using var session = layer.CreateSession();
-        session.UploadState(ringK, ringV, field, start);
+        session.UploadState(ringK, ringV, Array.ConvertAll(field, v => (double)v), start);
 
         var y = new List<float>(session.Prefill(x.AsSpan(0, 8 * o.ModelDim)));
         for (int t = 8; t < 12; t++)
