@@ -326,9 +326,13 @@ public abstract class RaceSuite
         using var session = pool.OpenSession();
         using var other = pool.OpenSession();
         var x = TestData.Inputs(d, 9, seed: 262);
+        var snapshot = new MemoryStream();
+        session.SaveState(snapshot);
         var kinds = CallKinds(x, d, m => session.Decode(m.Span), m => session.Prefill(m.Span), session.PrefillAsync, session.DecodeAsync, session.Reset);
         kinds.Add(("DecodeBatch", () => Sync(() => model.DecodeBatch(new[] { other, session }, x.AsSpan(0, 2 * d)))));
         kinds.Add(("PrefillBatch", () => Sync(() => model.PrefillBatch(new[] { other, session }, new[] { 2, 3 }, x.AsSpan(0, 5 * d)))));
+        kinds.Add(("SaveState", () => Sync(() => session.SaveState(new MemoryStream()))));
+        kinds.Add(("LoadState", () => Sync(() => session.LoadState(new MemoryStream(snapshot.ToArray())))));
 
         // Held at stage 10, in the second layer: the running call holds the first layer's lock and claims every layer.
         await EachIsRefusedWhileADecodeRuns(kinds, model.Layers.ToArray(), 10, () => session.Decode(x.AsSpan(d, d)), () => session.Position);
