@@ -17,7 +17,7 @@ internal static class HistoryFill
         var rng = new Random(seed);
         var ringK = Random(rng, ringRows * channels);
         var ringV = Random(rng, ringRows * channels);
-        var field = Random(rng, channels);
+        var field = Array.ConvertAll(Random(rng, channels), f => (double)f);
         session.UploadState(ringK, ringV, field, history);
     }
 

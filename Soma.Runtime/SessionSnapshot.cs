@@ -11,7 +11,8 @@ namespace Soma;
 /// </summary>
 /// <remarks>
 /// Layout (little-endian): "SOMASNAP" | u32 version | u32 header bytes | header (UTF-8 JSON) | ring K, ring V
-/// ([rows, Hkv, dh] fp32 each) | field ([Hkv, dh] fp32) | SHA-256 of everything before it.
+/// ([rows, Hkv, dh] fp32 each) | field ([Hkv, dh] fp32: the fp64 device field rounded once, widened on load) |
+/// SHA-256 of everything before it.
 /// The header names the layer shape, window (or KV capacity), dtype and position; a snapshot restores only into a
 /// layer of the same shape and kind, on any accelerator.
 /// </remarks>
@@ -23,7 +24,7 @@ internal static class SessionSnapshot
 
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static void Write(Stream stream, SnapshotHeader header, float[] ringK, float[] ringV, float[] field)
+    public static void Write(Stream stream, SnapshotHeader header, float[] ringK, float[] ringV, double[] field)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var headerBytes = JsonSerializer.SerializeToUtf8Bytes(header, Json);
@@ -33,7 +34,7 @@ internal static class SessionSnapshot
         BinaryPrimitives.WriteUInt32LittleEndian(prefix.AsSpan(12), (uint)headerBytes.Length);
         Emit(stream, hash, prefix);
         Emit(stream, hash, headerBytes);
-        foreach (var part in new[] { ringK, ringV, field })
+        foreach (var part in new[] { ringK, ringV, Array.ConvertAll(field, f => (float)f) })
         {
             Emit(stream, hash, Floats(part));
         }
@@ -42,7 +43,7 @@ internal static class SessionSnapshot
     }
 
     /// <summary>Reads and checks a whole snapshot; throws <see cref="InvalidDataException"/> for anything malformed.</summary>
-    public static (SnapshotHeader Header, float[] RingK, float[] RingV, float[] Field) Read(Stream stream)
+    public static (SnapshotHeader Header, float[] RingK, float[] RingV, double[] Field) Read(Stream stream)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var prefix = ReadExactly(stream, 16, "the snapshot prefix");
@@ -100,7 +101,7 @@ internal static class SessionSnapshot
             throw new InvalidDataException("The snapshot checksum does not match its contents: the data is corrupt.");
         }
 
-        return (header, parts[0], parts[1], parts[2]);
+        return (header, parts[0], parts[1], Array.ConvertAll(parts[2], f => (double)f));
     }
 
     private static void Emit(Stream stream, IncrementalHash hash, byte[] bytes)

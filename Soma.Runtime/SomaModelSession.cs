@@ -114,7 +114,7 @@ public sealed class SomaModelSession : IDisposable
     public void LoadState(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        var snapshots = new List<(SnapshotHeader Header, float[] RingK, float[] RingV, float[] Field)>();
+        var snapshots = new List<(SnapshotHeader Header, float[] RingK, float[] RingV, double[] Field)>();
         for (int l = 0; l < Sessions.Length; l++)
         {
             var snapshot = SessionSnapshot.Read(stream);

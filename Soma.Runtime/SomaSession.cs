@@ -178,15 +178,15 @@ public sealed class SomaSession : IDisposable
         }
     }
 
-    /// <summary>Copies the session's device state to the host: ring K, ring V ([W, Hkv, dh]) and field ([Hkv, dh]).</summary>
-    internal (float[] RingK, float[] RingV, float[] Field) DownloadState()
+    /// <summary>Copies the session's device state to the host: ring K, ring V ([W, Hkv, dh]) and the fp64 field ([Hkv, dh]).</summary>
+    internal (float[] RingK, float[] RingV, double[] Field) DownloadState()
     {
         ThrowIfDisposed();
         var store = Pool.Store;
         var stream = Layer.Engine.Accelerator.DefaultStream;
         var ringK = new float[store.RingElements];
         var ringV = new float[store.RingElements];
-        var field = new float[store.Channels];
+        var field = new double[store.Channels];
         store.RingK.Download(stream, ringK, Slot * store.RingElements);
         store.RingV.Download(stream, ringV, Slot * store.RingElements);
         store.Field.Download(stream, field, (long)Slot * store.Channels);
@@ -195,10 +195,10 @@ public sealed class SomaSession : IDisposable
     }
 
     /// <summary>
-    /// Replaces the session's device state with host arrays (ring K, ring V [W, Hkv, dh], field [Hkv, dh]) at
+    /// Replaces the session's device state with host arrays (ring K, ring V [W, Hkv, dh], fp64 field [Hkv, dh]) at
     /// <paramref name="position"/>. For tests and benchmarks that start mid-stream without running the prefix.
     /// </summary>
-    internal void UploadState(ReadOnlySpan<float> ringK, ReadOnlySpan<float> ringV, ReadOnlySpan<float> field, long position)
+    internal void UploadState(ReadOnlySpan<float> ringK, ReadOnlySpan<float> ringV, ReadOnlySpan<double> field, long position)
     {
         ThrowIfDisposed();
         var store = Pool.Store;

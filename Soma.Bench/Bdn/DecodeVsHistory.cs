@@ -19,7 +19,7 @@ public class DecodeVsHistory : SomaVsStandardSuite
 
     private float[] cacheK = Array.Empty<float>();
     private float[] cacheV = Array.Empty<float>();
-    private float[] field = Array.Empty<float>();
+    private double[] field = Array.Empty<double>();
 
     /// <summary>Tokens already in the session.</summary>
     [Params(1024, 4096, 16384, 65536)]
@@ -38,7 +38,7 @@ public class DecodeVsHistory : SomaVsStandardSuite
         int channels = o.KvHeads * o.HeadDim;
         cacheK = QuickRun.RandomInputs(channels, History + Headroom, seed: 4);
         cacheV = QuickRun.RandomInputs(channels, History + Headroom, seed: 5);
-        field = QuickRun.RandomInputs(channels, 1, seed: 6);
+        field = Array.ConvertAll(QuickRun.RandomInputs(channels, 1, seed: 6), f => (double)f);
     }
 
     /// <summary>Puts the standard session back at <see cref="History"/> so that its cache never overflows.</summary>

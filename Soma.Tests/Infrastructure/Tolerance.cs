@@ -11,6 +11,18 @@ public static class Tolerance
 
     public static void ShouldMatch(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected, string what, double rel = Output)
     {
+        var a = new double[actual.Length];
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[i] = actual[i];
+        }
+
+        ShouldMatch(a, expected, what, rel);
+    }
+
+    /// <summary>The same check for fp64 device values (the field state).</summary>
+    public static void ShouldMatch(ReadOnlySpan<double> actual, ReadOnlySpan<double> expected, string what, double rel = Output)
+    {
         actual.Length.Should().Be(expected.Length, $"{what} has the reference's shape");
         double scale = 1.0;
         foreach (var e in expected)

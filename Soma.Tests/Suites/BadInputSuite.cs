@@ -229,7 +229,7 @@ public abstract class BadInputSuite
         session.Position.Should().Be(1);
     }
 
-    private static void StateShouldEqual((float[] RingK, float[] RingV, float[] Field) actual, (float[] RingK, float[] RingV, float[] Field) expected)
+    private static void StateShouldEqual((float[] RingK, float[] RingV, double[] Field) actual, (float[] RingK, float[] RingV, double[] Field) expected)
     {
         actual.RingK.Should().Equal(expected.RingK);
         actual.RingV.Should().Equal(expected.RingV);
