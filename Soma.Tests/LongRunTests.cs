@@ -8,8 +8,8 @@ namespace Soma.Tests;
 /// <summary>
 /// Long conversations on one session with gamma = 0.99999 (the field remembers about 10^5 tokens), step by step
 /// against the double reference: the fp64 field keeps every output within 1e-6 relative, where the fp32 field of
-/// earlier versions drifted past it within 10^4 steps. A tiny layer on its own CPU engine keeps 10^5 steps to about
-/// half a minute; 10^6 steps are opt-in (<see cref="LongFactAttribute"/>).
+/// earlier versions drifted past it within 10^4 steps (docs/semantics.md, "Precision of the far field"). A tiny
+/// layer on its own CPU engine keeps 10^5 steps to minutes; 10^6 steps are opt-in (<see cref="LongFactAttribute"/>).
 /// </summary>
 public sealed class LongRunTests(ITestOutputHelper output)
 {
