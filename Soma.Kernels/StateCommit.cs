@@ -4,7 +4,7 @@ namespace Soma.Kernels;
 
 /// <summary>
 /// The last step of every call: the chunk's last min(W, n) rotated keys and values go into their ring slots and the
-/// field takes its end-of-chunk value. Nothing in a session's state changes before this launch.
+/// field takes its end-of-chunk value (fp64, as the scan computed it). Nothing in a session's state changes before this launch.
 /// </summary>
 internal static class StateCommit
 {
@@ -14,10 +14,10 @@ internal static class StateCommit
         SegmentArgs seg,
         ArrayView<float> kRotated,
         ArrayView<float> v,
-        ArrayView<float> final,
+        ArrayView<double> final,
         ArrayView<float> ringK,
         ArrayView<float> ringV,
-        ArrayView<float> field,
+        ArrayView<double> field,
         int channels,
         int window,
         int rowsPerSegment,

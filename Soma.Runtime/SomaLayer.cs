@@ -109,8 +109,9 @@ public sealed class SomaLayer : IDisposable
     public SomaEngine Engine { get; }
 
     /// <summary>
-    /// Device bytes of one session's state: for Soma (2 W Hkv dh + Hkv dh) * 4, independent of how many tokens it
-    /// consumed; for the standard-attention baseline the whole KV cache, 2 * capacity * Hkv * dh * 4.
+    /// Device bytes of one session's state: for Soma 2 W Hkv dh * 4 + Hkv dh * 8 (fp32 ring, fp64 field),
+    /// independent of how many tokens it consumed; for the standard-attention baseline the whole KV cache,
+    /// 2 * capacity * Hkv * dh * 4.
     /// </summary>
     public long StateBytes => KvCapacity is { } c ? 2L * c * Options.KvHeads * Options.HeadDim * sizeof(float) : Options.StateBytes;
 
@@ -639,7 +640,7 @@ public sealed class SomaLayer : IDisposable
         if (!IsStandardAttention)
         {
             k.FieldScan(
-                stream, shapes.Groups((long)segments * channels, FieldScan.SharedFloats(shapes.GroupSize)), seg,
+                stream, shapes.GroupsWithDoubles((long)segments * channels, FieldScan.SharedDoubles(shapes.GroupSize)), seg,
                 store.Field.View, gamma.View, ws.KRaw.View, ws.FieldPrev.View, ws.FieldFinal.View, channels, dh);
         }
 

@@ -113,6 +113,9 @@ public sealed record SomaLayerOptions
     /// <summary>H / Hkv: query heads that share one kv-head.</summary>
     public int HeadsPerKvHead => Heads / KvHeads;
 
-    /// <summary>Bytes of one session's state at fp32: (2 W Hkv dh + Hkv dh) * 4, independent of tokens consumed.</summary>
-    public long StateBytes => (2L * Window * KvHeads * HeadDim + (long)KvHeads * HeadDim) * sizeof(float);
+    /// <summary>
+    /// Bytes of one session's state: the fp32 ring K and V and the fp64 field, 2 W Hkv dh * 4 + Hkv dh * 8,
+    /// independent of tokens consumed.
+    /// </summary>
+    public long StateBytes => 2L * Window * KvHeads * HeadDim * sizeof(float) + (long)KvHeads * HeadDim * sizeof(double);
 }

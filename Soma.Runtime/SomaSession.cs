@@ -231,10 +231,7 @@ public sealed class SomaSession : IDisposable
         Close();
     }
 
-    /// <summary>
-    /// Copies the session's device state to the host: ring K, ring V ([W, Hkv, dh]) and field ([Hkv, dh], widened to
-    /// double from the device's fp32).
-    /// </summary>
+    /// <summary>Copies the session's device state to the host: ring K, ring V ([W, Hkv, dh]) and the fp64 field ([Hkv, dh]).</summary>
     internal (float[] RingK, float[] RingV, double[] Field) DownloadState()
     {
         ThrowIfDisposed();
@@ -242,18 +239,18 @@ public sealed class SomaSession : IDisposable
         var stream = Layer.Engine.Accelerator.DefaultStream;
         var ringK = new float[store.RingElements];
         var ringV = new float[store.RingElements];
-        var field = new float[store.Channels];
+        var field = new double[store.Channels];
         store.RingK.Download(stream, ringK, Slot * store.RingElements);
         store.RingV.Download(stream, ringV, Slot * store.RingElements);
         store.Field.Download(stream, field, (long)Slot * store.Channels);
         stream.Synchronize();
-        return (ringK, ringV, Array.ConvertAll(field, v => (double)v));
+        return (ringK, ringV, field);
     }
 
     /// <summary>
-    /// Replaces the session's device state with host arrays (ring K, ring V [W, Hkv, dh], field [Hkv, dh], narrowed to
-    /// the device's fp32) at <paramref name="position"/> (0..<see cref="MaxPosition"/>). Used by snapshots, and by
-    /// tests and benchmarks that start mid-stream without running the prefix.
+    /// Replaces the session's device state with host arrays (ring K, ring V [W, Hkv, dh], fp64 field [Hkv, dh]) at
+    /// <paramref name="position"/> (0..<see cref="MaxPosition"/>). Used by snapshots, and by tests and benchmarks that
+    /// start mid-stream without running the prefix.
     /// </summary>
     internal void UploadState(ReadOnlySpan<float> ringK, ReadOnlySpan<float> ringV, ReadOnlySpan<double> field, long position)
     {
@@ -264,16 +261,10 @@ public sealed class SomaSession : IDisposable
         Guard.Length(field, store.Channels, nameof(field), "[Hkv, dh]");
         ArgumentOutOfRangeException.ThrowIfNegative(position);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(position, MaxPosition);
-        var narrow = new float[field.Length];
-        for (int i = 0; i < narrow.Length; i++)
-        {
-            narrow[i] = (float)field[i];
-        }
-
         var stream = Layer.Engine.Accelerator.DefaultStream;
         store.RingK.Upload(stream, ringK, Slot * store.RingElements);
         store.RingV.Upload(stream, ringV, Slot * store.RingElements);
-        store.Field.Upload(stream, narrow, (long)Slot * store.Channels);
+        store.Field.Upload(stream, field, (long)Slot * store.Channels);
         stream.Synchronize();
         Position = position;
     }

@@ -20,9 +20,9 @@ public class KernelTimings : AcceleratorSuite
     private LinearArgs output;
     private AttentionArgs attention;
     private SegmentArgs segments;
-    private DeviceBuffer<float>? field;
+    private DeviceBuffer<double>? field;
     private DeviceBuffer<float>? gamma;
-    private DeviceBuffer<float>? fieldFinal;
+    private DeviceBuffer<double>? fieldFinal;
     private int channels;
 
     /// <summary>Rows (tokens) in the launch: 1 is a decode step, 256 a prefill chunk.</summary>
@@ -56,9 +56,9 @@ public class KernelTimings : AcceleratorSuite
         {
             Slot = Upload(new[] { 0 }), Start = Upload(new[] { 0 }), Length = Upload(new[] { n }), Position = Upload(new[] { 10_000L }), Count = 1,
         };
-        field = Own(Engine.Allocate<float>(channels));
+        field = Own(Engine.Allocate<double>(channels));
         gamma = Own(Engine.Allocate<float>(o.KvHeads));
-        fieldFinal = Own(Engine.Allocate<float>(channels));
+        fieldFinal = Own(Engine.Allocate<double>(channels));
         int hpg = shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, dh);
         int splits = shapes.AttentionSplits((long)n * o.KvHeads * ((o.HeadsPerKvHead + hpg - 1) / hpg), o.Window);
         attention = new AttentionArgs
@@ -92,7 +92,7 @@ public class KernelTimings : AcceleratorSuite
     {
         var e = Engine;
         e.Kernels.FieldScan(
-            stream!, e.Shapes.Groups(channels, Kernels.FieldScan.SharedFloats(e.Shapes.GroupSize)), segments,
+            stream!, e.Shapes.GroupsWithDoubles(channels, Kernels.FieldScan.SharedDoubles(e.Shapes.GroupSize)), segments,
             field!.View, gamma!.View, qkv.KRaw, attention.FieldPrev, fieldFinal!.View, channels, qkv.HeadDim);
         stream!.Synchronize();
     }

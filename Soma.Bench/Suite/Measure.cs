@@ -80,15 +80,15 @@ internal static class Measure
     }
 
     /// <summary>
-    /// Bytes a decode step must read at fp32: the projection weights and biases, plus the attention state it reads
-    /// (Soma: the min(n, W) ring rows and the field; standard: all n cached rows).
+    /// Bytes a decode step must read: the fp32 projection weights and biases, plus the attention state it reads
+    /// (Soma: the min(n, W) fp32 ring rows and the fp64 field; standard: all n cached rows).
     /// </summary>
     public static long DecodeBytes(SomaLayerOptions o, long history, bool standard)
     {
         long d = o.ModelDim, q = o.Heads * o.HeadDim, kv = o.KvHeads * o.HeadDim;
         long weights = (d * (q + 2 * kv) + q * d + (q + 2 * kv) + d) * sizeof(float);
         long rows = standard ? history + 1 : Math.Min(history + 1, o.Window);
-        long state = 2 * rows * kv * sizeof(float) + (standard ? 0 : kv * sizeof(float));
+        long state = 2 * rows * kv * sizeof(float) + (standard ? 0 : kv * sizeof(double));
         return weights + state;
     }
 }

@@ -18,11 +18,11 @@ internal sealed class KernelSet
         LinearReduce = accelerator.LoadKernel<LinearArgs>(Projection.LinearReduceKernel);
         RopeTable = accelerator.LoadKernel<ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int>(
             RopeAngles.TableKernel);
-        FieldScan = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(
+        FieldScan = accelerator.LoadKernel<SegmentArgs, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int>(
             Kernels.FieldScan.ScanKernel);
         Attention = accelerator.LoadKernel<AttentionArgs, SegmentArgs>(NearFieldAttention.Kernel);
         AttentionCombine = accelerator.LoadKernel<AttentionArgs>(NearFieldAttention.CombineKernel);
-        Commit = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(
+        Commit = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int>(
             StateCommit.Kernel);
     }
 
@@ -36,11 +36,11 @@ internal sealed class KernelSet
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int> RopeTable { get; }
 
-    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> FieldScan { get; }
+    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int> FieldScan { get; }
 
     public Action<AcceleratorStream, KernelConfig, AttentionArgs, SegmentArgs> Attention { get; }
 
     public Action<AcceleratorStream, KernelConfig, AttentionArgs> AttentionCombine { get; }
 
-    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> Commit { get; }
+    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int> Commit { get; }
 }

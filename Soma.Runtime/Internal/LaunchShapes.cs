@@ -75,6 +75,13 @@ internal sealed class LaunchShapes
             : new KernelConfig(grid, GroupSize);
     }
 
+    /// <summary>Grid for a grid-stride loop over <paramref name="groupItems"/> group-sized work items with <paramref name="sharedDoubles"/> doubles of dynamic shared memory.</summary>
+    public KernelConfig GroupsWithDoubles(long groupItems, int sharedDoubles)
+    {
+        var config = Groups(groupItems);
+        return new KernelConfig(config.GridDim, config.GroupDim, SharedMemoryConfig.RequestDynamic<double>(sharedDoubles));
+    }
+
     /// <summary>Grid for a grid-stride loop over <paramref name="elements"/> independent elements.</summary>
     public KernelConfig Elements(long elements) => Groups((elements + GroupSize - 1) / GroupSize);
 

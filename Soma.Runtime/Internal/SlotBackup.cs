@@ -10,7 +10,7 @@ internal sealed class SlotBackup : IDisposable
     private readonly int slot;
     private readonly DeviceBuffer<float> ringK;
     private readonly DeviceBuffer<float> ringV;
-    private readonly DeviceBuffer<float> field;
+    private readonly DeviceBuffer<double> field;
 
     private SlotBackup(SomaEngine engine, StateStore store, int slot)
     {
@@ -20,7 +20,7 @@ internal sealed class SlotBackup : IDisposable
         try
         {
             ringV = engine.Allocate<float>(store.RingElements);
-            field = engine.Allocate<float>(store.Channels);
+            field = engine.Allocate<double>(store.Channels);
         }
         catch
         {
@@ -58,5 +58,5 @@ internal sealed class SlotBackup : IDisposable
 
     private ArrayView<float> RingOf(DeviceBuffer<float> ring) => ring.View.SubView(slot * store.RingElements, store.RingElements);
 
-    private ArrayView<float> FieldOf() => store.Field.View.SubView((long)slot * store.Channels, store.Channels);
+    private ArrayView<double> FieldOf() => store.Field.View.SubView((long)slot * store.Channels, store.Channels);
 }

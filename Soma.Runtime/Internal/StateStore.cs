@@ -3,7 +3,7 @@ using ILGPU.Runtime;
 namespace Soma.Internal;
 
 /// <summary>
-/// Device state of a fixed number of session slots: ring K and V [slots, W, Hkv, dh] and field S [slots, Hkv, dh].
+/// Device state of a fixed number of session slots: ring K and V [slots, W, Hkv, dh] and field S [slots, Hkv, dh] (fp64).
 /// Allocated once; slots are handed out and returned without touching device allocation.
 /// </summary>
 internal sealed class StateStore : IDisposable
@@ -26,7 +26,7 @@ internal sealed class StateStore : IDisposable
         {
             RingK = engine.Allocate<float>(RingElements * slots);
             RingV = engine.Allocate<float>(RingElements * slots);
-            Field = engine.Allocate<float>((long)Channels * slots);
+            Field = engine.Allocate<double>((long)Channels * slots);
             RingK.View.MemSetToZero();
             RingV.View.MemSetToZero();
             Field.View.MemSetToZero();
@@ -48,7 +48,8 @@ internal sealed class StateStore : IDisposable
 
     public DeviceBuffer<float> RingV { get; } = null!;
 
-    public DeviceBuffer<float> Field { get; } = null!;
+    /// <summary>Field S [slots, Hkv, dh] in fp64 (the scan accumulates it in fp64).</summary>
+    public DeviceBuffer<double> Field { get; } = null!;
 
     public int FreeSlots
     {

@@ -43,7 +43,7 @@ internal sealed class Workspace : IDisposable
             LongMeta = Own(engine.Allocate<long>(rows + (long)segments));
             HostInts = Own(engine.Accelerator.AllocatePageLocked1D<int>(rows + 3L * segments, uninitialized: false));
             HostLongs = Own(engine.Accelerator.AllocatePageLocked1D<long>(rows + (long)segments, uninitialized: false));
-            FieldFinal = Own(engine.Allocate<float>((long)segments * kv));
+            FieldFinal = Own(engine.Allocate<double>((long)segments * kv));
         }
         catch
         {
@@ -99,7 +99,8 @@ internal sealed class Workspace : IDisposable
 
     public ArrayView<long> SegPosition => LongMeta.View.SubView(Rows, Segments);
 
-    public DeviceBuffer<float> FieldFinal { get; } = null!;
+    /// <summary>Field after each segment of the pass [segments, Hkv, dh], fp64 like the slots' field.</summary>
+    public DeviceBuffer<double> FieldFinal { get; } = null!;
 
     /// <summary>The kernels' view of the pass's first <paramref name="count"/> segments.</summary>
     public SegmentArgs SegmentArgsFor(int count) => new()

@@ -12,6 +12,7 @@ public static class Tolerance
     public static void ShouldMatch(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected, string what, double rel = Output) =>
         ShouldMatch(Array.ConvertAll(actual.ToArray(), v => (double)v), expected, what, rel);
 
+    /// <summary>The same check for fp64 device values (the field state).</summary>
     public static void ShouldMatch(ReadOnlySpan<double> actual, ReadOnlySpan<double> expected, string what, double rel = Output)
     {
         actual.Length.Should().Be(expected.Length, $"{what} has the reference's shape");

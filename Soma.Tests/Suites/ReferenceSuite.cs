@@ -59,7 +59,7 @@ public abstract class ReferenceSuite
         var x = TestData.Inputs(o.ModelDim, 12, seed: 32);
         var ringK = TestData.Inputs(o.Window * o.KvHeads * o.HeadDim, 1, seed: 33);
         var ringV = TestData.Inputs(o.Window * o.KvHeads * o.HeadDim, 1, seed: 34);
-        var field = TestData.Inputs(o.KvHeads * o.HeadDim, 1, seed: 35);
+        var field = Array.ConvertAll(TestData.Inputs(o.KvHeads * o.HeadDim, 1, seed: 35), f => (double)f);
         using var layer = Engine.CreateLayer(o, w);
         using var session = layer.CreateSession();
         session.UploadState(ringK, ringV, Array.ConvertAll(field, v => (double)v), start);
@@ -86,6 +86,38 @@ public abstract class ReferenceSuite
 
         Tolerance.ShouldMatch(y.ToArray(), reference.Run(state, x), $"y from position {start}");
         StateShouldMatch(session, state);
+    }
+
+    [Fact]
+    public void LongPrefillInPasses_WithGammaNearOne_StaysWithin1e6OfTheReference()
+    {
+        // 12,000 tokens at gamma = 0.99999 in two calls of several passes each. One token repeated is the worst case
+        // for the scan's precision (every step's rounding goes the same way); the fp64 field keeps y within 1e-6.
+        var o = new SomaLayerOptions(8, 2, 1, 4, window: 4, ropeTheta: 10000.0, maxChunkTokens: 2048);
+        var w = TestData.Weights(o, seed: 38, alpha: 1f, gamma: 0.99999f);
+        const int first = 5_000, n = 12_000;
+        var token = TestData.Inputs(o.ModelDim, 1, seed: 39);
+        var x = new float[n * o.ModelDim];
+        for (int t = 0; t < n; t++)
+        {
+            token.CopyTo(x, t * o.ModelDim);
+        }
+
+        using var layer = Engine.CreateLayer(o, w);
+        using var session = layer.CreateSession();
+        var y = new List<float>(session.Prefill(x.AsSpan(0, first * o.ModelDim)));
+        y.AddRange(session.Prefill(x.AsSpan(first * o.ModelDim)));
+
+        var reference = new SomaReference(o, w);
+        var state = reference.CreateState();
+        var expected = reference.Run(state, x);
+        var actual = y.ToArray();
+        for (int t = 0; t < n; t++)
+        {
+            Tolerance.ShouldMatch(actual.AsSpan(t * o.ModelDim, o.ModelDim), expected.AsSpan(t * o.ModelDim, o.ModelDim), $"y[t={t}]", 1e-6);
+        }
+
+        Tolerance.ShouldMatch(session.DownloadState().Field, state.Field, "field S", 1e-6);
     }
 
     [Theory]
