@@ -1,5 +1,5 @@
 using Soma;
-using Soma.Bench.Cli;
+using Soma.Cli;
 using Soma.IO;
 using Soma.Reference;
 using Soma.Tests.Infrastructure;
