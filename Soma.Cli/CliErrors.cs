@@ -118,6 +118,13 @@ internal static partial class CliErrors
         }
     }
 
+    /// <summary><see cref="About{T}"/> for a body that returns nothing (a write).</summary>
+    public static void About(string option, Action body, string? value = null) => About(option, () =>
+    {
+        body();
+        return 0;
+    }, value);
+
     /// <summary>System.CommandLine's parse error, with plain type names: "--layer 'abc': expected an integer".</summary>
     public static string ParseError(string message)
     {

@@ -46,7 +46,6 @@ internal static class RunCommand
                 {
                     using var stream = File.OpenRead(from);
                     session.LoadState(stream);
-                    return 0;
                 }, from);
             }
 
@@ -62,18 +61,13 @@ internal static class RunCommand
             }
 
             double decodeMs = sw.Elapsed.TotalMilliseconds;
-            CliErrors.About("--output", () =>
-            {
-                NpyFile.Write(yPath, y, n, d);
-                return 0;
-            }, yPath);
+            CliErrors.About("--output", () => NpyFile.Write(yPath, y, n, d), yPath);
             if (statePath is not null)
             {
                 CliErrors.About("--state-out", () =>
                 {
                     using var stream = File.Create(statePath);
                     session.SaveState(stream);
-                    return 0;
                 }, statePath);
             }
 

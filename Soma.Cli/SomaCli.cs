@@ -55,12 +55,9 @@ internal static class SomaCli
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h") && !args.Contains("-?"))
         {
-            foreach (var e in parsed.Errors)
-            {
-                error.WriteLine($"error: {CliErrors.ParseError(e.Message)}");
-            }
-
-            error.WriteLine("see soma --help");
+            // One line however many mistakes: "error: A; B (see soma --help)".
+            var messages = parsed.Errors.Select(e => CliErrors.ParseError(e.Message).TrimEnd('.')).Distinct();
+            error.WriteLine($"error: {string.Join("; ", messages)} (see soma --help)");
             return CliErrors.UsageError;
         }
 

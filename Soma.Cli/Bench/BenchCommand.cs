@@ -64,18 +64,13 @@ internal static class BenchCommand
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(jsonPath))!);
                 File.WriteAllText(jsonPath, JsonSerializer.Serialize(file, BenchFile.Json));
-                return 0;
             }, jsonPath);
             AnsiConsole.MarkupLine(Markup.Escape($"JSON written to {Path.GetFullPath(jsonPath)}"));
         }
 
         if (plot is { } chart)
         {
-            CliErrors.About("--plot", () =>
-            {
-                chart.Save(runs, chart.Path);
-                return 0;
-            }, chart.Path);
+            CliErrors.About("--plot", () => chart.Save(runs, chart.Path), chart.Path);
             AnsiConsole.MarkupLine(Markup.Escape($"Plot written to {Path.GetFullPath(chart.Path)}"));
         }
 

@@ -3,14 +3,13 @@ using Spectre.Console;
 
 namespace Soma.Cli.Bench;
 
-/// <summary>One phase of the benchmark (<see cref="BenchProgress"/>): a bar, or one line `name: done, N of M steps in S s` when it ends.</summary>
+/// <summary>One phase of the benchmark (<see cref="BenchProgress"/>): a bar, or one line `name: done, N steps in S s` when it ends.</summary>
 internal sealed class BenchPhase
 {
     private readonly string name;
     private readonly ProgressTask? bar;
     private readonly TextWriter? lines;
     private readonly Stopwatch clock = Stopwatch.StartNew();
-    private double value;
     private double maxValue;
 
     public BenchPhase(string name, int units, ProgressTask? bar, TextWriter? lines)
@@ -35,12 +34,8 @@ internal sealed class BenchPhase
         }
     }
 
-    /// <summary>Counts <paramref name="steps"/> more steps done.</summary>
-    public void Increment(double steps)
-    {
-        value += steps;
-        bar?.Increment(steps);
-    }
+    /// <summary>Counts <paramref name="steps"/> more steps done (the bar moves; the line form only reports the end).</summary>
+    public void Increment(double steps) => bar?.Increment(steps);
 
     /// <summary>Ends the phase: a full bar, or its one line.</summary>
     public void Stop()
@@ -52,6 +47,6 @@ internal sealed class BenchPhase
             return;
         }
 
-        lines?.WriteLine(FormattableString.Invariant($"{name}: done, {value:F0} of {maxValue:F0} steps in {clock.Elapsed.TotalSeconds:F1} s"));
+        lines?.WriteLine(FormattableString.Invariant($"{name}: done, {maxValue:F0} steps in {clock.Elapsed.TotalSeconds:F1} s"));
     }
 }

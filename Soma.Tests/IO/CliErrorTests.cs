@@ -77,7 +77,9 @@ public sealed class CliErrorTests : IDisposable
         Lines(Run("--input", "random:4", "--soma", subfolder)).Should().Equal($"error: --soma {subfolder} is a directory; expected a JSON file of Soma options.");
         Lines(Run("--input", badNpy)).Should().ContainSingle().Which.Should().StartWith("error: --input").And.Contain(badNpy);
         Lines(new[] { "run", "--model", folder, "--layer", "abc", "--input", "random:4", "--output", "y.npy" })
-            .Should().Equal("error: --layer 'abc': expected an integer", "see soma --help");
+            .Should().Equal("error: --layer 'abc': expected an integer (see soma --help)");
+        Lines(new[] { "run", "--modle", folder }).Should().ContainSingle("several parse mistakes are still one line")
+            .Which.Should().StartWith("error: Unrecognized command or argument '--modle'").And.Contain("Option '--layer' is required");
         Lines(Run("--input", "random:4").Select(a => a == "0" ? "3" : a).ToArray())
             .Should().Equal($"error: --layer 3: expected 0 <= layer < 1 (num_hidden_layers in {folder}).");
         Lines(new[] { "run", "--model", folder, "--layer", "0", "--input", "random:4", "--output", subfolder, "--accelerator", "cpu" })
@@ -166,8 +168,8 @@ public sealed class CliErrorTests : IDisposable
 
         var lines = log.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
         lines.Should().HaveCount(2);
-        lines[0].Should().StartWith("cpu small: fidelity: done, 2 of 2 steps in ");
-        lines[1].Should().StartWith("cpu small: decode vs history: done, 3 of 3 steps in ");
+        lines[0].Should().StartWith("cpu small: fidelity: done, 2 steps in ");
+        lines[1].Should().StartWith("cpu small: decode vs history: done, 3 steps in ");
     }
 
     [Theory]
