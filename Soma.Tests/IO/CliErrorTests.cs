@@ -58,6 +58,22 @@ public sealed class CliErrorTests : IDisposable
     }
 
     [Fact]
+    public void Verbose_OnTheCommandLine_AddsTheStackTraceOfAnUnexpectedFailure()
+    {
+        var bug = new CliExtensions(_ => throw new IndexOutOfRangeException("Index was outside the bounds of the array."), (_, _) => { });
+        var quiet = new StringWriter();
+        var verbose = new StringWriter();
+
+        int rcQuiet = SomaCli.Invoke(new[] { "bdn" }, TextWriter.Null, quiet, bug);
+        int rcVerbose = SomaCli.Invoke(new[] { "bdn", "--verbose" }, TextWriter.Null, verbose, bug);
+
+        (rcQuiet, rcVerbose).Should().Be((2, 2));
+        quiet.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries).Should().ContainSingle()
+            .Which.Should().StartWith("error: unexpected IndexOutOfRangeException: Index was outside the bounds of the array.");
+        verbose.ToString().Should().StartWith("error: unexpected IndexOutOfRangeException").And.Contain("   at ");
+    }
+
+    [Fact]
     public void Errors_NameTheOptionTheyCameFrom()
     {
         FakeCheckpoint.Write(folder, new[] { TestData.Weights(Shape, seed: 180) }, sharded: false, halfKey: null);
