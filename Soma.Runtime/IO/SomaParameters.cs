@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace Soma.IO;
@@ -27,7 +28,14 @@ public sealed record SomaParameters(
     /// <summary>The RoPE base when config.json names none: the default of the Llama, Qwen2 and Mistral families.</summary>
     public const double DefaultRopeTheta = 10000.0;
 
-    /// <summary>Reads the JSON options file at <paramref name="path"/>; unknown keys and wrong types are errors naming the key.</summary>
+    /// <summary>The file these parameters were read from (<see cref="Load"/>), named in errors; null when built in code.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>
+    /// Reads the JSON options file at <paramref name="path"/>. Unknown keys, wrong types and values out of range are
+    /// <see cref="InvalidDataException"/>s naming the key and the file, e.g. "gamma[0] is 1.5 in soma.json; expected
+    /// 0 &lt;= gamma &lt; 1".
+    /// </summary>
     public static SomaParameters Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -48,7 +56,7 @@ public sealed record SomaParameters(
             throw new InvalidDataException($"{path}: expected a JSON object of Soma options.");
         }
 
-        var p = new SomaParameters();
+        var p = new SomaParameters { Source = path };
         foreach (var entry in root.EnumerateObject())
         {
             try
@@ -71,6 +79,7 @@ public sealed record SomaParameters(
             }
         }
 
+        p.CheckRanges(path);
         return p;
     }
 
@@ -80,13 +89,48 @@ public sealed record SomaParameters(
     /// <summary>Alpha for <paramref name="heads"/> query heads: the default, one value repeated, or one per head.</summary>
     public float[] AlphaFor(int heads) => Expand(Alpha, 0f, heads, "alpha", "head");
 
-    private static float[] Expand(float[]? values, float fallback, int count, string name, string unit) => values switch
+    private string In => Source is null ? "" : $" in {Source}";
+
+    private float[] Expand(float[]? values, float fallback, int count, string name, string unit) => values switch
     {
         null => Enumerable.Repeat(fallback, count).ToArray(),
         { Length: 1 } => Enumerable.Repeat(values[0], count).ToArray(),
         _ when values.Length == count => values,
-        _ => throw new ArgumentException($"{name} has {values.Length} values; expected 1 or one per {unit} ({count}).", name),
+        _ => throw new ArgumentException($"{name} has {values.Length} values; expected 1 or one per {unit} ({count}){In}.", name),
     };
+
+    /// <summary>Each value within what a Soma layer accepts, checked where the file is read so the error can name it.</summary>
+    private void CheckRanges(string path)
+    {
+        void Fail(string what, object value, string expected) =>
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{what} is {value} in {path}; expected {expected}."));
+
+        if (Window is < 1)
+        {
+            Fail("window", Window.Value, "an integer >= 1");
+        }
+
+        for (int i = 0; i < (Gamma?.Length ?? 0); i++)
+        {
+            if (!(Gamma![i] >= 0f && Gamma[i] < 1f))
+            {
+                Fail($"gamma[{i}]", Gamma[i], "0 <= gamma < 1");
+            }
+        }
+
+        for (int i = 0; i < (Alpha?.Length ?? 0); i++)
+        {
+            if (!float.IsFinite(Alpha![i]))
+            {
+                Fail($"alpha[{i}]", Alpha[i], "a finite number");
+            }
+        }
+
+        if (Scale is { } scale && !(scale > 0 && double.IsFinite(scale)))
+        {
+            Fail("scale", scale, "a finite number > 0, or null for 1/sqrt(head_dim)");
+        }
+    }
 
     private static float[] Floats(JsonElement value) => value.ValueKind == JsonValueKind.Array
         ? value.EnumerateArray().Select(v => v.GetSingle()).ToArray()

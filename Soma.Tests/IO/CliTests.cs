@@ -1,5 +1,5 @@
 using Soma;
-using Soma.Bench.Cli;
+using Soma.Cli;
 using Soma.IO;
 using Soma.Reference;
 using Soma.Tests.Infrastructure;
@@ -119,7 +119,7 @@ public sealed class CliTests : IDisposable
 
         rc.Should().Be(2);
         error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().ContainSingle()
-            .Which.Should().StartWith($"error: {x}").And.NotContain("   at ");
+            .Which.Should().StartWith("error: --input").And.Contain(x).And.NotContain("   at ");
         File.Exists(y).Should().BeFalse();
     }
 
@@ -137,7 +137,7 @@ public sealed class CliTests : IDisposable
 
         rc.Should().Be(2);
         error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().ContainSingle()
-            .Which.Should().Be($"error: {weights}: tensor 'w' (F32, shape [4611686018427387904]) has more than 9223372036854775807 bytes: its shape is not real.");
+            .Which.Should().Be($"error: --model: {weights}: tensor 'w' (F32, shape [4611686018427387904]) has more than 9223372036854775807 bytes: its shape is not real.");
     }
 
     [Theory]

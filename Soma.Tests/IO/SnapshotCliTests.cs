@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Soma;
-using Soma.Bench.Cli;
+using Soma.Cli;
 using Soma.IO;
 using Soma.Tests.Infrastructure;
 
@@ -35,7 +35,7 @@ public sealed class SnapshotCliTests : IDisposable
         string forged = Path.Combine(folder, "forged.soma");
         File.WriteAllBytes(forged, SnapshotForge.Build(section.Header, section.Payload));
 
-        foreach (var (layer, file, message) in new[] { (1, forged, "*position 9223372036854775807*outside*"), (0, state, "*other weights*") })
+        foreach (var (layer, file, message) in new[] { (1, forged, "*position 9223372036854775807*outside*"), (0, state, "*taken from layer 1; this is layer 0*") })
         {
             var (code, _, error) = Run(layer, "--state-in", file);
             code.Should().Be(2, message);

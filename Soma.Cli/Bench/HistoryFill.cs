@@ -1,6 +1,6 @@
 using Soma;
 
-namespace Soma.Bench;
+namespace Soma.Cli.Bench;
 
 /// <summary>
 /// Puts a session at a given history without running the prefix: random ring (or KV cache) rows and field at

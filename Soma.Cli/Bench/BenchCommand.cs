@@ -2,13 +2,29 @@ using System.Text.Json;
 using Soma;
 using Spectre.Console;
 
-namespace Soma.Bench.Suite;
+namespace Soma.Cli.Bench;
 
 /// <summary>The benchmark main job: every requested accelerator, tables, JSON, and optionally a plot.</summary>
 internal static class BenchCommand
 {
-    public static int Run(string accelerator, string? shape, bool full, string jsonPath, string? plotPath, int seed, string commandLine)
+    /// <summary>
+    /// Runs the benchmark on every accelerator <paramref name="accelerator"/> names; writes JSON only when
+    /// <paramref name="jsonPath"/> is given, and the plot only when <paramref name="plot"/> is (Soma.Bench).
+    /// </summary>
+    public static int Run(
+        string accelerator, string? shape, bool full, string? jsonPath, (string Path, Action<IReadOnlyList<AcceleratorRun>, string> Save)? plot,
+        int seed, string commandLine)
     {
+        if (jsonPath is not null)
+        {
+            CliPaths.NewFile("--json", jsonPath, "a .json file to write");
+        }
+
+        if (plot is { } p)
+        {
+            CliPaths.NewFile("--plot", p.Path, "a .png file to write");
+        }
+
         if (Console.IsOutputRedirected)
         {
             // Logs and CI: wide tables instead of wrapping at the default 80 columns.
@@ -24,18 +40,15 @@ internal static class BenchCommand
 
         var kinds = Kinds(accelerator, devices);
         var runs = new List<AcceleratorRun>();
-        AnsiConsole.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
-            .Start(progress =>
+        BenchProgress.Run(BenchProgress.Interactive, Console.Out, progress =>
+        {
+            foreach (var kind in kinds)
             {
-                foreach (var kind in kinds)
-                {
-                    using var engine = SomaEngine.Create(new SomaEngineOptions(kind));
-                    var plan = BenchPlan.For(engine.Device.Kind, shape, full);
-                    runs.Add(new AcceleratorBench(engine, plan, seed).Run(progress));
-                }
-            });
+                using var engine = CliEngine.Create(kind);
+                var plan = BenchPlan.For(engine.Device.Kind, shape, full);
+                runs.Add(new AcceleratorBench(engine, plan, seed).Run(progress));
+            }
+        });
 
         foreach (var run in runs)
         {
@@ -45,18 +58,20 @@ internal static class BenchCommand
         var file = new BenchFile(
             BenchFile.SchemaName, DateTimeOffset.UtcNow.ToString("O"), commandLine,
             $"{Environment.MachineName}, {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", runs);
-        var directory = Path.GetDirectoryName(Path.GetFullPath(jsonPath));
-        if (directory is not null)
+        if (jsonPath is not null)
         {
-            Directory.CreateDirectory(directory);
+            CliErrors.About("--json", () =>
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(jsonPath))!);
+                File.WriteAllText(jsonPath, JsonSerializer.Serialize(file, BenchFile.Json));
+            }, jsonPath);
+            AnsiConsole.MarkupLine(Markup.Escape($"JSON written to {Path.GetFullPath(jsonPath)}"));
         }
 
-        File.WriteAllText(jsonPath, JsonSerializer.Serialize(file, BenchFile.Json));
-        AnsiConsole.MarkupLine(Markup.Escape($"JSON written to {Path.GetFullPath(jsonPath)}"));
-        if (plotPath is not null)
+        if (plot is { } chart)
         {
-            DecodePlot.Save(runs, plotPath);
-            AnsiConsole.MarkupLine(Markup.Escape($"Plot written to {Path.GetFullPath(plotPath)}"));
+            CliErrors.About("--plot", () => chart.Save(runs, chart.Path), chart.Path);
+            AnsiConsole.MarkupLine(Markup.Escape($"Plot written to {Path.GetFullPath(chart.Path)}"));
         }
 
         bool verified = runs.All(r => r.Verify.Pass);

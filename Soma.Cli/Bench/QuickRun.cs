@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Soma;
 using Soma.Reference;
 
-namespace Soma.Bench;
+namespace Soma.Cli.Bench;
 
 /// <summary>
 /// The main job: list accelerators, run prefill and decode of a random layer on the chosen one, check both against
@@ -60,7 +60,7 @@ internal static class QuickRun
     private static (float[] Prefill, float[] Decode, double PrefillMs, double[] StepMs, long StateBytes, long Position) Execute(
         SomaEngineOptions options, SomaLayerOptions shape, SomaLayerWeights weights, float[] x, int prefillTokens, int decodeSteps, bool print)
     {
-        using var engine = SomaEngine.Create(options);
+        using var engine = CliEngine.Create(options.Accelerator);
         if (print)
         {
             Console.WriteLine($"Running on {engine.Device}");

@@ -3,7 +3,7 @@ using Soma;
 using Soma.Reference;
 using Spectre.Console;
 
-namespace Soma.Bench.Suite;
+namespace Soma.Cli.Bench;
 
 /// <summary>
 /// Every section of the benchmark on one accelerator: verify against the reference, fidelity against standard
@@ -24,7 +24,7 @@ internal sealed class AcceleratorBench
 
     private SomaLayerOptions Shape => plan.Shape;
 
-    public AcceleratorRun Run(ProgressContext progress)
+    public AcceleratorRun Run(BenchProgress progress)
     {
         var sw = Stopwatch.StartNew();
         var label = $"{engine.Device.Kind.ToString().ToLowerInvariant()} {plan.ShapeName}";
@@ -45,12 +45,11 @@ internal sealed class AcceleratorBench
             verify, fidelity, decode, prefill, memory, batch, capacity, targets, sw.Elapsed.TotalSeconds);
     }
 
-    private static T Step<T>(ProgressContext progress, string name, int units, Func<ProgressTask, T> body)
+    private static T Step<T>(BenchProgress progress, string name, int units, Func<BenchPhase, T> body)
     {
-        var task = progress.AddTask(name, maxValue: units);
+        var task = progress.Start(name, units);
         var result = body(task);
-        task.Value = task.MaxValue;
-        task.StopTask();
+        task.Stop();
         return result;
     }
 
@@ -77,7 +76,7 @@ internal sealed class AcceleratorBench
         return new VerifyRecord(plan.VerifyTokens, plan.VerifySteps, p.RelativeMaxError, p.Cosine, q.RelativeMaxError, q.Cosine, pass);
     }
 
-    private List<FidelityRecord> Fidelity(ProgressTask task)
+    private List<FidelityRecord> Fidelity(BenchPhase task)
     {
         var result = new List<FidelityRecord>();
         int d = Shape.ModelDim;
@@ -112,7 +111,7 @@ internal sealed class AcceleratorBench
         return result;
     }
 
-    private List<DecodeRecord> Decode(ProgressTask task)
+    private List<DecodeRecord> Decode(BenchPhase task)
     {
         var result = new List<DecodeRecord>();
         var weights = SomaLayerWeights.CreateRandom(Shape, seed, biases: true);
@@ -159,7 +158,7 @@ internal sealed class AcceleratorBench
         return result;
     }
 
-    private List<PrefillRecord> Prefill(ProgressTask task)
+    private List<PrefillRecord> Prefill(BenchPhase task)
     {
         var result = new List<PrefillRecord>();
         var weights = SomaLayerWeights.CreateRandom(Shape, seed, biases: true);
@@ -240,7 +239,7 @@ internal sealed class AcceleratorBench
         return result;
     }
 
-    private List<BatchRecord> Batch(ProgressTask task)
+    private List<BatchRecord> Batch(BenchPhase task)
     {
         // One layer, and a model of plan.ModelLayers such layers, decoding B sessions per call at about the same history.
         var result = new List<BatchRecord>();

@@ -1,4 +1,4 @@
-namespace Soma.Bench;
+namespace Soma.Cli.Bench;
 
 /// <summary>Error statistics of an output against the reference.</summary>
 internal readonly record struct Comparison(double MaxAbsError, double RelativeMaxError, double MeanAbsError, double Cosine)

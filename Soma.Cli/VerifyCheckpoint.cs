@@ -1,8 +1,9 @@
 using Soma;
+using Soma.Cli.Bench;
 using Soma.IO;
 using Soma.Reference;
 
-namespace Soma.Bench.Cli;
+namespace Soma.Cli;
 
 /// <summary>`soma verify --model`: one checkpoint layer on an accelerator against the double-precision reference.</summary>
 internal static class VerifyCheckpoint
@@ -10,7 +11,7 @@ internal static class VerifyCheckpoint
     public static int Run(string folder, int layerIndex, string? somaPath, string inputPath, SomaAcceleratorKind kind, TextWriter output, TextWriter notes)
     {
         var (options, weights, x, n) = CheckpointLayer.Load(folder, layerIndex, somaPath, inputPath, notes);
-        using var engine = SomaEngine.Create(new SomaEngineOptions(kind));
+        using var engine = CliEngine.Create(kind);
         using var layer = engine.CreateLayer(options, weights);
         using var session = layer.CreateSession();
         var y = session.Prefill(x);

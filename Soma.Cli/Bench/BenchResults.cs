@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Soma.Bench.Suite;
+namespace Soma.Cli.Bench;
 
 /// <summary>The JSON file the benchmark writes (schema in docs/benchmarks.md).</summary>
 internal sealed record BenchFile(string Schema, string Created, string Command, string Machine, IReadOnlyList<AcceleratorRun> Runs)

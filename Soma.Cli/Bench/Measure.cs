@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Soma;
 
-namespace Soma.Bench.Suite;
+namespace Soma.Cli.Bench;
 
 /// <summary>Timing and error helpers shared by the benchmark's sections.</summary>
 internal static class Measure

@@ -1,6 +1,6 @@
 using Soma;
 
-namespace Soma.Bench;
+namespace Soma.Cli.Bench;
 
 /// <summary>Named layer shapes the benchmark runs.</summary>
 internal static class BenchShapes

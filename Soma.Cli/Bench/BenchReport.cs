@@ -1,7 +1,7 @@
 using System.Globalization;
 using Spectre.Console;
 
-namespace Soma.Bench.Suite;
+namespace Soma.Cli.Bench;
 
 /// <summary>Prints one accelerator run as tables shaped like the seed paper's tables 3.2-3.4, plus the targets.</summary>
 internal static class BenchReport

@@ -3,50 +3,51 @@ using System.Diagnostics;
 using Soma;
 using Soma.IO;
 
-namespace Soma.Bench.Cli;
+namespace Soma.Cli;
 
 /// <summary>`soma run`: one attention layer of a checkpoint on x.npy, y.npy out; optional decode tail and state files.</summary>
 internal static class RunCommand
 {
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var model = new Option<DirectoryInfo>("--model") { Description = "Checkpoint folder (config.json + safetensors).", Required = true };
+        var model = new Option<string>("--model") { Description = "Checkpoint folder (config.json + safetensors).", Required = true };
         var layer = new Option<int>("--layer") { Description = "Layer index (0-based).", Required = true };
-        var soma = new Option<FileInfo?>("--soma") { Description = "Soma options JSON (window, include_current, gamma, alpha, rope, scale); defaults when absent." };
-        var input = new Option<FileInfo>("--input") { Description = "x [n, D] as .npy (float32 or float16, C order).", Required = true };
-        var outputFile = new Option<FileInfo>("--output") { Description = "Where y [n, D] goes (float32 .npy).", Required = true };
+        var soma = new Option<string?>("--soma") { Description = "Soma options JSON (window, include_current, gamma, alpha, rope, scale); defaults when absent." };
+        var input = new Option<string>("--input") { Description = CliInput.Help, Required = true };
+        var outputFile = new Option<string>("--output") { Description = "Where y [n, D] goes (float32 .npy).", Required = true };
         var accelerator = new Option<string>("--accelerator") { Description = "auto, cpu, cuda or opencl.", DefaultValueFactory = _ => "auto" };
         var decodeFrom = new Option<int?>("--decode-from") { Description = "Prefill the first T tokens, decode the rest one by one (0 < T <= n)." };
-        var stateIn = new Option<FileInfo?>("--state-in") { Description = "Start from a session snapshot written by --state-out." };
-        var stateOut = new Option<FileInfo?>("--state-out") { Description = "Write the session's state afterwards (versioned, checksummed)." };
+        var stateIn = new Option<string?>("--state-in") { Description = "Start from a session snapshot written by --state-out." };
+        var stateOut = new Option<string?>("--state-out") { Description = "Write the session's state afterwards (versioned, checksummed)." };
         var command = new Command("run", "Run one attention layer of a checkpoint as a Soma layer. " + CliErrors.ExitCodes)
         {
             model, layer, soma, input, outputFile, accelerator, decodeFrom, stateIn, stateOut,
         };
-        command.SetAction(parse => CliErrors.Guarded(error, () =>
+        command.SetAction(parse =>
         {
+            var kind = SomaEngineOptions.ParseKind(parse.GetValue(accelerator)!);
+            string yPath = CliPaths.NewFile("--output", parse.GetValue(outputFile)!, "a .npy file to write");
+            string? statePath = parse.GetValue(stateOut) is { } s ? CliPaths.NewFile("--state-out", s, "a snapshot file to write") : null;
+            string? from = parse.GetValue(stateIn) is { } f ? CliPaths.ExistingFile("--state-in", f, "a snapshot file written by --state-out") : null;
             var (options, weights, x, n) = CheckpointLayer.Load(
-                parse.GetValue(model)!.FullName, parse.GetValue(layer), parse.GetValue(soma)?.FullName, parse.GetValue(input)!.FullName, error);
+                parse.GetValue(model)!, parse.GetValue(layer), parse.GetValue(soma), parse.GetValue(input)!, error);
             int prefill = parse.GetValue(decodeFrom) ?? n;
             if (prefill < 1 || prefill > n)
             {
                 throw new ArgumentException($"--decode-from must lie in [1, {n}], not {prefill}.");
             }
 
-            using var engine = SomaEngine.Create(new SomaEngineOptions(SomaEngineOptions.ParseKind(parse.GetValue(accelerator)!)));
+            using var engine = CliEngine.Create(kind);
             using var somaLayer = engine.CreateLayer(options, weights);
             using var session = somaLayer.CreateSession();
-            if (parse.GetValue(stateIn) is { } from)
+            var snapshotOptions = new SnapshotOptions { LayerIndex = parse.GetValue(layer) }; // state files name their layer
+            if (from is not null)
             {
-                using var stream = File.OpenRead(from.FullName);
-                try
+                CliErrors.About("--state-in", () =>
                 {
-                    session.LoadState(stream);
-                }
-                catch (Exception ex) when (ex is InvalidDataException or ArgumentException)
-                {
-                    throw new InvalidDataException($"--state-in {from.FullName}: {CliErrors.OneLine(ex)}", ex);
-                }
+                    using var stream = File.OpenRead(from);
+                    session.LoadState(stream, snapshotOptions);
+                }, from);
             }
 
             int d = options.ModelDim;
@@ -61,18 +62,21 @@ internal static class RunCommand
             }
 
             double decodeMs = sw.Elapsed.TotalMilliseconds;
-            NpyFile.Write(parse.GetValue(outputFile)!.FullName, y, n, d);
-            if (parse.GetValue(stateOut) is { } to)
+            CliErrors.About("--output", () => NpyFile.Write(yPath, y, n, d), yPath);
+            if (statePath is not null)
             {
-                using var stream = File.Create(to.FullName);
-                session.SaveState(stream);
+                CliErrors.About("--state-out", () =>
+                {
+                    using var stream = File.Create(statePath);
+                    session.SaveState(stream, snapshotOptions);
+                }, statePath);
             }
 
             output.WriteLine(
                 $"{n} tokens on {engine.Device.Kind.ToString().ToLowerInvariant()} ({engine.Device.Name}): prefill {prefill} in {prefillMs:F1} ms" +
                 (n > prefill ? $", decode {n - prefill} at {decodeMs / (n - prefill):F3} ms/step" : "") + $"; position {session.Position}");
             return CliErrors.Success;
-        }));
+        });
         return command;
     }
 }

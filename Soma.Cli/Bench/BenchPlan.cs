@@ -1,6 +1,6 @@
 using Soma;
 
-namespace Soma.Bench.Suite;
+namespace Soma.Cli.Bench;
 
 /// <summary>What one accelerator run measures: sizes are smaller on the CPU accelerator so the quick run ends in minutes.</summary>
 internal sealed record BenchPlan(

@@ -1,6 +1,6 @@
 using ScottPlot;
 
-namespace Soma.Bench.Suite;
+namespace Soma.Bench;
 
 /// <summary>Decode latency against history, Soma and standard attention, one pair of lines per accelerator (PNG via ScottPlot).</summary>
 internal static class DecodePlot
