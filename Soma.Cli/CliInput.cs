@@ -11,7 +11,7 @@ namespace Soma.Cli;
 /// </summary>
 internal static class CliInput
 {
-    public const string Help = "x [n, D]: a .npy file (float32 or float16, C order, D = hidden_size), or random:N[:seed] for N tokens " +
+    public const string Help = "x [n, D]: a .npy file (float32, float16 or float64, C order, D = hidden_size), or random:N[:seed] for N tokens " +
         "uniform in [-1, 1) from .NET's Random(seed), seed 0 when absent (no NumPy needed).";
 
     private const string Random = "random:";
