@@ -339,7 +339,8 @@ internal sealed class AcceleratorBench
 
         var m = memory[^1];
         double ideal = (double)m.History / Shape.Window;
-        double bound = 2.0 * m.History / (2.0 * Shape.Window + 1);
+        // KV cache 2 n Hkv dh fp32 against ring 2 W Hkv dh fp32 plus the fp64 field Hkv dh: n / (W + 1).
+        double bound = 2.0 * sizeof(float) * m.History / (2.0 * sizeof(float) * Shape.Window + sizeof(double));
         targets.Add(new TargetRecord(
             $"Memory ratio at {m.History}", $"{m.Ratio:F1}x", $"n/W = {ideal:F1}x less the field's share ({bound:F1}x)", Math.Abs(m.Ratio - bound) < 1e-6 * bound));
         return targets;
