@@ -351,8 +351,7 @@ public sealed class SomaEngine : IDisposable
                 builder.OpenCL();
             }
 
-            builder.EnableAlgorithms();
-            builder.Optimize(OptimizationLevel.O1);
+            KernelCatalog.Configure(builder, KernelCatalog.EngineOptimization);
         });
 
     private static List<SomaDeviceInfo> Describe(Context context)

@@ -4,26 +4,26 @@ using Soma.Kernels;
 
 namespace Soma.Internal;
 
-/// <summary>Every Soma kernel, compiled and loaded once per engine.</summary>
+/// <summary>Every Soma kernel of <see cref="KernelCatalog"/>, compiled and loaded once per engine.</summary>
 internal sealed class KernelSet
 {
     /// <summary>How many kernels the constructor compiles and loads (for the engine's log line).</summary>
-    public const int Count = 9;
+    public static int Count => KernelCatalog.All.Count;
 
     public KernelSet(Accelerator accelerator)
     {
-        Qkv = accelerator.LoadKernel<QkvProjectionArgs>(Projection.QkvKernel);
-        Linear = accelerator.LoadKernel<LinearArgs>(Projection.LinearKernel);
-        QkvReduce = accelerator.LoadKernel<QkvProjectionArgs>(Projection.QkvReduceKernel);
-        LinearReduce = accelerator.LoadKernel<LinearArgs>(Projection.LinearReduceKernel);
+        Qkv = accelerator.LoadKernel<QkvProjectionArgs>(KernelCatalog.Qkv);
+        Linear = accelerator.LoadKernel<LinearArgs>(KernelCatalog.Linear);
+        QkvReduce = accelerator.LoadKernel<QkvProjectionArgs>(KernelCatalog.QkvReduce);
+        LinearReduce = accelerator.LoadKernel<LinearArgs>(KernelCatalog.LinearReduce);
         RopeTable = accelerator.LoadKernel<ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int>(
-            RopeAngles.TableKernel);
+            KernelCatalog.RopeTable);
         FieldScan = accelerator.LoadKernel<SegmentArgs, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int>(
-            Kernels.FieldScan.ScanKernel);
-        Attention = accelerator.LoadKernel<AttentionArgs, SegmentArgs>(NearFieldAttention.Kernel);
-        AttentionCombine = accelerator.LoadKernel<AttentionArgs>(NearFieldAttention.CombineKernel);
+            KernelCatalog.FieldScan);
+        Attention = accelerator.LoadKernel<AttentionArgs, SegmentArgs>(KernelCatalog.Attention);
+        AttentionCombine = accelerator.LoadKernel<AttentionArgs>(KernelCatalog.AttentionCombine);
         Commit = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int>(
-            StateCommit.Kernel);
+            KernelCatalog.Commit);
     }
 
     public Action<AcceleratorStream, KernelConfig, QkvProjectionArgs> Qkv { get; }

@@ -1,0 +1,48 @@
+using Soma.Cli;
+using Soma.Internal;
+
+namespace Soma.Tests.IO;
+
+/// <summary>`soma ptx` in-process: every kernel of the one kernel list compiles to PTX without a GPU.</summary>
+public sealed class PtxCliTests : IDisposable
+{
+    private readonly string folder = Directory.CreateTempSubdirectory("soma-ptx-").FullName;
+
+    [Fact]
+    public void Ptx_WritesAnEntryPointPerKernel_ForSm90()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        int rc = SomaCli.Invoke(new[] { "ptx", "--out", folder, "--sm", "90" }, output, error);
+
+        error.ToString().Should().BeEmpty();
+        rc.Should().Be(0);
+        KernelCatalog.All.Should().HaveCount(KernelSet.Count).And.OnlyHaveUniqueItems(e => e.Name);
+        Directory.GetFiles(folder, "*.ptx").Should().HaveCount(KernelCatalog.All.Count);
+        foreach (var kernel in KernelCatalog.All)
+        {
+            string ptx = File.ReadAllText(Path.Combine(folder, kernel.Name + ".ptx"));
+            ptx.Should().Contain($".entry Kernel_{kernel.Kernel.Method.Name}(", $"{kernel.Name}.ptx holds that kernel")
+                .And.Contain(".address_size 64");
+        }
+
+        output.ToString().Should().Contain($"{KernelCatalog.All.Count} kernels compiled to PTX for sm_90 at O1");
+    }
+
+    [Fact]
+    public void Ptx_RejectsAnUnknownArchitectureAndLevel_InOneLine()
+    {
+        var error = new StringWriter();
+        int rcSm = SomaCli.Invoke(new[] { "ptx", "--out", folder, "--sm", "91" }, TextWriter.Null, error);
+        int rcLevel = SomaCli.Invoke(new[] { "ptx", "--out", folder, "--optimization", "O3" }, TextWriter.Null, error);
+
+        (rcSm, rcLevel).Should().Be((2, 2));
+        error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().SatisfyRespectively(
+            sm => sm.Should().StartWith("error: --sm: compute capability 91"),
+            level => level.Should().StartWith("error: --optimization must be O0, O1 or O2"));
+        Directory.GetFiles(folder).Should().BeEmpty();
+    }
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+}
