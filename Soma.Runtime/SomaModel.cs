@@ -227,12 +227,12 @@ public sealed class SomaModel : IDisposable
                 held.Add(layers[l]);
                 layers[l].ThrowIfDisposed(perLayer[l]);
                 cancellation.ThrowIfCancellationRequested();
-                pending.Add(layers[l].Prepare(perLayer[l], rows, l == 0 ? x : OutputOf(l - 1, y, temp), OutputOf(l, y, temp)));
+                pending.Add(layers[l].Runner.Prepare(perLayer[l], rows, l == 0 ? x : OutputOf(l - 1, y, temp), OutputOf(l, y, temp)));
             }
 
             for (int l = 0; l < layers.Length; l++)
             {
-                layers[l].Commit(pending[l]);
+                layers[l].Runner.Commit(pending[l]);
             }
 
             foreach (var sessions in perLayer)
