@@ -281,41 +281,17 @@ public sealed class SomaLayer : IDisposable
         }
     }
 
-    /// <summary>The lock that serializes calls on this layer; a model holds it across its deferred commits.</summary>
+    /// <summary>The lock that serializes calls on this layer; a call (<see cref="LayerCall"/>) holds it until it has committed or rolled back.</summary>
     internal object Gate => gate;
 
     /// <summary>
     /// Runs rows[s] tokens of x for each session s (rows laid out session after session) and commits their state.
     /// A call of more than <see cref="SomaLayerOptions.MaxChunkTokens"/> rows runs as a pipeline of passes
-    /// (<see cref="PipelinedCall"/>); if any pass fails or the call is cancelled, every session's slot is restored from
-    /// a device copy taken before the first. The sessions are claimed before the call waits for the layer, so a
-    /// session busy with another call throws <see cref="InvalidOperationException"/> at once, and released only after
-    /// the call's device work has committed or rolled back.
+    /// (<see cref="PipelinedCall"/>). If anything fails or the call is cancelled, what the commits overwrote is put
+    /// back (<see cref="CommitSave"/>). Runs on the one call path of layers and models, <see cref="LayerCall"/>.
     /// </summary>
-    internal void Run(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation = default)
-    {
-        var claimed = SomaSession.ClaimAll(sessions);
-        try
-        {
-            lock (gate)
-            {
-                ThrowIfDisposed(sessions);
-                RunClaimed(sessions, rows, x, y, backedUp: false, cancellation);
-            }
-        }
-        finally
-        {
-            claimed.ForEach(s => s.Release());
-        }
-    }
-
-    /// <summary>
-    /// <see cref="Run"/> for a caller that holds <see cref="Gate"/> and has claimed every session; advances the
-    /// sessions' positions when it succeeds (see <see cref="CallRunner.Run"/>).
-    /// </summary>
-    internal void RunClaimed(
-        IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, bool backedUp, CancellationToken cancellation) =>
-        runner.Run(sessions, rows, x, y, backedUp, cancellation);
+    internal void Run(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation = default) =>
+        LayerCall.Run(new[] { this }, new[] { sessions }, rows, x, y, cancellation);
 
     /// <summary>Calls the fault-injection hook (<see cref="BeforeStage"/>) with the name of <paramref name="stage"/>.</summary>
     internal void OnStage(Stage stage) => BeforeStage?.Invoke(StageNames.Of(stage));

@@ -341,6 +341,46 @@ public sealed class SomaSession : IDisposable
     }
 
     /// <summary>
+    /// Claims every session of every list (after checking each is open), or none: when one is already in use, those
+    /// claimed so far are released and the <see cref="InvalidOperationException"/> propagates. Allocates nothing.
+    /// </summary>
+    internal static IReadOnlyList<IReadOnlyList<SomaSession>> ClaimCall(IReadOnlyList<IReadOnlyList<SomaSession>> sessions)
+    {
+        int claimed = 0;
+        try
+        {
+            for (int l = 0; l < sessions.Count; l++)
+            {
+                for (int s = 0; s < sessions[l].Count; s++)
+                {
+                    sessions[l][s].ThrowIfDisposed();
+                    sessions[l][s].Claim();
+                    claimed++;
+                }
+            }
+        }
+        catch
+        {
+            ReleaseCall(sessions, claimed);
+            throw;
+        }
+
+        return sessions;
+    }
+
+    /// <summary>Releases the first <paramref name="count"/> sessions (all by default) that <see cref="ClaimCall"/> claimed, in claim order.</summary>
+    internal static void ReleaseCall(IReadOnlyList<IReadOnlyList<SomaSession>> sessions, int count = int.MaxValue)
+    {
+        for (int l = 0; l < sessions.Count; l++)
+        {
+            for (int s = 0; s < sessions[l].Count && count-- > 0; s++)
+            {
+                sessions[l][s].Release();
+            }
+        }
+    }
+
+    /// <summary>
     /// Claims every session (after checking each is open), or none: when one is already in use, those claimed so far
     /// are released and the <see cref="InvalidOperationException"/> propagates.
     /// </summary>

@@ -3,11 +3,16 @@ using ILGPU.Runtime;
 namespace Soma.Internal;
 
 /// <summary>
-/// Runs calls on one layer: checks capacity, cuts the call into passes, takes each pass's plan from the cache, runs
-/// its launches (<see cref="PassLauncher"/>) on the layer's streams, and commits, or restores the sessions when
-/// anything fails. Owns the layer's streams and scratch. Every method except <see cref="Dispose"/> runs under the
-/// layer's lock.
+/// Runs one layer's part of a call (<see cref="LayerCall"/>): checks capacity, cuts the rows into passes, takes each
+/// pass's plan from the cache and runs its launches (<see cref="PassLauncher"/>) on the layer's streams; then commits,
+/// or restores what the commits overwrote. Owns the layer's streams, scratch and commit save. Holds the state of the
+/// call in progress, so every method except <see cref="Dispose"/> runs under the layer's lock.
 /// </summary>
+/// <remarks>
+/// A call of one pass (every decode, short prompts) runs its kernels in <see cref="Run"/> and writes no state; its
+/// commit launch waits for <see cref="Commit"/>, so that a model commits no layer before every layer has computed.
+/// A call of several passes commits each pass as it goes (the next pass reads the ring), so it saves first.
+/// </remarks>
 internal sealed class CallRunner : IDisposable
 {
     private readonly SomaLayer layer;
@@ -15,8 +20,15 @@ internal sealed class CallRunner : IDisposable
     private readonly LayerStreams streams;
     private readonly PassLauncher launcher;
     private readonly PlanCache plans;
+    private readonly CommitSave save;
     private readonly int ringWindow;
     private Workspace? workspace;
+    private IReadOnlyList<SomaSession>? sessions;
+    private int[] slots = new int[4];
+    private long[] positions = new long[4];
+    private int[] rows = Array.Empty<int>();
+    private PassPlan? pending;
+    private LaunchPlan? pendingPlan;
 
     /// <summary>A runner for <paramref name="layer"/>.</summary>
     /// <param name="layer">The layer whose calls it runs.</param>
@@ -31,175 +43,184 @@ internal sealed class CallRunner : IDisposable
         int headsPerGroup = engine.Shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, o.HeadDim);
         launcher = new PassLauncher(layer, weights, ringWindow, headsPerGroup);
         plans = new PlanCache(key => LaunchPlan.Create(engine.Shapes, o, layer.IsStandardAttention, headsPerGroup, key));
+        save = new CommitSave(engine, o.KvHeads * o.HeadDim, ringWindow);
         streams = new LayerStreams(engine.Accelerator);
     }
 
-    /// <summary>Pass shapes planned so far (tests).</summary>
-    public int PlannedShapes => plans.Count;
+    /// <summary>The layer whose calls this runs.</summary>
+    public SomaLayer Layer => layer;
+
+    /// <summary>The layer's streams.</summary>
+    public LayerStreams Streams => streams;
+
+    /// <summary>The layer's launcher.</summary>
+    public PassLauncher Launcher => launcher;
+
+    /// <summary>Sessions whose state the runner saved for the call in progress (0: the call changed no state yet).</summary>
+    public int SavedSessions => save.Sessions;
 
     /// <summary>
-    /// Runs a claimed call under the layer's lock and advances the sessions' positions when it succeeds.
-    /// <paramref name="backedUp"/>: the caller holds a device copy of every session's slot and restores it on failure
-    /// (a model call), so a multi-pass call takes none of its own.
+    /// Runs this layer's passes of a call for <paramref name="callSessions"/> (claimed by the caller) into
+    /// <paramref name="y"/>. One pass: kernels and download only, the commit waits for <see cref="Commit"/>. Several
+    /// passes: saves what the commits overwrite, then runs and commits them in a pipeline.
     /// </summary>
-    /// <param name="sessions">The call's sessions, claimed by the caller.</param>
-    /// <param name="rows">Rows of x per session (laid out session after session).</param>
+    /// <param name="callSessions">The call's sessions of this layer.</param>
+    /// <param name="callRows">Rows of x per session (laid out session after session).</param>
     /// <param name="x">Input rows [sum(rows), D].</param>
     /// <param name="y">Output rows [sum(rows), D].</param>
-    /// <param name="backedUp">Whether the caller restores the slots on failure.</param>
     /// <param name="cancellation">Observed before each pass.</param>
-    public void Run(
-        IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, bool backedUp, CancellationToken cancellation)
+    public void Run(IReadOnlyList<SomaSession> callSessions, int[] callRows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
     {
-        var store = sessions[0].Pool.Store;
-        var positions = CheckCapacity(sessions, rows);
-        var passes = PassPlan.Split(SlotsOf(sessions), rows, positions, layer.Options.MaxChunkTokens);
+        Begin(callSessions, callRows);
+        var store = callSessions[0].Pool.Store;
+        int count = callSessions.Count;
+        var passes = PassPlan.Split(slots.AsSpan(0, count), rows, positions.AsSpan(0, count), layer.Options.MaxChunkTokens);
         if (passes.Count == 1)
         {
             cancellation.ThrowIfCancellationRequested();
-            Commit(Prepare(sessions, passes[0], x, y));
+            var ws = EnsureWorkspace(passes[0].Tokens, count);
+            Prepare(ws, store, passes[0], x, y);
         }
         else
         {
-            var ws = EnsureWorkspace(layer.Options.MaxChunkTokens, Math.Min(sessions.Count, layer.Options.MaxChunkTokens));
-            new PipelinedCall(this, ws, store, passes).Run(backedUp ? Array.Empty<SomaSession>() : sessions, x, y, cancellation);
+            var ws = EnsureWorkspace(layer.Options.MaxChunkTokens, Math.Min(count, layer.Options.MaxChunkTokens));
+            save.Take(streams.Compute, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
+            new PipelinedCall(this, ws, store, passes).Run(x, y, cancellation);
+        }
+    }
+
+    /// <summary>
+    /// Launches the pending commit of a one-pass call, after saving exactly the ring rows and fields it overwrites,
+    /// and waits for it. Does nothing for a call of several passes (committed as they ran).
+    /// </summary>
+    public void Commit()
+    {
+        if (pending is not { } pass)
+        {
+            return;
         }
 
-        for (int s = 0; s < sessions.Count; s++)
+        var store = sessions![0].Pool.Store;
+        int count = sessions.Count;
+        var stream = streams.Compute;
+        save.Take(stream, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
+        launcher.Commit(workspace!, store, pass, pendingPlan!, stream);
+        stream.Synchronize();
+        pending = null;
+    }
+
+    /// <summary>
+    /// After a failure anywhere in the call: drains the streams and puts back what this layer's commits overwrote
+    /// (nothing when none ran). Never loses the original exception: a restore that fails is logged.
+    /// </summary>
+    public void Rollback()
+    {
+        try
+        {
+            streams.Drain();
+            save.Restore(streams.Compute);
+        }
+        catch (Exception ex)
+        {
+            Log.CommitFailed(engine.LayerLogger, ex);
+        }
+    }
+
+    /// <summary>Advances the call's sessions by their rows (the call committed in every layer).</summary>
+    public void Advance()
+    {
+        for (int s = 0; s < sessions!.Count; s++)
         {
             sessions[s].Position = positions[s] + rows[s];
         }
     }
 
-    /// <summary>
-    /// The first half of a single-pass call (at most <see cref="SomaLayerOptions.MaxChunkTokens"/> rows; every
-    /// decode): upload, kernels, download, y copied out. Writes scratch only, so a failure here changes no session.
-    /// </summary>
-    /// <param name="sessions">The call's sessions, claimed by the caller.</param>
-    /// <param name="rows">Rows of x per session.</param>
-    /// <param name="x">Input rows.</param>
-    /// <param name="y">Output rows.</param>
-    public PendingCommit Prepare(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y) =>
-        Prepare(sessions, PassPlan.Split(SlotsOf(sessions), rows, CheckCapacity(sessions, rows), int.MaxValue)[0], x, y);
-
-    /// <summary>
-    /// The second half of a single-pass call: the commit launch (the only state write), waited for. Positions are the
-    /// caller's to advance.
-    /// </summary>
-    /// <param name="pending">What <see cref="Prepare(IReadOnlyList{SomaSession}, int[], ReadOnlySpan{float}, Span{float})"/> returned.</param>
-    public void Commit(PendingCommit pending)
+    /// <summary>Forgets the call (its save, its pending pass and its sessions).</summary>
+    public void End()
     {
-        try
-        {
-            launcher.Commit(pending.Workspace, pending.Store, pending.Pass, pending.Plan, streams.Compute);
-            streams.Compute.Synchronize();
-        }
-        catch (Exception ex)
-        {
-            streams.Drain();
-            Log.CommitFailed(engine.LayerLogger, ex);
-            throw;
-        }
+        save.Clear();
+        (sessions, pending, pendingPlan) = (null, null, null);
     }
-
-    /// <summary>The layer whose calls this runs.</summary>
-    internal SomaLayer Layer => layer;
-
-    /// <summary>The layer's streams.</summary>
-    internal LayerStreams Streams => streams;
-
-    /// <summary>The layer's launcher.</summary>
-    internal PassLauncher Launcher => launcher;
 
     /// <summary>The plan of <paramref name="pass"/>, from the cache.</summary>
     /// <param name="pass">Which rows of which sessions.</param>
-    internal LaunchPlan PlanOf(PassPlan pass) => plans.For(PlanKey.Of(pass, ringWindow));
+    public LaunchPlan PlanOf(PassPlan pass) => plans.For(PlanKey.Of(pass, ringWindow));
 
-    /// <summary>Frees the scratch and the streams. Never throws.</summary>
+    /// <summary>Frees the scratch, the save and the streams. Never throws.</summary>
     public void Dispose()
     {
         workspace?.Dispose();
         workspace = null;
+        save.Dispose();
         streams.Dispose();
     }
 
-    private static int[] SlotsOf(IReadOnlyList<SomaSession> sessions)
-    {
-        var slots = new int[sessions.Count];
-        for (int s = 0; s < slots.Length; s++)
-        {
-            slots[s] = sessions[s].Slot;
-        }
-
-        return slots;
-    }
-
-    private PendingCommit Prepare(IReadOnlyList<SomaSession> sessions, PassPlan pass, ReadOnlySpan<float> x, Span<float> y)
-    {
-        var store = sessions[0].Pool.Store;
-        var ws = EnsureWorkspace(pass.Tokens, sessions.Count);
-        var stream = streams.Compute;
-        try
-        {
-            var plan = PlanOf(pass);
-            layer.OnStage(Stage.Upload);
-            ws.First.Upload(stream, x);
-            launcher.Launch(ws, ws.First, store, pass, plan, stream);
-            layer.OnStage(Stage.Download);
-            ws.First.Download(stream, y.Length);
-            stream.Synchronize();
-            ws.First.CopyOut(y);
-            return new PendingCommit(ws, store, pass, plan);
-        }
-        catch (Exception ex)
-        {
-            streams.Drain();
-            Log.CallFailed(engine.LayerLogger, ex);
-            throw;
-        }
-    }
-
     /// <summary>
-    /// Each session's position, after checking that no session would pass <see cref="SomaSession.MaxPosition"/> and
-    /// that a standard-attention KV cache has room for its rows.
+    /// Records the call's sessions, slots and positions, after checking that no session would pass
+    /// <see cref="SomaSession.MaxPosition"/> and that a standard-attention KV cache has room for its rows.
     /// </summary>
-    private long[] CheckCapacity(IReadOnlyList<SomaSession> sessions, int[] rows)
+    private void Begin(IReadOnlyList<SomaSession> callSessions, int[] callRows)
     {
-        var positions = new long[sessions.Count];
-        for (int s = 0; s < sessions.Count; s++)
+        int count = callSessions.Count;
+        if (slots.Length < count)
         {
-            positions[s] = sessions[s].Position;
-            if (positions[s] + rows[s] > SomaSession.MaxPosition)
+            slots = new int[count];
+            positions = new long[count];
+        }
+
+        for (int s = 0; s < count; s++)
+        {
+            slots[s] = callSessions[s].Slot;
+            positions[s] = callSessions[s].Position;
+            if (positions[s] + callRows[s] > SomaSession.MaxPosition)
             {
                 throw new InvalidOperationException(
-                    $"The session is at position {positions[s]} and the call adds {rows[s]} tokens, past SomaSession.MaxPosition ({SomaSession.MaxPosition}).");
+                    $"The session is at position {positions[s]} and the call adds {callRows[s]} tokens, past SomaSession.MaxPosition ({SomaSession.MaxPosition}).");
             }
         }
 
-        for (int s = 0; layer.KvCapacity is { } capacity && s < sessions.Count; s++)
+        for (int s = 0; layer.KvCapacity is { } capacity && s < count; s++)
         {
-            if (positions[s] + rows[s] > capacity)
+            if (positions[s] + callRows[s] > capacity)
             {
                 throw new InvalidOperationException(
-                    $"The KV cache is full: the session holds {positions[s]} of {capacity} tokens and the call adds {rows[s]}.");
+                    $"The KV cache is full: the session holds {positions[s]} of {capacity} tokens and the call adds {callRows[s]}.");
             }
         }
 
-        return positions;
+        (sessions, rows) = (callSessions, callRows);
     }
 
-    private Workspace EnsureWorkspace(int rows, int segments)
+    /// <summary>Upload, kernels, download, y copied out: writes scratch only; the commit waits for <see cref="Commit"/>.</summary>
+    private void Prepare(Workspace ws, StateStore store, PassPlan pass, ReadOnlySpan<float> x, Span<float> y)
     {
-        if (workspace is { } ws && ws.Rows >= rows && ws.Segments >= segments)
+        var stream = streams.Compute;
+        var plan = PlanOf(pass);
+        layer.OnStage(Stage.Upload);
+        ws.First.Upload(stream, x);
+        launcher.Launch(ws, ws.First, store, pass, plan, stream);
+        layer.OnStage(Stage.Download);
+        ws.First.Download(stream, y.Length);
+        stream.Synchronize();
+        ws.First.CopyOut(y);
+        (pending, pendingPlan) = (pass, plan);
+    }
+
+    private Workspace EnsureWorkspace(int rowsNeeded, int segments)
+    {
+        if (workspace is { } ws && ws.Rows >= rowsNeeded && ws.Segments >= segments)
         {
             return ws;
         }
 
-        int newRows = Math.Max(rows, workspace?.Rows ?? 0);
+        int newRows = Math.Max(rowsNeeded, workspace?.Rows ?? 0);
         int newSegments = Math.Max(segments, workspace?.Segments ?? 0);
         var created = new Workspace(engine, layer.Options, (int)Math.Min(int.MaxValue, Math.Max(16, (long)newRows)), Math.Max(4, newSegments));
         workspace?.Dispose();
         workspace = created;
+
+        // The commit save of a one-pass call of the workspace's size is allocated with it, not by the call.
+        save.Reserve(Math.Min((long)created.Rows, (long)created.Segments * ringWindow), created.Segments);
         Log.WorkspaceGrows(engine.LayerLogger, created.Rows, created.Segments);
         return created;
     }

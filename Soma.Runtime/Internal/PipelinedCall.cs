@@ -3,8 +3,8 @@ namespace Soma.Internal;
 /// <summary>
 /// A call of several passes, pipelined over the layer's three streams: while pass i computes, pass i+1's rows are
 /// uploaded and pass i-1's output is downloaded, each through its own <see cref="PassIo"/> set (two alternate).
-/// Each pass commits right after its kernels, because the next pass reads the ring it writes; a device copy of every
-/// backed-up session's slot, taken first, is put back if anything fails, so the call still changes nothing on failure.
+/// Each pass commits right after its kernels, because the next pass reads the ring it writes; the runner saved what the
+/// commits overwrite before the first (<see cref="CommitSave"/>), so a failed call still changes nothing.
 /// </summary>
 /// <remarks>
 /// Order per pass i: wait for upload i; enqueue metadata, kernels and commit i on the compute stream; stage and
@@ -17,12 +17,14 @@ namespace Soma.Internal;
 /// <param name="passes">The call's passes, in order.</param>
 internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore store, List<PassPlan> passes)
 {
-    /// <summary>Runs every pass; restores the slots of <paramref name="backUp"/> if any fails or the call is cancelled.</summary>
-    /// <param name="backUp">The sessions to copy first: all of the call's, or none when the caller holds copies.</param>
+    /// <summary>
+    /// Runs and commits every pass. On failure or cancellation it throws with work possibly left on the streams; the
+    /// caller drains them and restores what the commits overwrote (<see cref="CallRunner.Rollback"/>).
+    /// </summary>
     /// <param name="x">Input rows of the whole call.</param>
     /// <param name="y">Output rows of the whole call.</param>
     /// <param name="cancellation">Observed before each pass.</param>
-    public void Run(IReadOnlyList<SomaSession> backUp, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
+    public void Run(ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
     {
         var layer = runner.Layer;
         var engine = layer.Engine;
@@ -32,68 +34,46 @@ internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore 
         var compute = streams.Compute;
         var upload = overlap ? streams.Upload : compute;
         var download = overlap ? streams.Download : compute;
-        var backups = new List<SlotBackup>();
-        Log.CallPipelined(engine.LayerLogger, passes.Sum(p => p.Tokens), passes.Max(p => p.Slots.Length), passes.Count);
-        try
+        int tokens = 0, sessions = 0;
+        foreach (var p in passes)
         {
-            foreach (var session in backUp)
-            {
-                backups.Add(SlotBackup.Take(engine, store, session.Slot));
-            }
-
-            layer.OnStage(Stage.Upload);
-            ws.Io(0).Upload(upload, x.Slice(0, passes[0].Tokens * d));
-            for (int i = 0; i < passes.Count; i++)
-            {
-                // A cancelled call stops between passes and, like a failed one, restores every session.
-                cancellation.ThrowIfCancellationRequested();
-                var pass = passes[i];
-                var plan = runner.PlanOf(pass);
-                var io = ws.Io(i);
-                upload.Synchronize();
-                runner.Launcher.Launch(ws, io, store, pass, plan, compute);
-                runner.Launcher.Commit(ws, store, pass, plan, compute);
-                if (i + 1 < passes.Count)
-                {
-                    layer.OnStage(Stage.Upload);
-                    var next = passes[i + 1];
-                    ws.Io(i + 1).Upload(upload, x.Slice(next.Offset * d, next.Tokens * d));
-                }
-
-                if (i > 0)
-                {
-                    download.Synchronize();
-                    var previous = passes[i - 1];
-                    ws.Io(i - 1).CopyOut(y.Slice(previous.Offset * d, previous.Tokens * d));
-                }
-
-                compute.Synchronize();
-                layer.OnStage(Stage.Download);
-                io.Download(download, pass.Tokens * d);
-            }
-
-            download.Synchronize();
-            var last = passes[^1];
-            ws.Io(passes.Count - 1).CopyOut(y.Slice(last.Offset * d, last.Tokens * d));
+            (tokens, sessions) = (tokens + p.Tokens, Math.Max(sessions, p.Slots.Length));
         }
-        catch (Exception ex)
+
+        Log.CallPipelined(engine.LayerLogger, tokens, sessions, passes.Count);
+        layer.OnStage(Stage.Upload);
+        ws.Io(0).Upload(upload, x.Slice(0, passes[0].Tokens * d));
+        for (int i = 0; i < passes.Count; i++)
         {
-            streams.Drain();
-            foreach (var backup in backups)
+            // A cancelled call stops between passes and, like a failed one, is rolled back by its caller.
+            cancellation.ThrowIfCancellationRequested();
+            var pass = passes[i];
+            var plan = runner.PlanOf(pass);
+            var io = ws.Io(i);
+            upload.Synchronize();
+            runner.Launcher.Launch(ws, io, store, pass, plan, compute);
+            runner.Launcher.Commit(ws, store, pass, plan, compute);
+            if (i + 1 < passes.Count)
             {
-                backup.Restore(compute);
+                layer.OnStage(Stage.Upload);
+                var next = passes[i + 1];
+                ws.Io(i + 1).Upload(upload, x.Slice(next.Offset * d, next.Tokens * d));
             }
 
-            if (backups.Count > 0)
+            if (i > 0)
             {
-                Log.CallRolledBack(engine.LayerLogger, backups.Count, ex);
+                download.Synchronize();
+                var previous = passes[i - 1];
+                ws.Io(i - 1).CopyOut(y.Slice(previous.Offset * d, previous.Tokens * d));
             }
 
-            throw;
+            compute.Synchronize();
+            layer.OnStage(Stage.Download);
+            io.Download(download, pass.Tokens * d);
         }
-        finally
-        {
-            backups.ForEach(b => b.Dispose());
-        }
+
+        download.Synchronize();
+        var last = passes[^1];
+        ws.Io(passes.Count - 1).CopyOut(y.Slice(last.Offset * d, last.Tokens * d));
     }
 }
