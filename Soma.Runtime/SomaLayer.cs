@@ -17,9 +17,11 @@ namespace Soma;
 public sealed class SomaLayer : IDisposable
 {
     private readonly object gate = new();
-    private readonly List<SomaSessionPool> pools = new();
+    private readonly LayerPools pools = new();
     private readonly LayerWeights weights;
     private readonly CallRunner runner;
+    private readonly SomaLayer[] self;
+    private readonly DecodeRows decodeRows = new();
     private bool disposed;
 
     internal SomaLayer(SomaEngine engine, SomaLayerOptions options, SomaLayerWeights weights, int? kvCapacity = null)
@@ -27,6 +29,7 @@ public sealed class SomaLayer : IDisposable
         Engine = engine;
         Options = options;
         KvCapacity = kvCapacity;
+        self = new[] { this };
         this.weights = new LayerWeights(engine, options, weights);
         try
         {
@@ -102,10 +105,7 @@ public sealed class SomaLayer : IDisposable
         {
             ThrowIfDisposed();
             var pool = new SomaSessionPool(this, new StateStore(Engine, Options, RingWindow, capacity));
-            lock (pools)
-            {
-                pools.Add(pool);
-            }
+            pools.Add(pool);
 
             Log.PoolCreated(Engine.LayerLogger, capacity, capacity * StateBytes, StateBytes);
             return pool;
@@ -147,11 +147,15 @@ public sealed class SomaLayer : IDisposable
     public void DecodeBatch(IReadOnlyList<SomaSession> sessions, ReadOnlySpan<float> x, Span<float> y)
     {
         CheckBatch(sessions);
-        Guard.Length(x, (long)sessions.Count * Options.ModelDim, nameof(x), $"[B={sessions.Count}, D={Options.ModelDim}]");
-        Guard.Output(y.Length, x.Length, $"[B={sessions.Count}, D={Options.ModelDim}]");
+        if (x.Length != (long)sessions.Count * Options.ModelDim || y.Length < x.Length)
+        {
+            // Formatted only for the exception, so that a decode step allocates nothing here.
+            Guard.Length(x, (long)sessions.Count * Options.ModelDim, nameof(x), $"[B={sessions.Count}, D={Options.ModelDim}]");
+            Guard.Output(y.Length, x.Length, $"[B={sessions.Count}, D={Options.ModelDim}]");
+        }
+
         Guard.Finite(x, nameof(x), Engine.Options.CheckFiniteInputs);
-        var rows = Enumerable.Repeat(1, sessions.Count).ToArray();
-        Run(sessions, rows, x, y[..x.Length]);
+        Run(sessions, decodeRows.For(sessions.Count), x, y[..x.Length]);
     }
 
     /// <summary>
@@ -187,37 +191,7 @@ public sealed class SomaLayer : IDisposable
     }
 
     /// <summary>Sessions of a batch call: at least one, distinct, open, of this layer and of one pool.</summary>
-    internal void CheckBatch(IReadOnlyList<SomaSession> sessions)
-    {
-        ArgumentNullException.ThrowIfNull(sessions);
-        if (sessions.Count == 0)
-        {
-            throw new ArgumentException("sessions is empty; expected at least one session.", nameof(sessions));
-        }
-
-        var pool = sessions[0].Pool;
-        var seen = new HashSet<SomaSession>();
-        for (int b = 0; b < sessions.Count; b++)
-        {
-            var s = sessions[b] ?? throw new ArgumentNullException(nameof(sessions), $"sessions[{b}] is null.");
-            s.ThrowIfDisposed();
-            if (s.Layer != this)
-            {
-                throw new ArgumentException($"sessions[{b}] belongs to another layer.", nameof(sessions));
-            }
-
-            if (s.Pool != pool)
-            {
-                throw new ArgumentException(
-                    $"sessions[{b}] comes from another pool; sessions batched together must share one pool.", nameof(sessions));
-            }
-
-            if (!seen.Add(s))
-            {
-                throw new ArgumentException($"sessions[{b}] appears twice; a batch holds each session once.", nameof(sessions));
-            }
-        }
-    }
+    internal void CheckBatch(IReadOnlyList<SomaSession> sessions) => BatchCheck.Sessions(this, sessions);
 
     /// <summary>
     /// Waits for the call running on this layer, then disposes every pool and session of this layer (see
@@ -234,14 +208,7 @@ public sealed class SomaLayer : IDisposable
             }
 
             disposed = true;
-            SomaSessionPool[] open;
-            lock (pools)
-            {
-                open = pools.ToArray();
-                pools.Clear();
-            }
-
-            foreach (var pool in open)
+            foreach (var pool in pools.TakeAll())
             {
                 pool.Dispose();
             }
@@ -259,27 +226,7 @@ public sealed class SomaLayer : IDisposable
     }
 
     /// <summary>Drops a disposed pool from the list <see cref="Dispose"/> works through (without waiting for a call).</summary>
-    internal void Forget(SomaSessionPool pool)
-    {
-        lock (pools)
-        {
-            pools.Remove(pool);
-        }
-    }
-
-    /// <summary>
-    /// For a caller that holds <see cref="Gate"/> and the sessions' claims: throws <see cref="ObjectDisposedException"/>
-    /// when the layer or any of the sessions was disposed while the call waited for the layer. Nothing has touched
-    /// the device yet, so the call ends changing nothing.
-    /// </summary>
-    internal void ThrowIfDisposed(IReadOnlyList<SomaSession> sessions)
-    {
-        ThrowIfDisposed();
-        foreach (var s in sessions)
-        {
-            s.ThrowIfDisposed();
-        }
-    }
+    internal void Forget(SomaSessionPool pool) => pools.Remove(pool);
 
     /// <summary>The lock that serializes calls on this layer; a call (<see cref="LayerCall"/>) holds it until it has committed or rolled back.</summary>
     internal object Gate => gate;
@@ -291,7 +238,7 @@ public sealed class SomaLayer : IDisposable
     /// back (<see cref="CommitSave"/>). Runs on the one call path of layers and models, <see cref="LayerCall"/>.
     /// </summary>
     internal void Run(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation = default) =>
-        LayerCall.Run(new[] { this }, new[] { sessions }, rows, x, y, cancellation);
+        LayerCall.Run(self, new CallSessions(sessions), rows, x, y, cancellation);
 
     /// <summary>Calls the fault-injection hook (<see cref="BeforeStage"/>) with the name of <paramref name="stage"/>.</summary>
     internal void OnStage(Stage stage) => BeforeStage?.Invoke(StageNames.Of(stage));

@@ -175,7 +175,7 @@ public sealed class SomaModel : IDisposable
             }
         }
 
-        LayerCall.Run(layers, perLayer, rows, x, y, cancellation);
+        LayerCall.Run(layers, new CallSessions(perLayer), rows, x, y, cancellation);
     }
 
     /// <summary>Throws unless every sequence is open, of this model, listed once, and from one pool in every layer.</summary>

@@ -29,6 +29,7 @@ internal sealed class CallRunner : IDisposable
     private int[] rows = Array.Empty<int>();
     private PassPlan? pending;
     private LaunchPlan? pendingPlan;
+    private PassPlan? onePass;
 
     /// <summary>A runner for <paramref name="layer"/>.</summary>
     /// <param name="layer">The layer whose calls it runs.</param>
@@ -74,15 +75,15 @@ internal sealed class CallRunner : IDisposable
         Begin(callSessions, callRows);
         var store = callSessions[0].Pool.Store;
         int count = callSessions.Count;
-        var passes = PassPlan.Split(slots.AsSpan(0, count), rows, positions.AsSpan(0, count), layer.Options.MaxChunkTokens);
-        if (passes.Count == 1)
+        if (OnePass(count) is { } single)
         {
             cancellation.ThrowIfCancellationRequested();
-            var ws = EnsureWorkspace(passes[0].Tokens, count);
-            Prepare(ws, store, passes[0], x, y);
+            var ws = EnsureWorkspace(single.Tokens, count);
+            Prepare(ws, store, single, x, y);
         }
         else
         {
+            var passes = PassPlan.Split(slots.AsSpan(0, count), rows, positions.AsSpan(0, count), layer.Options.MaxChunkTokens);
             var ws = EnsureWorkspace(layer.Options.MaxChunkTokens, Math.Min(count, layer.Options.MaxChunkTokens));
             save.Take(streams.Compute, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
             new PipelinedCall(this, ws, store, passes).Run(x, y, cancellation);
@@ -189,6 +190,39 @@ internal sealed class CallRunner : IDisposable
         }
 
         (sessions, rows) = (callSessions, callRows);
+    }
+
+    /// <summary>
+    /// The call as one pass when every session has rows and they fit <see cref="SomaLayerOptions.MaxChunkTokens"/>,
+    /// else null. The pass object is reused while the call's shape stays (every decode step), so it allocates nothing.
+    /// </summary>
+    private PassPlan? OnePass(int count)
+    {
+        long total = 0;
+        for (int s = 0; s < count; s++)
+        {
+            if (rows[s] == 0)
+            {
+                return null;
+            }
+
+            total += rows[s];
+        }
+
+        if (total > layer.Options.MaxChunkTokens)
+        {
+            return null;
+        }
+
+        if (onePass is not { } pass || pass.Slots.Length != count || pass.Tokens != total)
+        {
+            pass = onePass = new PassPlan(new int[count], new int[count], new long[count], 0, (int)total);
+        }
+
+        slots.AsSpan(0, count).CopyTo(pass.Slots);
+        rows.AsSpan(0, count).CopyTo(pass.Rows);
+        positions.AsSpan(0, count).CopyTo(pass.First);
+        return pass;
     }
 
     /// <summary>Upload, kernels, download, y copied out: writes scratch only; the commit waits for <see cref="Commit"/>.</summary>

@@ -23,10 +23,10 @@ internal static class LayerCall
     /// <param name="y">Output rows [sum(rows), D].</param>
     /// <param name="cancellation">Observed before each layer and each pass.</param>
     public static void Run(
-        IReadOnlyList<SomaLayer> layers, IReadOnlyList<IReadOnlyList<SomaSession>> perLayer, int[] rows, ReadOnlySpan<float> x, Span<float> y,
+        IReadOnlyList<SomaLayer> layers, CallSessions perLayer, int[] rows, ReadOnlySpan<float> x, Span<float> y,
         CancellationToken cancellation)
     {
-        var claimed = SomaSession.ClaimCall(perLayer);
+        SessionClaims.ClaimAll(perLayer);
         int entered = 0;
         try
         {
@@ -38,7 +38,7 @@ internal static class LayerCall
                 {
                     Monitor.Enter(layers[l].Gate);
                     entered++;
-                    layers[l].ThrowIfDisposed(perLayer[l]);
+                    ThrowIfDisposed(layers[l], perLayer[l]);
                     cancellation.ThrowIfCancellationRequested();
                     var input = l == 0 ? x : OutputOf(l - 1, layers.Count, y, temp);
                     layers[l].Runner.Run(perLayer[l], rows, input, OutputOf(l, layers.Count, y, temp), cancellation);
@@ -68,7 +68,21 @@ internal static class LayerCall
                 Monitor.Exit(layers[l].Gate);
             }
 
-            SomaSession.ReleaseCall(claimed);
+            SessionClaims.ReleaseAll(perLayer);
+        }
+    }
+
+    /// <summary>
+    /// For a call that holds the layer's lock and the sessions' claims: throws <see cref="ObjectDisposedException"/>
+    /// when the layer or any of the sessions was disposed while the call waited for the layer. Nothing has touched
+    /// the device yet, so the call ends changing nothing.
+    /// </summary>
+    private static void ThrowIfDisposed(SomaLayer layer, IReadOnlyList<SomaSession> sessions)
+    {
+        layer.ThrowIfDisposed();
+        for (int s = 0; s < sessions.Count; s++)
+        {
+            sessions[s].ThrowIfDisposed();
         }
     }
 
