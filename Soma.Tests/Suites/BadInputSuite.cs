@@ -199,12 +199,7 @@ public abstract class BadInputSuite
         Invoking(() => session.Prefill(longer)).Should().Throw<InvalidOperationException>().WithMessage("injected fault");
 
         layer.BeforeStage = null;
-        session.Position.Should().Be(5);
-        StateShouldEqual(session.DownloadState(), before);
-        var reference = new SomaReference(o, w);
-        var state = reference.CreateState();
-        reference.Run(state, prompt);
-        Tolerance.ShouldMatch(session.Prefill(longer), reference.Run(state, longer), "y after the failed call");
+        ShouldBeAsBefore(session, before, o, w, prompt, longer);
     }
 
     [Theory]
@@ -243,12 +238,7 @@ public abstract class BadInputSuite
         Invoking(() => session.Prefill(next)).Should().Throw<InvalidOperationException>().WithMessage("injected fault");
 
         layer.BeforeStage = null;
-        session.Position.Should().Be(5);
-        StateShouldEqual(session.DownloadState(), before);
-        var reference = new SomaReference(o, w);
-        var state = reference.CreateState();
-        reference.Run(state, prompt);
-        Tolerance.ShouldMatch(session.Prefill(next), reference.Run(state, next), "y after the failed call");
+        ShouldBeAsBefore(session, before, o, w, prompt, next);
     }
 
     [Fact]
@@ -271,6 +261,18 @@ public abstract class BadInputSuite
 
         inner.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Contain("already in use");
         session.Position.Should().Be(1);
+    }
+
+    /// <summary>After a failed call: position 5, the state as before, and the next call as the reference continues.</summary>
+    private static void ShouldBeAsBefore(
+        SomaSession session, (float[] RingK, float[] RingV, double[] Field) before, SomaLayerOptions o, SomaLayerWeights w, float[] prompt, float[] next)
+    {
+        session.Position.Should().Be(5);
+        StateShouldEqual(session.DownloadState(), before);
+        var reference = new SomaReference(o, w);
+        var state = reference.CreateState();
+        reference.Run(state, prompt);
+        Tolerance.ShouldMatch(session.Prefill(next), reference.Run(state, next), "y after the failed call");
     }
 
     private static void StateShouldEqual((float[] RingK, float[] RingV, double[] Field) actual, (float[] RingK, float[] RingV, double[] Field) expected)
