@@ -44,6 +44,7 @@ internal static class BatchCheck
         }
     }
 
+    /// <summary>Whether sessions[<paramref name="b"/>] appears at an earlier index.</summary>
     private static bool SeenBefore(IReadOnlyList<SomaSession> sessions, int b)
     {
         for (int j = 0; j < b; j++)

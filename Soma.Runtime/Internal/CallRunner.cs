@@ -240,6 +240,7 @@ internal sealed class CallRunner : IDisposable
         (pending, pendingPlan) = (pass, plan);
     }
 
+    /// <summary>The layer's scratch for passes of <paramref name="rowsNeeded"/> rows in <paramref name="segments"/> sessions, grown (and the commit save with it) when too small.</summary>
     private Workspace EnsureWorkspace(int rowsNeeded, int segments)
     {
         if (workspace is { } ws && ws.Rows >= rowsNeeded && ws.Segments >= segments)

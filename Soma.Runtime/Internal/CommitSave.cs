@@ -145,6 +145,7 @@ internal sealed class CommitSave : IDisposable
         field?.Dispose();
     }
 
+    /// <summary>Appends a range of <paramref name="rows"/> ring rows of <paramref name="slot"/> from <paramref name="start"/> (none when empty); returns the new count.</summary>
     private int Add(int count, int slot, int start, int rows)
     {
         if (rows > 0)
@@ -156,6 +157,7 @@ internal sealed class CommitSave : IDisposable
         return count;
     }
 
+    /// <summary>Grows the host tables of ranges and fields (only when a call is larger than every call before).</summary>
     private void EnsureTable(int rangeCount, int sessions)
     {
         if (rangeSlot.Length < rangeCount)
@@ -171,11 +173,14 @@ internal sealed class CommitSave : IDisposable
         }
     }
 
+    /// <summary>Ring rows <paramref name="start"/> .. + <paramref name="rows"/> of <paramref name="slot"/>.</summary>
     private ArrayView<float> Ring(DeviceBuffer<float> ring, int slot, int start, int rows) =>
         ring.View.SubView(slot * (long)window * channels + (long)start * channels, (long)rows * channels);
 
+    /// <summary>The saved copy of <paramref name="rows"/> rows from row <paramref name="offset"/>.</summary>
     private ArrayView<float> Saved(DeviceBuffer<float> saved, int offset, int rows) =>
         saved.View.SubView((long)offset * channels, (long)rows * channels);
 
+    /// <summary>The field of <paramref name="slot"/>.</summary>
     private ArrayView<double> FieldOf(StateStore state, int slot) => state.Field.View.SubView((long)slot * channels, channels);
 }

@@ -43,6 +43,7 @@ internal sealed record LaunchTuning
     /// <summary>Whether attention stages key and value tiles in shared memory.</summary>
     public bool? StageAttentionTiles { get; init; }
 
+    /// <summary>The value, or an <see cref="ArgumentOutOfRangeException"/> naming <paramref name="name"/> when it is below 1.</summary>
     private static int? AtLeastOne(int? value, string name) =>
         value is < 1 ? throw new ArgumentOutOfRangeException(name, value, $"{name} must be >= 1.") : value;
 }
