@@ -75,8 +75,17 @@ internal static class Guard
     /// <summary>One token: x [D], y of at least D and (when <paramref name="finite"/>) every x finite.</summary>
     public static void Token(ReadOnlySpan<float> x, int yLength, int modelDim, bool finite)
     {
-        Length(x, modelDim, "x", $"[D={modelDim}]");
-        Output(yLength, modelDim, $"[D={modelDim}]");
+        // The shape text is formatted only for the exception, so that a decode step allocates nothing here.
+        if (x.Length != modelDim)
+        {
+            Length(x, modelDim, "x", $"[D={modelDim}]");
+        }
+
+        if (yLength < modelDim)
+        {
+            Output(yLength, modelDim, $"[D={modelDim}]");
+        }
+
         Finite(x, "x", finite);
     }
 

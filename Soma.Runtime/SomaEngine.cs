@@ -1,9 +1,5 @@
 using ILGPU;
-using ILGPU.Algorithms;
 using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
-using ILGPU.Runtime.Cuda;
-using ILGPU.Runtime.OpenCL;
 using Microsoft.Extensions.Logging;
 using Soma.Internal;
 
@@ -30,7 +26,7 @@ public sealed class SomaEngine : IDisposable
         Logger = logger;
         LayerLogger = options.LoggerFactory.CreateLogger<SomaLayer>();
         Ledger = new AllocationLedger();
-        Shapes = new LaunchShapes(accelerator);
+        Shapes = new LaunchShapes(accelerator, options.Tuning);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Kernels = new KernelSet(accelerator);
         Log.KernelsLoaded(logger, KernelSet.Count, clock.Elapsed.TotalMilliseconds);
@@ -69,8 +65,8 @@ public sealed class SomaEngine : IDisposable
     public static IReadOnlyList<SomaDeviceInfo> ListDevices(SomaEngineOptions? options = null)
     {
         options ??= new SomaEngineOptions();
-        using var context = CreateContext(options, SomaAcceleratorKind.Auto);
-        return Describe(context);
+        using var context = DeviceCatalog.CreateContext(options, SomaAcceleratorKind.Auto);
+        return DeviceCatalog.Describe(context);
     }
 
     /// <summary>
@@ -81,10 +77,10 @@ public sealed class SomaEngine : IDisposable
     {
         options ??= new SomaEngineOptions();
         var logger = options.LoggerFactory.CreateLogger<SomaEngine>();
-        var context = CreateContext(options, options.Accelerator);
+        var context = DeviceCatalog.CreateContext(options, options.Accelerator);
         try
         {
-            var devices = Describe(context);
+            var devices = DeviceCatalog.Describe(context);
             var order = options.Accelerator == SomaAcceleratorKind.Auto
                 ? new[] { SomaAcceleratorKind.Cuda, SomaAcceleratorKind.OpenCL, SomaAcceleratorKind.Cpu }
                 : new[] { options.Accelerator };
@@ -113,7 +109,7 @@ public sealed class SomaEngine : IDisposable
                     Accelerator? accelerator = null;
                     try
                     {
-                        accelerator = DeviceOf(context, info).CreateAccelerator(context);
+                        accelerator = DeviceCatalog.DeviceOf(context, info).CreateAccelerator(context);
                         Log.EngineCreated(
                             logger, KindName(info.Kind), info.Index, info.Name, info.ProcessorType, info.MemoryBytes, info.WarpSize,
                             Reason(options, info, failures));
@@ -331,79 +327,5 @@ public sealed class SomaEngine : IDisposable
         };
         return $"automatic selection (CUDA, then OpenCL GPU, then the CPU accelerator){before}" +
             (failures.Count > 0 ? $"; passed over: {string.Join("; ", failures)}" : "");
-    }
-
-    private static Context CreateContext(SomaEngineOptions options, SomaAcceleratorKind kind) =>
-        Context.Create(builder =>
-        {
-            if (kind is SomaAcceleratorKind.Auto or SomaAcceleratorKind.Cpu)
-            {
-                builder.CPU(new CPUDevice(options.CpuThreadsPerWarp, options.CpuWarpsPerGroup, options.CpuMultiprocessors));
-            }
-
-            if (kind is SomaAcceleratorKind.Auto or SomaAcceleratorKind.Cuda)
-            {
-                builder.Cuda();
-            }
-
-            if (kind is SomaAcceleratorKind.Auto or SomaAcceleratorKind.OpenCL)
-            {
-                builder.OpenCL();
-            }
-
-            KernelCatalog.Configure(builder, KernelCatalog.EngineOptimization);
-        });
-
-    private static List<SomaDeviceInfo> Describe(Context context)
-    {
-        var result = new List<SomaDeviceInfo>();
-        var counts = new Dictionary<SomaAcceleratorKind, int>();
-        foreach (var device in context.Devices)
-        {
-            var kind = device.AcceleratorType switch
-            {
-                AcceleratorType.Cuda => SomaAcceleratorKind.Cuda,
-                AcceleratorType.OpenCL => SomaAcceleratorKind.OpenCL,
-                _ => SomaAcceleratorKind.Cpu,
-            };
-            int index = counts.GetValueOrDefault(kind);
-            counts[kind] = index + 1;
-            bool usable = true;
-            string note = "";
-            double? peak = null;
-            string processor = device is CPUDevice ? "CPU" : "GPU";
-            if (device is CLDevice cl)
-            {
-                usable = ((CLCapabilityContext)cl.Capabilities).GenericAddressSpace;
-                processor = cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_GPU ? "GPU" : cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_CPU ? "CPU" : cl.DeviceType.ToString();
-                note = usable
-                    ? $"OpenCL C {cl.CVersion}; unverified with Soma"
-                    : $"OpenCL C {cl.CVersion} without generic address space, which ILGPU's OpenCL backend requires";
-            }
-            else if (device is CudaDevice cuda)
-            {
-                note = $"sm_{cuda.Architecture?.Major}{cuda.Architecture?.Minor}";
-
-                // Double data rate: two transfers per memory clock (ILGPU reports MHz) over a bus of MemoryBusWidth bits.
-                peak = 2.0 * cuda.MemoryClockRate * 1e6 * cuda.MemoryBusWidth / 8.0;
-            }
-
-            result.Add(new SomaDeviceInfo(
-                kind, index, device.Name, device.MemorySize, device.WarpSize, device.MaxNumThreadsPerGroup,
-                device.NumMultiprocessors, usable, note, processor, peak));
-        }
-
-        return result;
-    }
-
-    private static Device DeviceOf(Context context, SomaDeviceInfo info)
-    {
-        var type = info.Kind switch
-        {
-            SomaAcceleratorKind.Cuda => AcceleratorType.Cuda,
-            SomaAcceleratorKind.OpenCL => AcceleratorType.OpenCL,
-            _ => AcceleratorType.CPU,
-        };
-        return context.Devices.Where(d => d.AcceleratorType == type).ElementAt(info.Index);
     }
 }

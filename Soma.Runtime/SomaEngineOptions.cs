@@ -96,6 +96,20 @@ public sealed record SomaEngineOptions
     /// </remarks>
     public bool CheckFiniteInputs { get; init; } = true;
 
+    /// <summary>
+    /// True (the default): a call of several passes (a prompt longer than <see cref="SomaLayerOptions.MaxChunkTokens"/>)
+    /// uploads the next pass's rows and downloads the previous pass's output on their own streams while the current
+    /// pass computes. False: every copy runs on the compute stream, one after another (benchmarks compare the two).
+    /// Fixed for the engine's lifetime, so no running call sees it change.
+    /// </summary>
+    public bool OverlapCopies { get; init; } = true;
+
+    /// <summary>
+    /// Overrides of the launch shapes chosen for the accelerator (tests force the GPU code paths on the CPU with it);
+    /// null: the accelerator's defaults. Fixed for the engine's lifetime.
+    /// </summary>
+    internal Internal.LaunchTuning? Tuning { get; init; }
+
     /// <summary>Which device of that kind.</summary>
     public int DeviceIndex { get; }
 

@@ -156,40 +156,26 @@ public sealed class SomaModel : IDisposable
     }
 
     /// <summary>
-    /// Runs rows[s] tokens of x for each sequence s through every layer into y. Every layer's session of every
-    /// sequence is claimed for the whole call, before the call waits for any layer, so a sequence serves one call at
-    /// a time (a second one throws <see cref="InvalidOperationException"/> at once) and no slot of it goes back to a
-    /// pool before the call has committed or rolled back in every layer.
+    /// Runs rows[s] tokens of x for each sequence s through every layer into y, on the one call path of layers and
+    /// models (<see cref="LayerCall"/>). Every layer's session of every sequence is claimed for the whole call, before
+    /// the call waits for any layer, so a sequence serves one call at a time (a second one throws
+    /// <see cref="InvalidOperationException"/> at once) and no slot of it goes back to a pool before the call has
+    /// committed or rolled back in every layer. A failed or cancelled call leaves every layer's state as it was.
     /// </summary>
-    /// <remarks>
-    /// A call that fits one pass in every layer (every decode, short prompts) holds each layer's lock from its pass
-    /// until the end, computes every layer's output first and only then launches the layers' commits: a failure
-    /// before the commits changes nothing, and no device memory is copied or allocated for it. A longer call copies
-    /// every layer's slots on the device first and puts them back if any layer fails or the call is cancelled.
-    /// </remarks>
     internal void Through(IReadOnlyList<SomaModelSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
     {
         ThrowIfDisposed();
-        var perLayer = layers.Select((_, l) => sessions.Select(s => s.Sessions[l]).ToArray()).ToArray();
-        var claimed = SomaSession.ClaimAll(perLayer.SelectMany(s => s));
-        try
+        var perLayer = new SomaSession[layers.Length][];
+        for (int l = 0; l < layers.Length; l++)
         {
-            // Layers write y and one host buffer in turn, so that the last layer writes y.
-            var temp = layers.Length > 1 ? new float[x.Length] : Array.Empty<float>();
-            int total = rows.Sum();
-            if (layers.All(l => total <= l.Options.MaxChunkTokens))
+            perLayer[l] = new SomaSession[sessions.Count];
+            for (int s = 0; s < sessions.Count; s++)
             {
-                ThroughDeferred(perLayer, rows, x, y, temp, cancellation);
-            }
-            else
-            {
-                ThroughWithBackups(perLayer, rows, x, y, temp, cancellation);
+                perLayer[l][s] = sessions[s].Sessions[l];
             }
         }
-        finally
-        {
-            claimed.ForEach(s => s.Release());
-        }
+
+        LayerCall.Run(layers, new CallSessions(perLayer), rows, x, y, cancellation);
     }
 
     /// <summary>Throws unless every sequence is open, of this model, listed once, and from one pool in every layer.</summary>
@@ -208,87 +194,6 @@ public sealed class SomaModel : IDisposable
         for (int l = 0; l < layers.Length; l++)
         {
             layers[l].CheckBatch(sessions.Select(s => s.Sessions[l]).ToArray());
-        }
-    }
-
-    /// <summary>Where layer <paramref name="l"/> writes its output: y for the last layer, and alternately before it.</summary>
-    private Span<float> OutputOf(int l, Span<float> y, float[] temp) => (layers.Length - 1 - l) % 2 == 0 ? y : temp;
-
-    private void ThroughDeferred(
-        SomaSession[][] perLayer, int[] rows, ReadOnlySpan<float> x, Span<float> y, float[] temp, CancellationToken cancellation)
-    {
-        var held = new List<SomaLayer>();
-        try
-        {
-            var pending = new List<PendingCommit>();
-            for (int l = 0; l < layers.Length; l++)
-            {
-                Monitor.Enter(layers[l].Gate);
-                held.Add(layers[l]);
-                layers[l].ThrowIfDisposed(perLayer[l]);
-                cancellation.ThrowIfCancellationRequested();
-                pending.Add(layers[l].Prepare(perLayer[l], rows, l == 0 ? x : OutputOf(l - 1, y, temp), OutputOf(l, y, temp)));
-            }
-
-            for (int l = 0; l < layers.Length; l++)
-            {
-                layers[l].Commit(pending[l]);
-            }
-
-            foreach (var sessions in perLayer)
-            {
-                for (int s = 0; s < sessions.Length; s++)
-                {
-                    sessions[s].Position += rows[s];
-                }
-            }
-        }
-        finally
-        {
-            for (int i = held.Count - 1; i >= 0; i--)
-            {
-                Monitor.Exit(held[i].Gate);
-            }
-        }
-    }
-
-    private void ThroughWithBackups(
-        SomaSession[][] perLayer, int[] rows, ReadOnlySpan<float> x, Span<float> y, float[] temp, CancellationToken cancellation)
-    {
-        var backups = new List<(SomaSession Session, SlotBackup Backup, long Position)>();
-        try
-        {
-            foreach (var s in perLayer.SelectMany(s => s))
-            {
-                backups.Add((s, SlotBackup.Take(Engine, s.Pool.Store, s.Slot), s.Position));
-            }
-
-            try
-            {
-                for (int l = 0; l < layers.Length; l++)
-                {
-                    lock (layers[l].Gate)
-                    {
-                        layers[l].ThrowIfDisposed(perLayer[l]);
-                        layers[l].RunClaimed(perLayer[l], rows, l == 0 ? x : OutputOf(l - 1, y, temp), OutputOf(l, y, temp), backedUp: true, cancellation);
-                    }
-                }
-            }
-            catch (Exception ex)
-            {
-                foreach (var (s, backup, position) in backups)
-                {
-                    backup.Restore(Engine.Accelerator.DefaultStream);
-                    s.Position = position;
-                }
-
-                Log.CallRolledBack(Engine.LayerLogger, backups.Count, ex);
-                throw;
-            }
-        }
-        finally
-        {
-            backups.ForEach(b => b.Backup.Dispose());
         }
     }
 }

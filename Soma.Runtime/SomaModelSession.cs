@@ -87,7 +87,7 @@ public sealed class SomaModelSession : IDisposable
     public void Reset()
     {
         ThrowIfDisposed();
-        var claimed = SomaSession.ClaimAll(Sessions);
+        SessionClaims.ClaimAll(new CallSessions(Sessions));
         try
         {
             foreach (var s in Sessions)
@@ -98,7 +98,7 @@ public sealed class SomaModelSession : IDisposable
         }
         finally
         {
-            claimed.ForEach(s => s.Release());
+            SessionClaims.ReleaseAll(new CallSessions(Sessions));
         }
     }
 
@@ -118,7 +118,7 @@ public sealed class SomaModelSession : IDisposable
         }
 
         var states = new List<(float[] RingK, float[] RingV, double[] Field, long Position)>();
-        var claimed = SomaSession.ClaimAll(Sessions);
+        SessionClaims.ClaimAll(new CallSessions(Sessions));
         try
         {
             foreach (var s in Sessions)
@@ -129,7 +129,7 @@ public sealed class SomaModelSession : IDisposable
         }
         finally
         {
-            claimed.ForEach(s => s.Release());
+            SessionClaims.ReleaseAll(new CallSessions(Sessions));
         }
 
         using var staged = new MemoryStream();
@@ -162,14 +162,14 @@ public sealed class SomaModelSession : IDisposable
 
         ThrowIfDisposed();
         var states = ModelSnapshot.Read(stream, Sessions.Select(s => s.Layer).ToArray(), options.AllowOtherLayer);
-        var claimed = SomaSession.ClaimAll(Sessions);
+        SessionClaims.ClaimAll(new CallSessions(Sessions));
         try
         {
             SessionState.UploadAll(Sessions, states);
         }
         finally
         {
-            claimed.ForEach(s => s.Release());
+            SessionClaims.ReleaseAll(new CallSessions(Sessions));
         }
 
         Log.SnapshotLoaded(Model.Engine.LayerLogger, states[0].Header.Position, Sessions.Length);

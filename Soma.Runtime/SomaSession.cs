@@ -21,6 +21,8 @@ namespace Soma;
 public sealed class SomaSession : IDisposable
 {
     private readonly object sync = new();
+    private readonly SomaSession[] self;
+    private readonly int[] oneRow = { 1 };
     private bool busy;
     private volatile bool disposed;
     private bool closed;
@@ -38,6 +40,7 @@ public sealed class SomaSession : IDisposable
         Layer = layer;
         Pool = pool;
         Slot = slot;
+        self = new[] { this };
     }
 
     /// <summary>The layer this session runs through.</summary>
@@ -117,7 +120,7 @@ public sealed class SomaSession : IDisposable
     {
         ThrowIfDisposed();
         Guard.Token(x, y.Length, Layer.Options.ModelDim, Layer.Engine.Options.CheckFiniteInputs);
-        Layer.Run(new[] { this }, new[] { 1 }, x, y[..x.Length]);
+        Layer.Run(self, oneRow, x, y[..x.Length]);
     }
 
     /// <summary>
@@ -338,31 +341,6 @@ public sealed class SomaSession : IDisposable
         {
             Pool.Dispose();
         }
-    }
-
-    /// <summary>
-    /// Claims every session (after checking each is open), or none: when one is already in use, those claimed so far
-    /// are released and the <see cref="InvalidOperationException"/> propagates.
-    /// </summary>
-    internal static List<SomaSession> ClaimAll(IEnumerable<SomaSession> sessions)
-    {
-        var claimed = new List<SomaSession>();
-        try
-        {
-            foreach (var s in sessions)
-            {
-                s.ThrowIfDisposed();
-                s.Claim();
-                claimed.Add(s);
-            }
-        }
-        catch
-        {
-            claimed.ForEach(s => s.Release());
-            throw;
-        }
-
-        return claimed;
     }
 
     internal void ClearSlot()

@@ -14,7 +14,10 @@ internal sealed class LaunchShapes
     private readonly int maxSharedBytes;
     private readonly bool cpu;
 
-    public LaunchShapes(Accelerator accelerator)
+    /// <summary>The shapes for <paramref name="accelerator"/>, with the overrides of <paramref name="tuning"/> (if any).</summary>
+    /// <param name="accelerator">The accelerator the kernels run on.</param>
+    /// <param name="tuning">Overrides fixed when the engine is created; null for the accelerator's defaults.</param>
+    public LaunchShapes(Accelerator accelerator, LaunchTuning? tuning = null)
     {
         int max = accelerator.MaxNumThreadsPerGroup;
         cpu = accelerator.AcceleratorType == AcceleratorType.CPU;
@@ -26,42 +29,37 @@ internal sealed class LaunchShapes
         maxSharedBytes = accelerator.MaxSharedMemoryPerGroup;
         // GPUs stage each tile's keys and values in shared memory (tile x dh floats); the CPU accelerator reads them
         // in place, where the copy and the extra barrier cost more than they save.
-        StageAttentionTiles = !cpu;
+        StageAttentionTiles = tuning?.StageAttentionTiles ?? !cpu;
         TileKeys = cpu ? Math.Max(GroupSize, 16) : 32;
-        AttentionTargetGroups = cpu ? 1 : maxResidentGroups;
-        ProjectionTargetGroups = cpu ? 1 : maxResidentGroups;
-        MinKeysPerSplit = 16;
+        AttentionTargetGroups = tuning?.AttentionTargetGroups ?? (cpu ? 1 : maxResidentGroups);
+        ProjectionTargetGroups = tuning?.ProjectionTargetGroups ?? (cpu ? 1 : maxResidentGroups);
+        MinKeysPerSplit = tuning?.MinKeysPerSplit ?? 16;
+        MinSliceWidth = tuning?.MinSliceWidth ?? 64;
     }
 
     /// <summary>
     /// Groups the attention launch should have to fill the device; when rows x kv-heads fall short (decode), each
-    /// window is split across groups. 1 on the CPU accelerator (no split). Tests raise it to run the split path there.
+    /// window is split across groups. 1 on the CPU accelerator (no split); <see cref="LaunchTuning"/> overrides it.
     /// </summary>
-    public int AttentionTargetGroups { get; set; }
+    public int AttentionTargetGroups { get; }
 
     /// <summary>
     /// Groups a projection launch should have to fill the device; below it (decode) the input width is split across
-    /// groups (split-K). 1 on the CPU accelerator (no split). Tests raise it to run the split path there.
+    /// groups (split-K). 1 on the CPU accelerator (no split); <see cref="LaunchTuning"/> overrides it.
     /// </summary>
-    public int ProjectionTargetGroups { get; set; }
-
-    /// <summary>
-    /// Whether a multi-pass call runs its uploads and downloads on their own streams, overlapping the kernels (true),
-    /// or on the compute stream, one after another (false). Benchmarks turn it off to measure what overlap gains.
-    /// </summary>
-    public bool OverlapCopies { get; set; } = true;
+    public int ProjectionTargetGroups { get; }
 
     /// <summary>Narrowest input slice a split-K group may take.</summary>
-    public int MinSliceWidth { get; set; } = 64;
+    public int MinSliceWidth { get; }
 
     /// <summary>Fewest keys a split may hold.</summary>
-    public int MinKeysPerSplit { get; set; }
+    public int MinKeysPerSplit { get; }
 
     /// <summary>Threads per group for every kernel.</summary>
     public int GroupSize { get; }
 
-    /// <summary>Whether attention stages key and value tiles in shared memory (tests flip it to cover both paths).</summary>
-    public bool StageAttentionTiles { get; set; }
+    /// <summary>Whether attention stages key and value tiles in shared memory (GPUs; <see cref="LaunchTuning"/> overrides it).</summary>
+    public bool StageAttentionTiles { get; }
 
     /// <summary>Keys per attention tile.</summary>
     public int TileKeys { get; }

@@ -62,6 +62,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 31, Level = LogLevel.Warning, Message = "A call failed or was cancelled after committing passes; rolled back {Sessions} session slot(s) to their state before it.")]
     public static partial void CallRolledBack(ILogger logger, int sessions, Exception exception);
 
-    [LoggerMessage(EventId = 32, Level = LogLevel.Error, Message = "A commit launch failed; the sessions of the call may hold part of it.")]
+    [LoggerMessage(EventId = 32, Level = LogLevel.Error, Message = "Restoring the sessions after a failed call failed; the sessions of the call may hold part of it.")]
     public static partial void CommitFailed(ILogger logger, Exception exception);
 }

@@ -14,7 +14,7 @@ internal sealed record PassPlan(int[] Slots, int[] Rows, long[] First, int Offse
     /// <param name="rows">Rows of x for each session (laid out session after session).</param>
     /// <param name="positions">Each session's position before the call.</param>
     /// <param name="cap">Most rows per pass.</param>
-    public static List<PassPlan> Split(int[] slots, int[] rows, long[] positions, int cap)
+    public static List<PassPlan> Split(ReadOnlySpan<int> slots, int[] rows, ReadOnlySpan<long> positions, int cap)
     {
         var passes = new List<PassPlan>();
         int total = rows.Sum();

@@ -102,6 +102,34 @@ internal sealed class Workspace : IDisposable
     /// <summary>Field after each segment of the pass [segments, Hkv, dh], fp64 like the slots' field.</summary>
     public DeviceBuffer<double> FieldFinal { get; } = null!;
 
+    /// <summary>
+    /// Packs a pass's metadata into the page-locked staging (ints: row segment [rows] | slot, start, length
+    /// [segments each]; longs: row position [rows] | segment first position [segments]) and enqueues its two uploads.
+    /// </summary>
+    /// <param name="stream">The stream the pass runs on.</param>
+    /// <param name="pass">Which rows of which sessions (at most <see cref="Rows"/> rows, <see cref="Segments"/> segments).</param>
+    public void UploadMetadata(AcceleratorStream stream, PassPlan pass)
+    {
+        var ints = HostInts.Span;
+        var longs = HostLongs.Span;
+        var (slots, rows, first) = (pass.Slots, pass.Rows, pass.First);
+        for (int s = 0, r = 0; s < slots.Length; s++)
+        {
+            ints[Rows + s] = slots[s];
+            ints[Rows + Segments + s] = r;
+            ints[Rows + 2 * Segments + s] = rows[s];
+            longs[Rows + s] = first[s];
+            for (int i = 0; i < rows[s]; i++, r++)
+            {
+                ints[r] = s;
+                longs[r] = first[s] + i;
+            }
+        }
+
+        IntMeta.UploadAsync(stream, HostInts, HostInts.Length);
+        LongMeta.UploadAsync(stream, HostLongs, HostLongs.Length);
+    }
+
     /// <summary>The kernels' view of the pass's first <paramref name="count"/> segments.</summary>
     public SegmentArgs SegmentArgsFor(int count) => new()
     {

@@ -199,12 +199,46 @@ public abstract class BadInputSuite
         Invoking(() => session.Prefill(longer)).Should().Throw<InvalidOperationException>().WithMessage("injected fault");
 
         layer.BeforeStage = null;
-        session.Position.Should().Be(5);
-        StateShouldEqual(session.DownloadState(), before);
-        var reference = new SomaReference(o, w);
-        var state = reference.CreateState();
-        reference.Run(state, prompt);
-        Tolerance.ShouldMatch(session.Prefill(longer), reference.Run(state, longer), "y after the failed call");
+        ShouldBeAsBefore(session, before, o, w, prompt, longer);
+    }
+
+    [Theory]
+    [InlineData(1)] // a decode step: one ring row
+    [InlineData(2)] // a one-pass prefill from position 5 of W = 3: ring rows 2 and 0, wrapping
+    public void AFailedCommitLaunch_InAOnePassCall_LeavesTheSessionAsItWas(int rows)
+    {
+        var o = Shape();
+        var w = TestData.Weights(o, seed: 14, biases: true);
+        var prompt = TestData.Inputs(o.ModelDim, 5, seed: 15);
+        var next = TestData.Inputs(o.ModelDim, rows, seed: 16);
+        using var layer = Engine.CreateLayer(o, w);
+        using var session = layer.CreateSession();
+        session.Prefill(prompt);
+        var before = session.DownloadState();
+        layer.BeforeStage = s =>
+        {
+            if (s == "commit")
+            {
+                // A commit that fails part-way: the rows it writes and the field already hold other values.
+                var (ringK, ringV, field) = session.DownloadState();
+                int channels = o.KvHeads * o.HeadDim;
+                for (int t = 0; t < rows; t++)
+                {
+                    int row = (5 + t) % o.Window;
+                    Array.Fill(ringK, 7f, row * channels, channels);
+                    Array.Fill(ringV, -7f, row * channels, channels);
+                }
+
+                Array.Fill(field, 3.0);
+                session.UploadState(ringK, ringV, field, session.Position);
+                throw new InvalidOperationException("injected fault");
+            }
+        };
+
+        Invoking(() => session.Prefill(next)).Should().Throw<InvalidOperationException>().WithMessage("injected fault");
+
+        layer.BeforeStage = null;
+        ShouldBeAsBefore(session, before, o, w, prompt, next);
     }
 
     [Fact]
@@ -227,6 +261,18 @@ public abstract class BadInputSuite
 
         inner.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Contain("already in use");
         session.Position.Should().Be(1);
+    }
+
+    /// <summary>After a failed call: position 5, the state as before, and the next call as the reference continues.</summary>
+    private static void ShouldBeAsBefore(
+        SomaSession session, (float[] RingK, float[] RingV, double[] Field) before, SomaLayerOptions o, SomaLayerWeights w, float[] prompt, float[] next)
+    {
+        session.Position.Should().Be(5);
+        StateShouldEqual(session.DownloadState(), before);
+        var reference = new SomaReference(o, w);
+        var state = reference.CreateState();
+        reference.Run(state, prompt);
+        Tolerance.ShouldMatch(session.Prefill(next), reference.Run(state, next), "y after the failed call");
     }
 
     private static void StateShouldEqual((float[] RingK, float[] RingV, double[] Field) actual, (float[] RingK, float[] RingV, double[] Field) expected)

@@ -90,31 +90,23 @@ public abstract class ConsistencySuite
         int d = o.ModelDim;
         int[] lengths = { 5, 2, 7 };
         var x = TestData.Inputs(d, lengths.Sum(), seed: 141);
-        var shapes = Engine.Shapes;
-        bool before = shapes.OverlapCopies;
-        shapes.OverlapCopies = overlap;
-        try
-        {
-            using var layer = Engine.CreateLayer(o, w);
-            using var pool = layer.CreatePool(3);
-            var sessions = lengths.Select(_ => pool.OpenSession()).ToArray();
-            var y = layer.PrefillBatch(sessions, lengths, x);
-            var again = layer.PrefillBatch(sessions, lengths, x);
+        // The overlap is fixed per engine (SomaEngineOptions.OverlapCopies), so this test opens its own.
+        using var engine = SomaEngine.Create(Engine.Options with { OverlapCopies = overlap });
+        using var layer = engine.CreateLayer(o, w);
+        using var pool = layer.CreatePool(3);
+        var sessions = lengths.Select(_ => pool.OpenSession()).ToArray();
+        var y = layer.PrefillBatch(sessions, lengths, x);
+        var again = layer.PrefillBatch(sessions, lengths, x);
 
-            var reference = new SomaReference(o, w);
-            for (int s = 0, offset = 0; s < lengths.Length; offset += lengths[s] * d, s++)
-            {
-                var state = reference.CreateState();
-                var rows = x.AsSpan(offset, lengths[s] * d).ToArray();
-                Tolerance.ShouldMatch(y.AsSpan(offset, rows.Length).ToArray(), reference.Run(state, rows), $"session {s}, first call");
-                Tolerance.ShouldMatch(again.AsSpan(offset, rows.Length).ToArray(), reference.Run(state, rows), $"session {s}, second call");
-                ReferenceSuite.StateShouldMatch(sessions[s], state);
-                sessions[s].Position.Should().Be(2 * lengths[s]);
-            }
-        }
-        finally
+        var reference = new SomaReference(o, w);
+        for (int s = 0, offset = 0; s < lengths.Length; offset += lengths[s] * d, s++)
         {
-            shapes.OverlapCopies = before;
+            var state = reference.CreateState();
+            var rows = x.AsSpan(offset, lengths[s] * d).ToArray();
+            Tolerance.ShouldMatch(y.AsSpan(offset, rows.Length).ToArray(), reference.Run(state, rows), $"session {s}, first call");
+            Tolerance.ShouldMatch(again.AsSpan(offset, rows.Length).ToArray(), reference.Run(state, rows), $"session {s}, second call");
+            ReferenceSuite.StateShouldMatch(sessions[s], state);
+            sessions[s].Position.Should().Be(2 * lengths[s]);
         }
     }
 

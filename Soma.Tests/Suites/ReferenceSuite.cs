@@ -1,4 +1,5 @@
 using Soma;
+using Soma.Internal;
 using Soma.Reference;
 using Soma.Tests.Infrastructure;
 
@@ -126,35 +127,27 @@ public abstract class ReferenceSuite
     public void SplitWindowAttentionAndSplitK_ForcedOnThisAccelerator_MatchesReference(bool includeCurrent, bool stageTiles)
     {
         // The host splits windows and projections across groups when rows cannot fill the device (GPU decode); force it here.
-        var shapes = Engine.Shapes;
-        (int target, int minKeys, int projection, int slice) = (shapes.AttentionTargetGroups, shapes.MinKeysPerSplit, shapes.ProjectionTargetGroups, shapes.MinSliceWidth);
-        shapes.AttentionTargetGroups = 1000;
-        shapes.MinKeysPerSplit = 2;
-        shapes.ProjectionTargetGroups = 1000;
-        shapes.MinSliceWidth = 3;
-        bool staged = shapes.StageAttentionTiles;
-        shapes.StageAttentionTiles = stageTiles;
-        try
+        // The overrides are fixed per engine (SomaEngineOptions.Tuning), so this test opens its own.
+        using var engine = SomaEngine.Create(Engine.Options with
         {
-            var o = new SomaLayerOptions(14, 4, 2, 6, window: 11, includeCurrent, ropeTheta: 10000.0);
-            var w = TestData.Weights(o, seed: 36, biases: true);
-            var x = TestData.Inputs(o.ModelDim, 20, seed: 37);
-            using var layer = Engine.CreateLayer(o, w);
-            using var session = layer.CreateSession();
-            var y = new List<float>(session.Prefill(x.AsSpan(0, 13 * o.ModelDim)));
-            for (int t = 13; t < 20; t++)
+            Tuning = new LaunchTuning
             {
-                y.AddRange(session.Decode(x.AsSpan(t * o.ModelDim, o.ModelDim)));
-            }
-
-            var reference = new SomaReference(o, w);
-            Tolerance.ShouldMatch(y.ToArray(), reference.Run(reference.CreateState(), x), "y with split windows");
-        }
-        finally
+                AttentionTargetGroups = 1000, MinKeysPerSplit = 2, ProjectionTargetGroups = 1000, MinSliceWidth = 3, StageAttentionTiles = stageTiles,
+            },
+        });
+        var o = new SomaLayerOptions(14, 4, 2, 6, window: 11, includeCurrent, ropeTheta: 10000.0);
+        var w = TestData.Weights(o, seed: 36, biases: true);
+        var x = TestData.Inputs(o.ModelDim, 20, seed: 37);
+        using var layer = engine.CreateLayer(o, w);
+        using var session = layer.CreateSession();
+        var y = new List<float>(session.Prefill(x.AsSpan(0, 13 * o.ModelDim)));
+        for (int t = 13; t < 20; t++)
         {
-            (shapes.AttentionTargetGroups, shapes.MinKeysPerSplit, shapes.ProjectionTargetGroups, shapes.MinSliceWidth) = (target, minKeys, projection, slice);
-            shapes.StageAttentionTiles = staged;
+            y.AddRange(session.Decode(x.AsSpan(t * o.ModelDim, o.ModelDim)));
         }
+
+        var reference = new SomaReference(o, w);
+        Tolerance.ShouldMatch(y.ToArray(), reference.Run(reference.CreateState(), x), "y with split windows");
     }
 
     internal static void StateShouldMatch(SomaSession session, ReferenceState state)

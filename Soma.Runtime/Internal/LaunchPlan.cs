@@ -1,0 +1,114 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Soma.Kernels;
+
+namespace Soma.Internal;
+
+/// <summary>
+/// Everything decided about one device pass of a layer before anything is enqueued: each kernel's grid, group size
+/// and dynamic shared memory, the projections' tilings and split-K, the attention's key splits and the scratch the
+/// splits need. Built once per <see cref="PlanKey"/> (<see cref="PlanCache"/>); running it is a straight list of
+/// launches (<see cref="PassLauncher"/>). A decode step's plan never changes once the ring is full.
+/// </summary>
+internal sealed class LaunchPlan
+{
+    private LaunchPlan(PlanKey key)
+    {
+        Key = key;
+    }
+
+    /// <summary>The pass shape this plan is for.</summary>
+    public PlanKey Key { get; }
+
+    /// <summary>Whether the pass builds the RoPE table and rotates q and k.</summary>
+    public bool Rope { get; private init; }
+
+    /// <summary>Launch of the RoPE table over tokens x dh/2 angles.</summary>
+    public KernelConfig RopeConfig { get; private init; }
+
+    /// <summary>Launch of the fused QKV projection.</summary>
+    public KernelConfig QkvConfig { get; private init; }
+
+    /// <summary>Tiling of the fused QKV projection (split-K when <see cref="ProjectionTiling.KSlices"/> &gt; 1).</summary>
+    public ProjectionTiling QkvTiling { get; private init; }
+
+    /// <summary>Launch of the QKV split-K reduction (used only when split).</summary>
+    public KernelConfig QkvReduceConfig { get; private init; }
+
+    /// <summary>Floats of split-K partial sums the QKV projection needs (0 when not split).</summary>
+    public long QkvPartial { get; private init; }
+
+    /// <summary>Whether the pass runs the field scan (false for the standard-attention baseline).</summary>
+    public bool Scan { get; private init; }
+
+    /// <summary>Launch of the field scan over segments x channels, with its fp64 shared memory.</summary>
+    public KernelConfig ScanConfig { get; private init; }
+
+    /// <summary>Key splits per (row, head) of the attention launch (1: no split, no combine).</summary>
+    public int AttentionSplits { get; private init; }
+
+    /// <summary>Launch of near-field attention, with the shared memory its tiles take.</summary>
+    public KernelConfig AttentionConfig { get; private init; }
+
+    /// <summary>Launch of the split combine (used only when split).</summary>
+    public KernelConfig CombineConfig { get; private init; }
+
+    /// <summary>(row, head, split) partial states the split attention needs (0 when not split).</summary>
+    public long AttentionPartials { get; private init; }
+
+    /// <summary>Launch of the output projection.</summary>
+    public KernelConfig OutConfig { get; private init; }
+
+    /// <summary>Tiling of the output projection.</summary>
+    public ProjectionTiling OutTiling { get; private init; }
+
+    /// <summary>Launch of the output split-K reduction (used only when split).</summary>
+    public KernelConfig OutReduceConfig { get; private init; }
+
+    /// <summary>Floats of split-K partial sums the output projection needs (0 when not split).</summary>
+    public long OutPartial { get; private init; }
+
+    /// <summary>Launch of the commit over segments x commit rows x channels.</summary>
+    public KernelConfig CommitConfig { get; private init; }
+
+    /// <summary>Decides every launch of a pass of shape <paramref name="key"/> for a layer.</summary>
+    /// <param name="shapes">The engine's launch shapes (fixed for the engine's lifetime).</param>
+    /// <param name="o">The layer's options.</param>
+    /// <param name="standard">True for the standard-attention baseline (no field scan).</param>
+    /// <param name="headsPerGroup">Query heads per attention group (<see cref="LaunchShapes.AttentionHeadsPerGroup"/>).</param>
+    /// <param name="key">The pass shape.</param>
+    public static LaunchPlan Create(LaunchShapes shapes, SomaLayerOptions o, bool standard, int headsPerGroup, PlanKey key)
+    {
+        int n = key.Tokens;
+        int dh = o.HeadDim;
+        int channels = o.KvHeads * dh;
+        int m = (o.Heads + 2 * o.KvHeads) * dh;
+        int q = o.Heads * dh;
+        var (qkvConfig, qkvTiling) = shapes.Projection(n, o.ModelDim, m);
+        var (outConfig, outTiling) = shapes.Projection(n, q, o.ModelDim);
+        int headChunks = (o.HeadsPerKvHead + headsPerGroup - 1) / headsPerGroup;
+        long attentionItems = (long)n * o.KvHeads * headChunks;
+        int splits = shapes.AttentionSplits(attentionItems, key.MaxKeys);
+        return new LaunchPlan(key)
+        {
+            Rope = o.RopeTheta is not null,
+            RopeConfig = shapes.Elements((long)n * (dh / 2)),
+            QkvConfig = qkvConfig,
+            QkvTiling = qkvTiling,
+            QkvReduceConfig = shapes.Elements((long)n * m),
+            QkvPartial = qkvTiling.KSlices > 1 ? (long)qkvTiling.KSlices * n * m : 0,
+            Scan = !standard,
+            ScanConfig = shapes.GroupsWithDoubles((long)key.Segments * channels, FieldScan.SharedDoubles(shapes.GroupSize)),
+            AttentionSplits = splits,
+            AttentionConfig = shapes.Groups(
+                attentionItems * splits, NearFieldAttention.SharedFloats(headsPerGroup, dh, shapes.TileKeys, shapes.StageAttentionTiles)),
+            CombineConfig = shapes.Elements((long)n * o.Heads * dh),
+            AttentionPartials = splits > 1 ? (long)n * o.Heads * splits : 0,
+            OutConfig = outConfig,
+            OutTiling = outTiling,
+            OutReduceConfig = shapes.Elements((long)n * o.ModelDim),
+            OutPartial = outTiling.KSlices > 1 ? (long)outTiling.KSlices * n * o.ModelDim : 0,
+            CommitConfig = shapes.Elements((long)key.Segments * key.CommitRows * channels),
+        };
+    }
+}

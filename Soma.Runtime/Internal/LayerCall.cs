@@ -1,0 +1,112 @@
+namespace Soma.Internal;
+
+/// <summary>
+/// The one call path of layers and models: claims every session, enters each layer in order, runs its passes
+/// (<see cref="CallRunner.Run"/>), then commits every layer, or rolls every layer back, and last advances the
+/// positions. A layer call is a call through one layer; a model call goes through its layers in order, layer l's
+/// output being layer l+1's input.
+/// </summary>
+/// <remarks>
+/// The sessions are claimed before the call waits for any layer, so a session busy with another call throws
+/// <see cref="InvalidOperationException"/> at once, and released only after the call has committed or rolled back
+/// in every layer (a session disposed meanwhile returns its slot then). Layers are entered in model order and held to
+/// the end, so that no commit of any layer runs before every layer has computed: a failure before the commits changes
+/// nothing, and a failure after restores exactly what the commits overwrote (<see cref="CommitSave"/>).
+/// </remarks>
+internal static class LayerCall
+{
+    /// <summary>Runs rows[s] tokens of x for each sequence s through <paramref name="layers"/> into y.</summary>
+    /// <param name="layers">The layers, in order (one for a layer call).</param>
+    /// <param name="perLayer">For each layer, the call's sessions of that layer (sequence s at index s).</param>
+    /// <param name="rows">Rows of x per sequence (laid out sequence after sequence).</param>
+    /// <param name="x">Input rows [sum(rows), D].</param>
+    /// <param name="y">Output rows [sum(rows), D].</param>
+    /// <param name="cancellation">Observed before each layer and each pass.</param>
+    public static void Run(
+        IReadOnlyList<SomaLayer> layers, CallSessions perLayer, int[] rows, ReadOnlySpan<float> x, Span<float> y,
+        CancellationToken cancellation)
+    {
+        SessionClaims.ClaimAll(perLayer);
+        int entered = 0;
+        try
+        {
+            // Layers write y and one host buffer in turn, so that the last layer writes y.
+            var temp = layers.Count > 1 ? new float[x.Length] : Array.Empty<float>();
+            try
+            {
+                for (int l = 0; l < layers.Count; l++)
+                {
+                    Monitor.Enter(layers[l].Gate);
+                    entered++;
+                    ThrowIfDisposed(layers[l], perLayer[l]);
+                    cancellation.ThrowIfCancellationRequested();
+                    var input = l == 0 ? x : OutputOf(l - 1, layers.Count, y, temp);
+                    layers[l].Runner.Run(perLayer[l], rows, input, OutputOf(l, layers.Count, y, temp), cancellation);
+                }
+
+                for (int l = 0; l < layers.Count; l++)
+                {
+                    layers[l].Runner.Commit();
+                }
+            }
+            catch (Exception ex)
+            {
+                RollBack(layers, entered, ex);
+                throw;
+            }
+
+            for (int l = 0; l < layers.Count; l++)
+            {
+                layers[l].Runner.Advance();
+            }
+        }
+        finally
+        {
+            for (int l = entered - 1; l >= 0; l--)
+            {
+                layers[l].Runner.End();
+                Monitor.Exit(layers[l].Gate);
+            }
+
+            SessionClaims.ReleaseAll(perLayer);
+        }
+    }
+
+    /// <summary>
+    /// For a call that holds the layer's lock and the sessions' claims: throws <see cref="ObjectDisposedException"/>
+    /// when the layer or any of the sessions was disposed while the call waited for the layer. Nothing has touched
+    /// the device yet, so the call ends changing nothing.
+    /// </summary>
+    private static void ThrowIfDisposed(SomaLayer layer, IReadOnlyList<SomaSession> sessions)
+    {
+        layer.ThrowIfDisposed();
+        for (int s = 0; s < sessions.Count; s++)
+        {
+            sessions[s].ThrowIfDisposed();
+        }
+    }
+
+    /// <summary>Where layer <paramref name="l"/> of <paramref name="count"/> writes: y for the last, alternately before.</summary>
+    private static Span<float> OutputOf(int l, int count, Span<float> y, float[] temp) => (count - 1 - l) % 2 == 0 ? y : temp;
+
+    /// <summary>Restores every entered layer (last first) and logs what the failure cost.</summary>
+    private static void RollBack(IReadOnlyList<SomaLayer> layers, int entered, Exception ex)
+    {
+        int restored = 0;
+        for (int l = entered - 1; l >= 0; l--)
+        {
+            restored += layers[l].Runner.SavedSessions;
+            layers[l].Runner.Rollback();
+        }
+
+        var logger = layers[0].Engine.LayerLogger;
+        if (restored > 0)
+        {
+            Log.CallRolledBack(logger, restored, ex);
+        }
+        else
+        {
+            Log.CallFailed(logger, ex);
+        }
+    }
+}
