@@ -104,6 +104,9 @@ public sealed class DeviceDescriptionTests
     {
         DeviceDescription.H100Sxm.MemoryBandwidth.Should().Be(3.35e12);
         DeviceDescription.H200.MemoryBandwidth.Should().Be(4.8e12);
+        DeviceDescription.H200.Should().BeEquivalentTo(
+            DeviceDescription.H100Sxm, options => options.ComparingByMembers<DeviceDescription>().Excluding(d => d.Name).Excluding(d => d.MemoryBandwidth));
+        DeviceDescription.H200.Should().NotBe(DeviceDescription.H100Sxm);
         foreach (var key in new[] { new PlanKey(1, 1, 256, 1), new PlanKey(1024, 1, 256, 256), new PlanKey(64, 64, 256, 1) })
         {
             LaunchPlan.For(DeviceDescription.H200, Qwen7B, key).Should().BeEquivalentTo(LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, key));
