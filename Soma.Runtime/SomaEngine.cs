@@ -26,7 +26,7 @@ public sealed class SomaEngine : IDisposable
         Logger = logger;
         LayerLogger = options.LoggerFactory.CreateLogger<SomaLayer>();
         Ledger = new AllocationLedger();
-        Shapes = new LaunchShapes(accelerator, options.Tuning);
+        Shapes = new LaunchShapes(DeviceDescription.Of(accelerator, device.PeakBandwidth), options.Tuning);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Kernels = new KernelSet(accelerator);
         Log.KernelsLoaded(logger, KernelSet.Count, clock.Elapsed.TotalMilliseconds);

@@ -32,6 +32,7 @@ namespace Soma.Tests.Cpu
     [Collection(CpuCollection.Name)] public sealed class LoggingTests(CpuFixture fixture) : LoggingSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class HostileSnapshotTests(CpuFixture fixture) : HostileSnapshotSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class ModelSnapshotTests(CpuFixture fixture) : ModelSnapshotSuite(fixture);
+    [Collection(CpuCollection.Name)] public sealed class LiveDescriptionTests(CpuFixture fixture) : LiveDescriptionSuite(fixture);
 }
 
 namespace Soma.Tests.Cuda
@@ -55,6 +56,7 @@ namespace Soma.Tests.Cuda
     [Collection(CudaCollection.Name)] public sealed class LoggingTests(CudaFixture fixture) : LoggingSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class HostileSnapshotTests(CudaFixture fixture) : HostileSnapshotSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class ModelSnapshotTests(CudaFixture fixture) : ModelSnapshotSuite(fixture);
+    [Collection(CudaCollection.Name)] public sealed class LiveDescriptionTests(CudaFixture fixture) : LiveDescriptionSuite(fixture);
 }
 
 namespace Soma.Tests.OpenCL
@@ -78,4 +80,5 @@ namespace Soma.Tests.OpenCL
     [Collection(OpenClCollection.Name)] public sealed class LoggingTests(OpenClFixture fixture) : LoggingSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class HostileSnapshotTests(OpenClFixture fixture) : HostileSnapshotSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class ModelSnapshotTests(OpenClFixture fixture) : ModelSnapshotSuite(fixture);
+    [Collection(OpenClCollection.Name)] public sealed class LiveDescriptionTests(OpenClFixture fixture) : LiveDescriptionSuite(fixture);
 }

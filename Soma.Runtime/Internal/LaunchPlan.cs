@@ -50,6 +50,9 @@ internal sealed class LaunchPlan
     /// <summary>Launch of near-field attention, with the shared memory its tiles take.</summary>
     public KernelConfig AttentionConfig { get; private init; }
 
+    /// <summary>Query heads each attention group serves (<see cref="LaunchShapes.AttentionHeadsPerGroup"/>).</summary>
+    public int HeadsPerGroup { get; private init; }
+
     /// <summary>Launch of the split combine (used only when split).</summary>
     public KernelConfig CombineConfig { get; private init; }
 
@@ -70,6 +73,24 @@ internal sealed class LaunchPlan
 
     /// <summary>Launch of the commit over segments x commit rows x channels.</summary>
     public KernelConfig CommitConfig { get; private init; }
+
+    /// <summary>
+    /// The plan of a pass of shape <paramref name="key"/> for a layer of options <paramref name="o"/> on the device
+    /// <paramref name="device"/> describes, without an accelerator: the same code a live engine runs
+    /// (<see cref="LaunchShapes"/> from the description, then <see cref="Create"/>), so a plan for a GPU that is not
+    /// here is the plan a live engine on that GPU builds.
+    /// </summary>
+    /// <param name="device">The device (a live one's <see cref="DeviceDescription.Of"/>, or a built-in description).</param>
+    /// <param name="o">The layer's options.</param>
+    /// <param name="key">The pass shape (<see cref="PlanKey.Of"/>).</param>
+    /// <param name="standard">True for the standard-attention baseline (no field scan).</param>
+    /// <param name="tuning">Overrides, as <see cref="SomaEngineOptions.Tuning"/> would fix them; null for the device's defaults.</param>
+    public static LaunchPlan For(DeviceDescription device, SomaLayerOptions o, PlanKey key, bool standard = false, LaunchTuning? tuning = null)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        var shapes = new LaunchShapes(device, tuning);
+        return Create(shapes, o, standard, shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, o.HeadDim), key);
+    }
 
     /// <summary>Decides every launch of a pass of shape <paramref name="key"/> for a layer.</summary>
     /// <param name="shapes">The engine's launch shapes (fixed for the engine's lifetime).</param>
@@ -100,6 +121,7 @@ internal sealed class LaunchPlan
             Scan = !standard,
             ScanConfig = shapes.GroupsWithDoubles((long)key.Segments * channels, FieldScan.SharedDoubles(shapes.GroupSize)),
             AttentionSplits = splits,
+            HeadsPerGroup = headsPerGroup,
             AttentionConfig = shapes.Groups(
                 attentionItems * splits, NearFieldAttention.SharedFloats(headsPerGroup, dh, shapes.TileKeys, shapes.StageAttentionTiles)),
             CombineConfig = shapes.Elements((long)n * o.Heads * dh),

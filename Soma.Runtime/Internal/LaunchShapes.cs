@@ -5,37 +5,48 @@ using Soma.Kernels;
 namespace Soma.Internal;
 
 /// <summary>
-/// Launch shapes chosen on the host for one accelerator: group size, grid size for grid-stride loops, tile widths
-/// and the dynamic shared memory each kernel asks for. Kernels read group and warp size at run time.
+/// Launch shapes chosen on the host for one device: group size, grid size for grid-stride loops, tile widths and the
+/// dynamic shared memory each kernel asks for. Computed from a <see cref="DeviceDescription"/> only, so a live
+/// accelerator (<see cref="DeviceDescription.Of"/>) and a described one (<see cref="DeviceDescription.H100Sxm"/>) take
+/// the same code. Kernels read group and warp size at run time.
 /// </summary>
 internal sealed class LaunchShapes
 {
-    private readonly int maxResidentGroups;
-    private readonly int maxSharedBytes;
     private readonly bool cpu;
 
-    /// <summary>The shapes for <paramref name="accelerator"/>, with the overrides of <paramref name="tuning"/> (if any).</summary>
-    /// <param name="accelerator">The accelerator the kernels run on.</param>
-    /// <param name="tuning">Overrides fixed when the engine is created; null for the accelerator's defaults.</param>
-    public LaunchShapes(Accelerator accelerator, LaunchTuning? tuning = null)
+    /// <summary>The shapes for <paramref name="device"/>, with the overrides of <paramref name="tuning"/> (if any).</summary>
+    /// <param name="device">The device the kernels run on (or would run on).</param>
+    /// <param name="tuning">Overrides fixed when the engine is created; null for the device's defaults.</param>
+    public LaunchShapes(DeviceDescription device, LaunchTuning? tuning = null)
     {
-        int max = accelerator.MaxNumThreadsPerGroup;
-        cpu = accelerator.AcceleratorType == AcceleratorType.CPU;
+        ArgumentNullException.ThrowIfNull(device);
+        Device = device;
+        int max = device.MaxGroupSize;
+        cpu = device.IsCpu;
 
         // GPUs: 128 threads (4 warps) balances occupancy and shared memory; CPU: the whole simulated group.
-        GroupSize = cpu ? max : Math.Min(max, Math.Max(accelerator.WarpSize, 128));
-        int perMp = Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / GroupSize);
-        maxResidentGroups = Math.Max(1, accelerator.NumMultiprocessors * perMp);
-        maxSharedBytes = accelerator.MaxSharedMemoryPerGroup;
+        GroupSize = cpu ? max : Math.Min(max, Math.Max(device.WarpSize, 128));
+        int perMp = Math.Max(1, device.MaxThreadsPerMultiprocessor / GroupSize);
+        MaxResidentGroups = Math.Max(1, device.Multiprocessors * perMp);
+        MaxSharedBytes = device.SharedMemoryPerGroup;
         // GPUs stage each tile's keys and values in shared memory (tile x dh floats); the CPU accelerator reads them
         // in place, where the copy and the extra barrier cost more than they save.
         StageAttentionTiles = tuning?.StageAttentionTiles ?? !cpu;
         TileKeys = cpu ? Math.Max(GroupSize, 16) : 32;
-        AttentionTargetGroups = tuning?.AttentionTargetGroups ?? (cpu ? 1 : maxResidentGroups);
-        ProjectionTargetGroups = tuning?.ProjectionTargetGroups ?? (cpu ? 1 : maxResidentGroups);
+        AttentionTargetGroups = tuning?.AttentionTargetGroups ?? (cpu ? 1 : MaxResidentGroups);
+        ProjectionTargetGroups = tuning?.ProjectionTargetGroups ?? (cpu ? 1 : MaxResidentGroups);
         MinKeysPerSplit = tuning?.MinKeysPerSplit ?? 16;
         MinSliceWidth = tuning?.MinSliceWidth ?? 64;
     }
+
+    /// <summary>The device these shapes are for.</summary>
+    public DeviceDescription Device { get; }
+
+    /// <summary>Groups resident on the whole device at once: multiprocessors x (threads per multiprocessor / <see cref="GroupSize"/>).</summary>
+    public int MaxResidentGroups { get; }
+
+    /// <summary>Shared memory a group may use, in bytes.</summary>
+    public int MaxSharedBytes { get; }
 
     /// <summary>
     /// Groups the attention launch should have to fill the device; when rows x kv-heads fall short (decode), each
@@ -67,7 +78,7 @@ internal sealed class LaunchShapes
     /// <summary>Grid for a grid-stride loop over <paramref name="groupItems"/> group-sized work items.</summary>
     public KernelConfig Groups(long groupItems, int sharedFloats = 0)
     {
-        int grid = (int)Math.Clamp(groupItems, 1, maxResidentGroups * 4L);
+        int grid = (int)Math.Clamp(groupItems, 1, MaxResidentGroups * 4L);
         return sharedFloats > 0
             ? new KernelConfig(grid, GroupSize, SharedMemoryConfig.RequestDynamic<float>(sharedFloats))
             : new KernelConfig(grid, GroupSize);
@@ -92,7 +103,7 @@ internal sealed class LaunchShapes
     /// <remarks><paramref name="tiling"/> overrides the choice (tests use it to run both code paths everywhere).</remarks>
     public (KernelConfig Config, ProjectionTiling Tiling) Projection(int rows, int inner, int outer, ProjectionTiling? tiling = null)
     {
-        int budgetFloats = (cpu ? 1 << 20 : Math.Min(maxSharedBytes, 32 * 1024)) / sizeof(float);
+        int budgetFloats = (cpu ? 1 << 20 : Math.Min(MaxSharedBytes, 32 * 1024)) / sizeof(float);
         bool staged = Kernels.Projection.TileRows * inner <= budgetFloats;
         var chosen = tiling ?? new ProjectionTiling
         {
@@ -150,15 +161,15 @@ internal sealed class LaunchShapes
     public int AttentionHeadsPerGroup(int headsPerKv, int headDim)
     {
         int heads = headsPerKv;
-        while (heads > 1 && NearFieldAttention.SharedFloats(heads, headDim, TileKeys, StageAttentionTiles) * sizeof(float) > maxSharedBytes)
+        while (heads > 1 && NearFieldAttention.SharedFloats(heads, headDim, TileKeys, StageAttentionTiles) * sizeof(float) > MaxSharedBytes)
         {
             heads = (heads + 1) / 2;
         }
 
-        if (NearFieldAttention.SharedFloats(heads, headDim, TileKeys, StageAttentionTiles) * sizeof(float) > maxSharedBytes)
+        if (NearFieldAttention.SharedFloats(heads, headDim, TileKeys, StageAttentionTiles) * sizeof(float) > MaxSharedBytes)
         {
             throw new NotSupportedException(
-                $"headDim {headDim} needs more shared memory per group than this device offers ({maxSharedBytes} bytes).");
+                $"headDim {headDim} needs more shared memory per group than this device offers ({MaxSharedBytes} bytes).");
         }
 
         return heads;

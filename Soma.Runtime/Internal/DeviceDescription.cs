@@ -1,0 +1,121 @@
+using ILGPU.Runtime;
+
+namespace Soma.Internal;
+
+/// <summary>
+/// The device numbers launch planning reads (<see cref="LaunchShapes"/>), as data: taken from a live accelerator
+/// (<see cref="Of"/>, the one place that reads them) or written down for a device that is not here
+/// (<see cref="H100Sxm"/>, <see cref="H200"/>), so that a plan for a GPU can be built on a machine without one.
+/// Validated when constructed.
+/// </summary>
+internal sealed record DeviceDescription
+{
+    /// <summary>A description of a device; every count must be possible, or an <see cref="ArgumentException"/> names the value.</summary>
+    /// <param name="name">The device's name (not blank).</param>
+    /// <param name="kind">The accelerator type; <see cref="AcceleratorType.CPU"/> plans for ILGPU's CPU accelerator, any other type for a GPU.</param>
+    /// <param name="multiprocessors">Multiprocessors (SMs) (&gt;= 1).</param>
+    /// <param name="warpSize">Threads per warp (&gt;= 1).</param>
+    /// <param name="maxGroupSize">Most threads per group (&gt;= <paramref name="warpSize"/>).</param>
+    /// <param name="maxThreadsPerMultiprocessor">Most resident threads per multiprocessor (&gt;= <paramref name="maxGroupSize"/>).</param>
+    /// <param name="sharedMemoryPerGroup">Shared memory a group may use, in bytes (&gt;= 1).</param>
+    /// <param name="memoryBandwidth">Peak device-memory bandwidth in bytes per second (&gt; 0), or null when unknown.</param>
+    public DeviceDescription(
+        string name,
+        AcceleratorType kind,
+        int multiprocessors,
+        int warpSize,
+        int maxGroupSize,
+        int maxThreadsPerMultiprocessor,
+        int sharedMemoryPerGroup,
+        double? memoryBandwidth)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw new ArgumentException("A device description needs a name.", nameof(name));
+        }
+
+        if (!Enum.IsDefined(kind))
+        {
+            throw new ArgumentOutOfRangeException(nameof(kind), kind, "kind must be a defined AcceleratorType.");
+        }
+
+        Name = name;
+        Kind = kind;
+        Multiprocessors = AtLeast(multiprocessors, 1, nameof(multiprocessors));
+        WarpSize = AtLeast(warpSize, 1, nameof(warpSize));
+        MaxGroupSize = AtLeast(maxGroupSize, warpSize, nameof(maxGroupSize));
+        MaxThreadsPerMultiprocessor = AtLeast(maxThreadsPerMultiprocessor, maxGroupSize, nameof(maxThreadsPerMultiprocessor));
+        SharedMemoryPerGroup = AtLeast(sharedMemoryPerGroup, 1, nameof(sharedMemoryPerGroup));
+        if (memoryBandwidth is { } bandwidth && !(bandwidth > 0 && double.IsFinite(bandwidth)))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(memoryBandwidth), memoryBandwidth, "memoryBandwidth must be a finite number of bytes per second > 0, or null when unknown.");
+        }
+
+        MemoryBandwidth = memoryBandwidth;
+    }
+
+    /// <summary>
+    /// NVIDIA H100 SXM5 (80 GB HBM3), from NVIDIA's published specs, not measured: 132 SMs and 3.35 TB/s (H100
+    /// datasheet, SXM column; Hopper architecture whitepaper); warp 32, 1024 threads per block, 2048 resident threads
+    /// per SM (CUDA programming guide, compute capability 9.0); 48 KB shared memory per block, the default
+    /// per-block limit (cudaDevAttrMaxSharedMemoryPerBlock) that ILGPU reports as MaxSharedMemoryPerGroup (the 227 KB
+    /// opt-in is not used by ILGPU).
+    /// </summary>
+    public static DeviceDescription H100Sxm { get; } = new(
+        "NVIDIA H100 SXM (spec)", AcceleratorType.Cuda, multiprocessors: 132, warpSize: 32, maxGroupSize: 1024,
+        maxThreadsPerMultiprocessor: 2048, sharedMemoryPerGroup: 48 * 1024, memoryBandwidth: 3.35e12);
+
+    /// <summary>
+    /// NVIDIA H200 SXM (141 GB HBM3e), from NVIDIA's published specs, not measured: the same Hopper GPU as the H100
+    /// SXM (132 SMs, compute capability 9.0: warp 32, 1024 threads per block, 2048 threads per SM, 48 KB shared memory
+    /// per block as ILGPU reports it) with 4.8 TB/s memory bandwidth (H200 datasheet, SXM column).
+    /// </summary>
+    public static DeviceDescription H200 { get; } = new(
+        "NVIDIA H200 (spec)", AcceleratorType.Cuda, multiprocessors: 132, warpSize: 32, maxGroupSize: 1024,
+        maxThreadsPerMultiprocessor: 2048, sharedMemoryPerGroup: 48 * 1024, memoryBandwidth: 4.8e12);
+
+    /// <summary>The device's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The accelerator type (CPU, or a GPU type).</summary>
+    public AcceleratorType Kind { get; }
+
+    /// <summary>Whether the description is of ILGPU's CPU accelerator (planned differently from GPUs).</summary>
+    public bool IsCpu => Kind == AcceleratorType.CPU;
+
+    /// <summary>Multiprocessors (SMs).</summary>
+    public int Multiprocessors { get; }
+
+    /// <summary>Threads per warp.</summary>
+    public int WarpSize { get; }
+
+    /// <summary>Most threads per group.</summary>
+    public int MaxGroupSize { get; }
+
+    /// <summary>Most resident threads per multiprocessor.</summary>
+    public int MaxThreadsPerMultiprocessor { get; }
+
+    /// <summary>Shared memory a group may use, in bytes.</summary>
+    public int SharedMemoryPerGroup { get; }
+
+    /// <summary>Peak device-memory bandwidth in bytes per second; null when unknown (the CPU accelerator, OpenCL).</summary>
+    public double? MemoryBandwidth { get; }
+
+    /// <summary>The description of a live accelerator: the one place launch planning reads an accelerator's numbers.</summary>
+    /// <param name="accelerator">The accelerator.</param>
+    /// <param name="memoryBandwidth">Its peak bandwidth in bytes per second (<see cref="SomaDeviceInfo.PeakBandwidth"/>), or null when unknown.</param>
+    public static DeviceDescription Of(Accelerator accelerator, double? memoryBandwidth = null) => new(
+        accelerator.Name,
+        accelerator.AcceleratorType,
+        accelerator.NumMultiprocessors,
+        accelerator.WarpSize,
+        accelerator.MaxNumThreadsPerGroup,
+        accelerator.MaxNumThreadsPerMultiprocessor,
+        accelerator.MaxSharedMemoryPerGroup,
+        memoryBandwidth);
+
+    /// <summary>The value, or an <see cref="ArgumentOutOfRangeException"/> naming <paramref name="name"/> when it is below <paramref name="min"/>.</summary>
+    private static int AtLeast(int value, int min, string name) =>
+        value < min ? throw new ArgumentOutOfRangeException(name, value, $"{name} must be >= {min}.") : value;
+}
