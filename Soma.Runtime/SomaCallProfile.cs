@@ -18,7 +18,11 @@ namespace Soma;
 /// <param name="DeviceBytesRead">Device bytes the launches must read.</param>
 /// <param name="DeviceBytesWritten">Device bytes the launches must write.</param>
 /// <param name="Flops">Floating-point operations of the launches (a multiply-add counts 2).</param>
-/// <param name="Duration">Wall time of the whole call (claim to release), on the host clock.</param>
+/// <param name="Duration">Wall time of the whole call (claim to publish), on the host clock.</param>
+/// <param name="ManagedBytesAllocated">
+/// Managed bytes the calling thread allocated during the whole call (<see cref="GC.GetAllocatedBytesForCurrentThread"/>;
+/// the same value on every layer of a model call, not summed).
+/// </param>
 public sealed record SomaCallProfile(
     SomaCallKind Kind,
     int Rows,
@@ -32,7 +36,8 @@ public sealed record SomaCallProfile(
     long DeviceBytesRead,
     long DeviceBytesWritten,
     long Flops,
-    TimeSpan Duration)
+    TimeSpan Duration,
+    long ManagedBytesAllocated)
 {
     /// <summary>Kernel launches of every kernel together.</summary>
     public int Launches => LaunchesByKernel.Values.Sum();

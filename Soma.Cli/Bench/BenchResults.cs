@@ -60,12 +60,12 @@ internal sealed record PrefillRecord(
 /// </summary>
 internal sealed record ProfileRecord(
     int Passes, int Launches, IReadOnlyDictionary<string, int> LaunchesByKernel, int Uploads, int Downloads, int HostWaits, int DeviceCopies,
-    long DeviceBytesRead, long DeviceBytesWritten, long Flops)
+    long DeviceBytesRead, long DeviceBytesWritten, long Flops, long ManagedBytesAllocated)
 {
     /// <summary>The record of <paramref name="p"/>; null when there is none.</summary>
     public static ProfileRecord? Of(SomaCallProfile? p) => p is null
         ? null
-        : new(p.Passes, p.Launches, p.LaunchesByKernel, p.Uploads, p.Downloads, p.HostWaits, p.DeviceCopies, p.DeviceBytesRead, p.DeviceBytesWritten, p.Flops);
+        : new(p.Passes, p.Launches, p.LaunchesByKernel, p.Uploads, p.Downloads, p.HostWaits, p.DeviceCopies, p.DeviceBytesRead, p.DeviceBytesWritten, p.Flops, p.ManagedBytesAllocated);
 }
 
 internal sealed record MemoryRecord(long History, long SomaBytes, long StandardBytes, double Ratio);

@@ -48,6 +48,9 @@ internal sealed class CallCounters
     /// <summary>Host clock ticks (<see cref="System.Diagnostics.Stopwatch"/>) of the call.</summary>
     public long ElapsedTicks { get; set; }
 
+    /// <summary>Managed bytes the calling thread allocated during the call (call-wide: copied, never summed).</summary>
+    public long ManagedBytes { get; set; }
+
     /// <summary>Launches of every kernel together.</summary>
     public int Launches
     {
@@ -68,7 +71,7 @@ internal sealed class CallCounters
     {
         Array.Clear(launches);
         (Passes, Uploads, Downloads, HostWaits, DeviceCopies) = (0, 0, 0, 0, 0);
-        (BytesRead, BytesWritten, Flops, ElapsedTicks) = (0, 0, 0, 0);
+        (BytesRead, BytesWritten, Flops, ElapsedTicks, ManagedBytes) = (0, 0, 0, 0, 0);
         (Rows, Sessions, Completed) = (0, 0, false);
     }
 
@@ -104,9 +107,10 @@ internal sealed class CallCounters
         Reset();
         Add(other);
         (Kind, Rows, Sessions, ElapsedTicks, Completed) = (other.Kind, other.Rows, other.Sessions, other.ElapsedTicks, other.Completed);
+        ManagedBytes = other.ManagedBytes;
     }
 
-    /// <summary>Adds <paramref name="other"/>'s counts (a model's layers summed); leaves kind, rows, sessions and time.</summary>
+    /// <summary>Adds <paramref name="other"/>'s counts (a model's layers summed); leaves kind, rows, sessions, time and managed bytes.</summary>
     /// <param name="other">The counters to add.</param>
     public void Add(CallCounters other)
     {
@@ -134,6 +138,6 @@ internal sealed class CallCounters
 
         return new SomaCallProfile(
             Kind, Rows, Sessions, Passes, byKernel.AsReadOnly(), Uploads, Downloads, HostWaits, DeviceCopies, BytesRead, BytesWritten, Flops,
-            System.Diagnostics.Stopwatch.GetElapsedTime(0, ElapsedTicks));
+            System.Diagnostics.Stopwatch.GetElapsedTime(0, ElapsedTicks), ManagedBytes);
     }
 }

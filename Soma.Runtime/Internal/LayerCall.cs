@@ -31,6 +31,7 @@ internal static class LayerCall
         CancellationToken cancellation, CallCounters? total = null)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
         var activity = layers[0].Engine.Telemetry.Start();
         SessionClaims.ClaimAll(perLayer);
         int entered = 0;
@@ -66,7 +67,7 @@ internal static class LayerCall
                 layers[l].Runner.Advance();
             }
 
-            Publish(layers, total, System.Diagnostics.Stopwatch.GetTimestamp() - started, activity);
+            Publish(layers, total, System.Diagnostics.Stopwatch.GetTimestamp() - started, GC.GetAllocatedBytesForCurrentThread() - allocated, activity);
             activity = null;
         }
         finally
@@ -90,12 +91,13 @@ internal static class LayerCall
     /// <see cref="SomaLayer.LastCallProfile"/> reads, sums them into <paramref name="total"/> for a model, and records
     /// the call in the engine's telemetry. Allocates nothing.
     /// </summary>
-    private static void Publish(IReadOnlyList<SomaLayer> layers, CallCounters? total, long elapsedTicks, System.Diagnostics.Activity? activity)
+    private static void Publish(
+        IReadOnlyList<SomaLayer> layers, CallCounters? total, long elapsedTicks, long managedBytes, System.Diagnostics.Activity? activity)
     {
         for (int l = 0; l < layers.Count; l++)
         {
             var counters = layers[l].Runner.Counters;
-            (counters.ElapsedTicks, counters.Completed) = (elapsedTicks, true);
+            (counters.ElapsedTicks, counters.ManagedBytes, counters.Completed) = (elapsedTicks, managedBytes, true);
             lock (layers[l].LastCounters)
             {
                 layers[l].LastCounters.CopyFrom(counters);

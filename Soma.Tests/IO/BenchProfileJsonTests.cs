@@ -20,7 +20,7 @@ public sealed class BenchProfileJsonTests
         var profile = json.RootElement.GetProperty("profile");
         profile.EnumerateObject().Select(p => p.Name).Should().Equal(
             "passes", "launches", "launches_by_kernel", "uploads", "downloads", "host_waits", "device_copies", "device_bytes_read",
-            "device_bytes_written", "flops");
+            "device_bytes_written", "flops", "managed_bytes_allocated");
         profile.GetProperty("launches").GetInt32().Should().Be(6);
         profile.GetProperty("launches_by_kernel").GetProperty("attention").GetInt32().Should().Be(1);
         (profile.GetProperty("uploads").GetInt32(), profile.GetProperty("downloads").GetInt32(), profile.GetProperty("host_waits").GetInt32())
