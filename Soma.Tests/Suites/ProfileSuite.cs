@@ -29,14 +29,7 @@ public abstract class ProfileSuite
     [Fact]
     public void DecodeStep_CountsSixLaunches_ThreeUploads_OneDownload_TwoHostWaits()
     {
-        var o = Shape();
-        using var layer = Engine.CreateLayer(o, TestData.Weights(o, seed: 300));
-        using var session = layer.CreateSession();
-        layer.LastCallProfile.Should().BeNull("no call has completed yet");
-        session.Prefill(TestData.Inputs(o.ModelDim, 3, seed: 301));
-        session.Decode(TestData.Inputs(o.ModelDim, 1, seed: 302));
-
-        var p = layer.LastCallProfile!;
+        var p = DecodeAfterThreeTokens(seed: 300);
         p.Kind.Should().Be(SomaCallKind.Decode);
         (p.Rows, p.Sessions, p.Passes).Should().Be((1, 1, 1));
         p.LaunchesByKernel.Should().BeEquivalentTo(OnePass());
@@ -117,12 +110,7 @@ public abstract class ProfileSuite
     [Fact]
     public void DecodeStep_BytesAndFlops_FollowFromTheShapes()
     {
-        var o = Shape();
-        using var layer = Engine.CreateLayer(o, TestData.Weights(o, seed: 315));
-        using var session = layer.CreateSession();
-        session.Prefill(TestData.Inputs(o.ModelDim, 3, seed: 316));
-        session.Decode(TestData.Inputs(o.ModelDim, 1, seed: 317));
-        var p = layer.LastCallProfile!;
+        var p = DecodeAfterThreeTokens(seed: 315);
 
         // One row at position 3 of one session: attends over K = min(W, 3 + 1) = 4 ring keys, commits 1 ring row.
         const long n = 1, d = 12, h = 4, hkv = 2, dh = 6, g = 1, keys = 4, commitRows = 1;
@@ -190,6 +178,18 @@ public abstract class ProfileSuite
         decode.GetTagItem("soma.sessions").Should().Be(1);
         decode.GetTagItem("soma.launches").Should().Be(6);
         activities[0].GetTagItem("soma.rows").Should().Be(2);
+    }
+
+    /// <summary>The profile of a decode step at position 3 of a new layer's session (after a prefill of 3 tokens).</summary>
+    private SomaCallProfile DecodeAfterThreeTokens(int seed)
+    {
+        var o = Shape();
+        using var layer = Engine.CreateLayer(o, TestData.Weights(o, seed));
+        using var session = layer.CreateSession();
+        layer.LastCallProfile.Should().BeNull("no call has completed yet");
+        session.Prefill(TestData.Inputs(o.ModelDim, 3, seed + 1));
+        session.Decode(TestData.Inputs(o.ModelDim, 1, seed + 2));
+        return layer.LastCallProfile!;
     }
 
     private static object? KindOf(ReadOnlySpan<KeyValuePair<string, object?>> tags)
