@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Soma;
+using Soma.Internal;
 using Soma.Tests.Infrastructure;
 
 namespace Soma.Tests.Suites;
@@ -20,11 +21,43 @@ public abstract class ProfileSuite
     // D = 12, H = 4, Hkv = 2, dh = 6, W = 4, RoPE on, passes of at most 5 rows.
     private static SomaLayerOptions Shape() => new(12, 4, 2, 6, window: 4, ropeTheta: 10000.0, maxChunkTokens: 5);
 
-    // One pass on this accelerator's plans of these small shapes: no split-K, no attention split.
-    private static Dictionary<string, int> OnePass(int passes = 1) => new()
+    /// <summary>
+    /// The launches of <paramref name="passes"/> passes of shape <paramref name="key"/>: on the CPU accelerator the six
+    /// of an unsplit pass (asserted literally: its plans of these small shapes split nothing); on a GPU, whose plans
+    /// split these tiny passes, also the reduce and combine launches of the engine's plan.
+    /// </summary>
+    private Dictionary<string, int> OnePass(PlanKey key, int passes = 1)
     {
-        ["rope-table"] = passes, ["qkv"] = passes, ["field-scan"] = passes, ["attention"] = passes, ["linear"] = passes, ["commit"] = passes,
-    };
+        var expected = new Dictionary<string, int>
+        {
+            ["rope-table"] = passes, ["qkv"] = passes, ["field-scan"] = passes, ["attention"] = passes, ["linear"] = passes, ["commit"] = passes,
+        };
+        var plan = PlanOf(key);
+        if (Engine.Device.Kind == SomaAcceleratorKind.Cpu)
+        {
+            (plan.QkvPartial, plan.AttentionSplits, plan.OutPartial).Should().Be((0L, 1, 0L), "the CPU accelerator splits no pass of these shapes");
+        }
+
+        foreach (var (name, split) in new[] { ("qkv-reduce", plan.QkvPartial > 0), ("attention-combine", plan.AttentionSplits > 1), ("linear-reduce", plan.OutPartial > 0) })
+        {
+            if (split)
+            {
+                expected[name] = passes;
+            }
+        }
+
+        return expected;
+    }
+
+    /// <summary>The engine's plan of a pass of shape <paramref name="key"/> of this suite's layer.</summary>
+    private LaunchPlan PlanOf(PlanKey key)
+    {
+        var o = Shape();
+        return LaunchPlan.Create(Engine.Shapes, o, false, Engine.Shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, o.HeadDim), key);
+    }
+
+    // Decode at position 3 of one session: K = 4 keys, 1 commit row; the keys of the other calls below.
+    private static readonly PlanKey DecodeAt3 = new(1, 1, 4, 1);
 
     [Fact]
     public void DecodeStep_CountsSixLaunches_ThreeUploads_OneDownload_TwoHostWaits()
@@ -32,8 +65,13 @@ public abstract class ProfileSuite
         var p = DecodeAfterThreeTokens(seed: 300);
         p.Kind.Should().Be(SomaCallKind.Decode);
         (p.Rows, p.Sessions, p.Passes).Should().Be((1, 1, 1));
-        p.LaunchesByKernel.Should().BeEquivalentTo(OnePass());
-        p.Launches.Should().Be(6);
+        p.LaunchesByKernel.Should().BeEquivalentTo(OnePass(DecodeAt3));
+        p.Launches.Should().Be(p.LaunchesByKernel.Count);
+        if (Engine.Device.Kind == SomaAcceleratorKind.Cpu)
+        {
+            p.Launches.Should().Be(6);
+        }
+
         (p.Uploads, p.Downloads, p.HostWaits).Should().Be((3, 1, 2), "x and the two metadata arrays up, y down; wait for y, wait for the commit");
         p.DeviceCopies.Should().Be(3, "the commit save copies the one ring row of K and of V and the field");
     }
@@ -50,7 +88,7 @@ public abstract class ProfileSuite
         var p = layer.LastCallProfile!;
         p.Kind.Should().Be(SomaCallKind.Decode);
         (p.Rows, p.Sessions, p.Passes).Should().Be((3, 3, 1));
-        p.LaunchesByKernel.Should().BeEquivalentTo(OnePass());
+        p.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(3, 3, 1, 1)));
         (p.Uploads, p.Downloads, p.HostWaits, p.DeviceCopies).Should().Be((3, 1, 2, 9));
     }
 
@@ -65,7 +103,7 @@ public abstract class ProfileSuite
         var one = layer.LastCallProfile!;
         one.Kind.Should().Be(SomaCallKind.Prefill);
         (one.Rows, one.Sessions, one.Passes).Should().Be((4, 1, 1));
-        one.LaunchesByKernel.Should().BeEquivalentTo(OnePass());
+        one.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(4, 1, 4, 4)));
         (one.Uploads, one.Downloads, one.HostWaits, one.DeviceCopies).Should().Be((3, 1, 2, 3), "4 ring rows from position 0 are one range");
 
         // 11 rows in passes of at most 5: three passes, each committed as it goes, pipelined.
@@ -73,8 +111,17 @@ public abstract class ProfileSuite
         var three = layer.LastCallProfile!;
         three.Kind.Should().Be(SomaCallKind.Prefill);
         (three.Rows, three.Sessions, three.Passes).Should().Be((11, 1, 3));
-        three.LaunchesByKernel.Should().BeEquivalentTo(OnePass(3));
-        three.Launches.Should().Be(18);
+        var passes = OnePass(new PlanKey(5, 1, 4, 4), 2);
+        foreach (var (kernel, count) in OnePass(new PlanKey(1, 1, 4, 1)))
+        {
+            passes[kernel] = passes.GetValueOrDefault(kernel) + count;
+        }
+
+        three.LaunchesByKernel.Should().BeEquivalentTo(passes, "passes of 5, 5 and 1 rows, each over all W = 4 keys");
+        if (Engine.Device.Kind == SomaAcceleratorKind.Cpu)
+        {
+            three.Launches.Should().Be(18);
+        }
         (three.Uploads, three.Downloads).Should().Be((9, 3), "per pass x and two metadata arrays up, y down");
         three.HostWaits.Should().Be(9, "per pass: its upload and its compute; the previous pass's download (twice); the last download");
         three.DeviceCopies.Should().Be(3, "the save of all W = 4 ring rows from position 4 is one range of K and of V, and the field");
@@ -94,12 +141,12 @@ public abstract class ProfileSuite
         var p = model.LastCallProfile!;
         p.Kind.Should().Be(SomaCallKind.Decode);
         (p.Rows, p.Sessions, p.Passes).Should().Be((1, 1, 3));
-        p.LaunchesByKernel.Should().BeEquivalentTo(OnePass(3));
+        p.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(1, 1, 3, 1), 3));
         (p.Uploads, p.Downloads, p.HostWaits, p.DeviceCopies).Should().Be((9, 3, 6, 9));
         foreach (var layer in model.Layers)
         {
             var part = layer.LastCallProfile!;
-            part.LaunchesByKernel.Should().BeEquivalentTo(OnePass());
+            part.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(1, 1, 3, 1)));
             (part.Uploads, part.Downloads, part.HostWaits).Should().Be((3, 1, 2));
         }
 
@@ -111,6 +158,13 @@ public abstract class ProfileSuite
     public void DecodeStep_BytesAndFlops_FollowFromTheShapes()
     {
         var p = DecodeAfterThreeTokens(seed: 315);
+        var plan = PlanOf(DecodeAt3);
+        (p.DeviceBytesRead, p.DeviceBytesWritten, p.Flops).Should().Be(
+            (plan.Cost.BytesRead + plan.Cost.CommitBytes, plan.Cost.BytesWritten + plan.Cost.CommitBytes, plan.Cost.Flops), "the call's one pass and commit");
+        if (plan.QkvPartial > 0 || plan.AttentionSplits > 1 || plan.OutPartial > 0)
+        {
+            return; // the formulas below are those of an unsplit pass (every pass on the CPU accelerator)
+        }
 
         // One row at position 3 of one session: attends over K = min(W, 3 + 1) = 4 ring keys, commits 1 ring row.
         const long n = 1, d = 12, h = 4, hkv = 2, dh = 6, g = 1, keys = 4, commitRows = 1;
@@ -165,7 +219,8 @@ public abstract class ProfileSuite
         Engine.Telemetry.Meter.Name.Should().Be("Soma");
         Engine.Telemetry.Source.Name.Should().Be("Soma");
         longs.Where(m => m.Name == "soma.calls").Should().Equal(("soma.calls", 1L, "prefill"), ("soma.calls", 1L, "decode"));
-        longs.Where(m => m.Name == "soma.launches").Select(m => m.Value).Should().Equal(6L, 6L);
+        long prefillLaunches = OnePass(new PlanKey(2, 1, 2, 2)).Values.Sum();
+        longs.Where(m => m.Name == "soma.launches").Select(m => m.Value).Should().Equal(prefillLaunches, layer.LastCallProfile!.Launches);
         long bytes = layer.LastCallProfile!.DeviceBytesRead + layer.LastCallProfile.DeviceBytesWritten;
         longs.Where(m => m.Name == "soma.device.bytes").Select(m => m.Value).Last().Should().Be(bytes);
         durations.Should().HaveCount(2).And.OnlyContain(ms => ms >= 0);
@@ -176,7 +231,7 @@ public abstract class ProfileSuite
         decode.GetTagItem("soma.kind").Should().Be("decode");
         decode.GetTagItem("soma.rows").Should().Be(1);
         decode.GetTagItem("soma.sessions").Should().Be(1);
-        decode.GetTagItem("soma.launches").Should().Be(6);
+        decode.GetTagItem("soma.launches").Should().Be(layer.LastCallProfile.Launches);
         activities[0].GetTagItem("soma.rows").Should().Be(2);
     }
 
