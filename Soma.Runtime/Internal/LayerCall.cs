@@ -32,8 +32,8 @@ internal static class LayerCall
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         long allocated = GC.GetAllocatedBytesForCurrentThread();
-        var activity = layers[0].Engine.Telemetry.Start();
         SessionClaims.ClaimAll(perLayer);
+        var activity = layers[0].Engine.Telemetry.Start();
         int entered = 0;
         try
         {
