@@ -29,6 +29,7 @@ public sealed class SomaEngine : IDisposable
         Shapes = new LaunchShapes(DeviceDescription.Of(accelerator, device.PeakBandwidth), options.Tuning);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Kernels = new KernelSet(accelerator);
+        Telemetry = new Telemetry();
         Log.KernelsLoaded(logger, KernelSet.Count, clock.Elapsed.TotalMilliseconds);
     }
 
@@ -57,6 +58,9 @@ public sealed class SomaEngine : IDisposable
     internal LaunchShapes Shapes { get; }
 
     internal KernelSet Kernels { get; }
+
+    /// <summary>The engine's meter and activity source "Soma" (<see cref="Internal.Telemetry"/>).</summary>
+    internal Telemetry Telemetry { get; }
 
     /// <summary>
     /// Lists every device ILGPU sees: the CPU accelerator (in the shape <paramref name="options"/> gives), CUDA and
@@ -253,6 +257,7 @@ public sealed class SomaEngine : IDisposable
 
         Accelerator.Dispose();
         context.Dispose();
+        Telemetry.Dispose();
         Log.EngineDisposed(Logger, held);
     }
 

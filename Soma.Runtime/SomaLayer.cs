@@ -85,6 +85,26 @@ public sealed class SomaLayer : IDisposable
     /// <summary>The layer's call runner (plans, launches, commits); used under <see cref="Gate"/>.</summary>
     internal CallRunner Runner => runner;
 
+    /// <summary>
+    /// What this layer's part of its last completed call did on the device: launches by kernel, uploads, downloads,
+    /// host waits, device bytes and FLOPs (<see cref="SomaCallProfile"/>); null before the first. For a model call it
+    /// is this layer's part; <see cref="SomaModel.LastCallProfile"/> sums the layers. Counting allocates nothing; the
+    /// record is built when this is read. A failed call leaves the previous profile.
+    /// </summary>
+    public SomaCallProfile? LastCallProfile
+    {
+        get
+        {
+            lock (LastCounters)
+            {
+                return LastCounters.Completed ? LastCounters.ToProfile() : null;
+            }
+        }
+    }
+
+    /// <summary>The counters of the last completed call, published by <see cref="LayerCall"/> (lock it to read).</summary>
+    internal CallCounters LastCounters { get; } = new();
+
     /// <summary>Opens a session with its own state slot (ring, field and position; position 0, field 0).</summary>
     public SomaSession CreateSession()
     {

@@ -10,12 +10,30 @@ namespace Soma;
 public sealed class SomaModel : IDisposable
 {
     private readonly SomaLayer[] layers;
+    private readonly CallCounters lastCounters = new();
     private int disposed;
 
     internal SomaModel(SomaEngine engine, SomaLayer[] layers)
     {
         Engine = engine;
         this.layers = layers;
+    }
+
+    /// <summary>
+    /// What the model's last completed call did on the device, summed over its layers (each layer's part is its
+    /// <see cref="SomaLayer.LastCallProfile"/>): launches by kernel, uploads, downloads, host waits, device bytes and
+    /// FLOPs; <see cref="SomaCallProfile.Rows"/> and <see cref="SomaCallProfile.Sessions"/> are the call's (not summed).
+    /// Null before the first call.
+    /// </summary>
+    public SomaCallProfile? LastCallProfile
+    {
+        get
+        {
+            lock (lastCounters)
+            {
+                return lastCounters.Completed ? lastCounters.ToProfile() : null;
+            }
+        }
     }
 
     /// <summary>The engine whose accelerator holds the layers.</summary>
@@ -175,7 +193,7 @@ public sealed class SomaModel : IDisposable
             }
         }
 
-        LayerCall.Run(layers, new CallSessions(perLayer), rows, x, y, cancellation);
+        LayerCall.Run(layers, new CallSessions(perLayer), rows, x, y, cancellation, lastCounters);
     }
 
     /// <summary>Throws unless every sequence is open, of this model, listed once, and from one pool in every layer.</summary>

@@ -33,6 +33,7 @@ namespace Soma.Tests.Cpu
     [Collection(CpuCollection.Name)] public sealed class HostileSnapshotTests(CpuFixture fixture) : HostileSnapshotSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class ModelSnapshotTests(CpuFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class LiveDescriptionTests(CpuFixture fixture) : LiveDescriptionSuite(fixture);
+    [Collection(CpuCollection.Name)] public sealed class ProfileTests(CpuFixture fixture) : ProfileSuite(fixture);
 }
 
 namespace Soma.Tests.Cuda
@@ -57,6 +58,7 @@ namespace Soma.Tests.Cuda
     [Collection(CudaCollection.Name)] public sealed class HostileSnapshotTests(CudaFixture fixture) : HostileSnapshotSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class ModelSnapshotTests(CudaFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class LiveDescriptionTests(CudaFixture fixture) : LiveDescriptionSuite(fixture);
+    [Collection(CudaCollection.Name)] public sealed class ProfileTests(CudaFixture fixture) : ProfileSuite(fixture);
 }
 
 namespace Soma.Tests.OpenCL
@@ -81,4 +83,5 @@ namespace Soma.Tests.OpenCL
     [Collection(OpenClCollection.Name)] public sealed class HostileSnapshotTests(OpenClFixture fixture) : HostileSnapshotSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class ModelSnapshotTests(OpenClFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class LiveDescriptionTests(OpenClFixture fixture) : LiveDescriptionSuite(fixture);
+    [Collection(OpenClCollection.Name)] public sealed class ProfileTests(OpenClFixture fixture) : ProfileSuite(fixture);
 }

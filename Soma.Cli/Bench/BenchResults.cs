@@ -40,9 +40,11 @@ internal sealed record VerifyRecord(int PrefillTokens, int DecodeSteps, double P
 /// <summary>Soma (W = n, alpha = 0) against standard causal attention on the same accelerator.</summary>
 internal sealed record FidelityRecord(int N, string Mode, double MeanErr, double MaxErr, double CosAll, double CosSkip0);
 
+/// <summary>One decode step at a history; <see cref="Profile"/> is what Soma's last timed step did on the device.</summary>
 internal sealed record DecodeRecord(
     long History, double SomaMs, double StandardMs, double Ratio, double IdealRatio,
-    long SomaBytesPerStep, long StandardBytesPerStep, double SomaGbS, double StandardGbS, double? SomaPeakPct, double? StandardPeakPct, int Steps, int Rounds);
+    long SomaBytesPerStep, long StandardBytesPerStep, double SomaGbS, double StandardGbS, double? SomaPeakPct, double? StandardPeakPct, int Steps, int Rounds,
+    ProfileRecord? Profile = null);
 
 /// <summary>
 /// Prefill throughput at one length. <see cref="SomaSerialCopiesTokS"/>: the parallel prefill again with uploads and
@@ -50,7 +52,21 @@ internal sealed record DecodeRecord(
 /// </summary>
 internal sealed record PrefillRecord(
     int Tokens, double SomaParallelTokS, double SomaLoopTokS, double StandardTokS, int SomaLoopTokensTimed, double ParallelOverLoop,
-    double? SomaSerialCopiesTokS = null);
+    double? SomaSerialCopiesTokS = null, ProfileRecord? Profile = null);
+
+/// <summary>
+/// The runtime's profile of one Soma call (<see cref="SomaLayer.LastCallProfile"/>): launches (by kernel), copies,
+/// host waits, and the device bytes and FLOPs its plans' shapes give. Counted, not timed.
+/// </summary>
+internal sealed record ProfileRecord(
+    int Passes, int Launches, IReadOnlyDictionary<string, int> LaunchesByKernel, int Uploads, int Downloads, int HostWaits, int DeviceCopies,
+    long DeviceBytesRead, long DeviceBytesWritten, long Flops, long ManagedBytesAllocated)
+{
+    /// <summary>The record of <paramref name="p"/>; null when there is none.</summary>
+    public static ProfileRecord? Of(SomaCallProfile? p) => p is null
+        ? null
+        : new(p.Passes, p.Launches, p.LaunchesByKernel, p.Uploads, p.Downloads, p.HostWaits, p.DeviceCopies, p.DeviceBytesRead, p.DeviceBytesWritten, p.Flops, p.ManagedBytesAllocated);
+}
 
 internal sealed record MemoryRecord(long History, long SomaBytes, long StandardBytes, double Ratio);
 

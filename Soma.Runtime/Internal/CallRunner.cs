@@ -42,11 +42,14 @@ internal sealed class CallRunner : IDisposable
         this.ringWindow = ringWindow;
         var o = layer.Options;
         int headsPerGroup = engine.Shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, o.HeadDim);
-        launcher = new PassLauncher(layer, weights, ringWindow, headsPerGroup);
+        launcher = new PassLauncher(layer, weights, ringWindow, headsPerGroup, Counters);
         plans = new PlanCache(key => LaunchPlan.Create(engine.Shapes, o, layer.IsStandardAttention, headsPerGroup, key));
         save = new CommitSave(engine, o.KvHeads * o.HeadDim, ringWindow);
         streams = new LayerStreams(engine.Accelerator);
     }
+
+    /// <summary>The counters of the call in progress (reset when it begins; complete once it has committed).</summary>
+    public CallCounters Counters { get; } = new();
 
     /// <summary>The layer whose calls this runs.</summary>
     public SomaLayer Layer => layer;
@@ -85,7 +88,7 @@ internal sealed class CallRunner : IDisposable
         {
             var passes = PassPlan.Split(slots.AsSpan(0, count), rows, positions.AsSpan(0, count), layer.Options.MaxChunkTokens);
             var ws = EnsureWorkspace(layer.Options.MaxChunkTokens, Math.Min(count, layer.Options.MaxChunkTokens));
-            save.Take(streams.Compute, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
+            Counters.DeviceCopies += save.Take(streams.Compute, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
             new PipelinedCall(this, ws, store, passes).Run(x, y, cancellation);
         }
     }
@@ -104,9 +107,10 @@ internal sealed class CallRunner : IDisposable
         var store = sessions![0].Pool.Store;
         int count = sessions.Count;
         var stream = streams.Compute;
-        save.Take(stream, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
+        Counters.DeviceCopies += save.Take(stream, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
         launcher.Commit(workspace!, store, pass, pendingPlan!, stream);
         stream.Synchronize();
+        Counters.HostWaits++;
         pending = null;
     }
 
@@ -190,6 +194,16 @@ internal sealed class CallRunner : IDisposable
         }
 
         (sessions, rows) = (callSessions, callRows);
+        Counters.Reset();
+        bool decode = true;
+        int total = 0;
+        for (int s = 0; s < count; s++)
+        {
+            decode &= callRows[s] == 1;
+            total += callRows[s];
+        }
+
+        (Counters.Kind, Counters.Rows, Counters.Sessions) = (decode ? SomaCallKind.Decode : SomaCallKind.Prefill, total, count);
     }
 
     /// <summary>
@@ -236,6 +250,7 @@ internal sealed class CallRunner : IDisposable
         layer.OnStage(Stage.Download);
         ws.First.Download(stream, y.Length);
         stream.Synchronize();
+        (Counters.Uploads, Counters.Downloads, Counters.HostWaits) = (Counters.Uploads + 1, Counters.Downloads + 1, Counters.HostWaits + 1);
         ws.First.CopyOut(y);
         (pending, pendingPlan) = (pass, plan);
     }

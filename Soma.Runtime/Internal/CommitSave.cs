@@ -74,7 +74,8 @@ internal sealed class CommitSave : IDisposable
     /// <param name="slots">Each session's slot.</param>
     /// <param name="positions">Each session's position before the call.</param>
     /// <param name="rows">Tokens the call adds to each session.</param>
-    public void Take(AcceleratorStream stream, StateStore state, ReadOnlySpan<int> slots, ReadOnlySpan<long> positions, ReadOnlySpan<int> rows)
+    /// <returns>The device-to-device copies enqueued.</returns>
+    public int Take(AcceleratorStream stream, StateStore state, ReadOnlySpan<int> slots, ReadOnlySpan<long> positions, ReadOnlySpan<int> rows)
     {
         Clear();
         long total = 0;
@@ -108,6 +109,7 @@ internal sealed class CommitSave : IDisposable
         }
 
         (store, ranges, fields) = (state, count, slots.Length);
+        return 2 * count + slots.Length;
     }
 
     /// <summary>Copies the saved rows and fields back into the sessions' slots and waits; then holds nothing.</summary>

@@ -74,6 +74,9 @@ internal sealed class LaunchPlan
     /// <summary>Launch of the commit over segments x commit rows x channels.</summary>
     public KernelConfig CommitConfig { get; private init; }
 
+    /// <summary>What the pass's launches cost: launches by kernel, device bytes, FLOPs (<see cref="PassCost"/>).</summary>
+    public PassCost Cost { get; private set; } = null!;
+
     /// <summary>
     /// The plan of a pass of shape <paramref name="key"/> for a layer of options <paramref name="o"/> on the device
     /// <paramref name="device"/> describes, without an accelerator: the same code a live engine runs
@@ -110,7 +113,7 @@ internal sealed class LaunchPlan
         int headChunks = (o.HeadsPerKvHead + headsPerGroup - 1) / headsPerGroup;
         long attentionItems = (long)n * o.KvHeads * headChunks;
         int splits = shapes.AttentionSplits(attentionItems, key.MaxKeys);
-        return new LaunchPlan(key)
+        var plan = new LaunchPlan(key)
         {
             Rope = o.RopeTheta is not null,
             RopeConfig = shapes.Elements((long)n * (dh / 2)),
@@ -132,5 +135,7 @@ internal sealed class LaunchPlan
             OutPartial = outTiling.KSlices > 1 ? (long)outTiling.KSlices * n * o.ModelDim : 0,
             CommitConfig = shapes.Elements((long)key.Segments * key.CommitRows * channels),
         };
+        plan.Cost = PassCost.Of(plan, o);
+        return plan;
     }
 }

@@ -22,11 +22,18 @@ internal static class LayerCall
     /// <param name="x">Input rows [sum(rows), D].</param>
     /// <param name="y">Output rows [sum(rows), D].</param>
     /// <param name="cancellation">Observed before each layer and each pass.</param>
+    /// <param name="total">
+    /// For a model call, its counters, set to the sum over the layers once the call has completed; null for a layer
+    /// call (each layer publishes its own part into <see cref="SomaLayer.LastCounters"/> either way).
+    /// </param>
     public static void Run(
         IReadOnlyList<SomaLayer> layers, CallSessions perLayer, int[] rows, ReadOnlySpan<float> x, Span<float> y,
-        CancellationToken cancellation)
+        CancellationToken cancellation, CallCounters? total = null)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
         SessionClaims.ClaimAll(perLayer);
+        var activity = layers[0].Engine.Telemetry.Start();
         int entered = 0;
         try
         {
@@ -59,6 +66,9 @@ internal static class LayerCall
             {
                 layers[l].Runner.Advance();
             }
+
+            Publish(layers, total, System.Diagnostics.Stopwatch.GetTimestamp() - started, GC.GetAllocatedBytesForCurrentThread() - allocated, activity);
+            activity = null;
         }
         finally
         {
@@ -69,6 +79,49 @@ internal static class LayerCall
             }
 
             SessionClaims.ReleaseAll(perLayer);
+
+            // Still here only when the call failed (a completed call's Activity was stopped by Publish).
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
+            activity?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// For a completed call that still holds every layer: copies each layer's counters into what
+    /// <see cref="SomaLayer.LastCallProfile"/> reads, sums them into <paramref name="total"/> for a model, and records
+    /// the call in the engine's telemetry. Allocates nothing.
+    /// </summary>
+    private static void Publish(
+        IReadOnlyList<SomaLayer> layers, CallCounters? total, long elapsedTicks, long managedBytes, System.Diagnostics.Activity? activity)
+    {
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var counters = layers[l].Runner.Counters;
+            (counters.ElapsedTicks, counters.ManagedBytes, counters.Completed) = (elapsedTicks, managedBytes, true);
+            lock (layers[l].LastCounters)
+            {
+                layers[l].LastCounters.CopyFrom(counters);
+            }
+        }
+
+        var call = layers[0].Runner.Counters;
+        if (total is not null)
+        {
+            lock (total)
+            {
+                total.CopyFrom(call);
+                for (int l = 1; l < layers.Count; l++)
+                {
+                    total.Add(layers[l].Runner.Counters);
+                }
+
+                call = total;
+                layers[0].Engine.Telemetry.Record(call, activity);
+            }
+        }
+        else
+        {
+            layers[0].Engine.Telemetry.Record(call, activity);
         }
     }
 

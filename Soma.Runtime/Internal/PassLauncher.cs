@@ -15,14 +15,17 @@ internal sealed class PassLauncher
     private readonly LayerWeights weights;
     private readonly int ringWindow;
     private readonly int headsPerGroup;
+    private readonly CallCounters counters;
 
     /// <summary>A launcher for <paramref name="layer"/>'s passes.</summary>
     /// <param name="layer">The layer (its options, engine and fault-injection hook).</param>
     /// <param name="weights">The layer's device weights.</param>
     /// <param name="ringWindow">Ring slots per session.</param>
     /// <param name="headsPerGroup">Query heads per attention group.</param>
-    public PassLauncher(SomaLayer layer, LayerWeights weights, int ringWindow, int headsPerGroup)
+    /// <param name="counters">The counters of the call in progress, added to at every pass and commit.</param>
+    public PassLauncher(SomaLayer layer, LayerWeights weights, int ringWindow, int headsPerGroup, CallCounters counters)
     {
+        this.counters = counters;
         this.layer = layer;
         engine = layer.Engine;
         o = layer.Options;
@@ -48,6 +51,7 @@ internal sealed class PassLauncher
         int dh = o.HeadDim;
         int channels = o.KvHeads * dh;
         ws.UploadMetadata(stream, pass);
+        counters.AddPass(plan.Cost);
         var seg = ws.SegmentArgsFor(pass.Slots.Length);
 
         layer.OnStage(Stage.Rope);
@@ -163,6 +167,7 @@ internal sealed class PassLauncher
     public void Commit(Workspace ws, StateStore store, PassPlan pass, LaunchPlan plan, AcceleratorStream stream)
     {
         layer.OnStage(Stage.Commit);
+        counters.AddCommit(plan.Cost);
         int channels = o.KvHeads * o.HeadDim;
         engine.Kernels.Commit(
             stream, plan.CommitConfig, ws.SegmentArgsFor(pass.Slots.Length), ws.KRotated.View, ws.V.View, ws.FieldFinal.View, store.RingK.View,

@@ -34,6 +34,7 @@ internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore 
         var compute = streams.Compute;
         var upload = overlap ? streams.Upload : compute;
         var download = overlap ? streams.Download : compute;
+        var counters = runner.Counters;
         int tokens = 0, sessions = 0;
         foreach (var p in passes)
         {
@@ -43,6 +44,7 @@ internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore 
         Log.CallPipelined(engine.LayerLogger, tokens, sessions, passes.Count);
         layer.OnStage(Stage.Upload);
         ws.Io(0).Upload(upload, x.Slice(0, passes[0].Tokens * d));
+        counters.Uploads++;
         for (int i = 0; i < passes.Count; i++)
         {
             // A cancelled call stops between passes and, like a failed one, is rolled back by its caller.
@@ -51,6 +53,7 @@ internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore 
             var plan = runner.PlanOf(pass);
             var io = ws.Io(i);
             upload.Synchronize();
+            counters.HostWaits++;
             runner.Launcher.Launch(ws, io, store, pass, plan, compute);
             runner.Launcher.Commit(ws, store, pass, plan, compute);
             if (i + 1 < passes.Count)
@@ -58,11 +61,13 @@ internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore 
                 layer.OnStage(Stage.Upload);
                 var next = passes[i + 1];
                 ws.Io(i + 1).Upload(upload, x.Slice(next.Offset * d, next.Tokens * d));
+                counters.Uploads++;
             }
 
             if (i > 0)
             {
                 download.Synchronize();
+                counters.HostWaits++;
                 var previous = passes[i - 1];
                 ws.Io(i - 1).CopyOut(y.Slice(previous.Offset * d, previous.Tokens * d));
             }
@@ -70,9 +75,11 @@ internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore 
             compute.Synchronize();
             layer.OnStage(Stage.Download);
             io.Download(download, pass.Tokens * d);
+            (counters.HostWaits, counters.Downloads) = (counters.HostWaits + 1, counters.Downloads + 1);
         }
 
         download.Synchronize();
+        counters.HostWaits++;
         var last = passes[^1];
         ws.Io(passes.Count - 1).CopyOut(y.Slice(last.Offset * d, last.Tokens * d));
     }

@@ -102,6 +102,9 @@ internal sealed class Workspace : IDisposable
     /// <summary>Field after each segment of the pass [segments, Hkv, dh], fp64 like the slots' field.</summary>
     public DeviceBuffer<double> FieldFinal { get; } = null!;
 
+    /// <summary>Uploads <see cref="UploadMetadata"/> enqueues per pass (ints and longs).</summary>
+    public const int MetadataUploads = 2;
+
     /// <summary>
     /// Packs a pass's metadata into the page-locked staging (ints: row segment [rows] | slot, start, length
     /// [segments each]; longs: row position [rows] | segment first position [segments]) and enqueues its two uploads.

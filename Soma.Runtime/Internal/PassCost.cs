@@ -1,0 +1,125 @@
+namespace Soma.Internal;
+
+/// <summary>
+/// What one planned pass costs on the device, computed once from its <see cref="LaunchPlan"/> (cached with it): the
+/// launches by kernel (indices of <see cref="KernelCatalog.All"/>), and the device bytes they must read and write and
+/// their FLOPs. The one place of these formulas; <see cref="SomaCallProfile"/> sums them over a call.
+/// </summary>
+/// <remarks>
+/// Storage is fp32 (4 bytes an element) except the field and the RoPE inputs (fp64, 8 bytes) and positions (8 bytes).
+/// Bytes are the compulsory traffic: every element a launch must read once and write once (caches and re-reads of
+/// tiles not counted). FLOPs count a multiply-add as 2 and only the dot products: projections 2·n·in·out, attention
+/// 4·n·H·dh·K (scores and values over at most K = <see cref="PlanKey.MaxKeys"/> ring keys a row, the plan's bound),
+/// split-K reduces and the combine their additions, the field scan 3 a channel and row; the RoPE table and commit 0.
+/// With n rows, D model width, H and Hkv heads, dh head width, M = (H + 2·Hkv)·dh, Q = H·dh, C = Hkv·dh, G segments,
+/// R commit rows a segment, s the attention splits and k the split-K slices of a projection:
+/// <list type="bullet">
+/// <item>rope-table: reads 8n + 8·dh/2, writes 4·n·dh (cos and sin).</item>
+/// <item>qkv: reads 4(n·D + D·M + M) (+ 4·n·dh cos/sin with RoPE), writes 4·n·(M + C) (q, rotated k, raw k, v), or
+/// 4·k·n·M partial sums when split; the reduce reads those (+ bias, cos/sin) and writes 4·n·(M + C).</item>
+/// <item>field-scan: reads 4·n·C + 8·G·C + 4·Hkv, writes 4·n·C + 8·G·C.</item>
+/// <item>attention: reads 4(n·Q + 2·n·C + 2·G·K·C + n·C + H), writes 4·n·Q, or 4·n·H·s·(dh + 2) partial states
+/// when split; the combine reads those and writes 4·n·Q.</item>
+/// <item>linear: reads 4(n·Q + Q·D + D), writes 4·n·D or 4·k·n·D; the reduce reads those (+ bias), writes 4·n·D.</item>
+/// <item>commit: reads and writes 4·2·G·R·C ring rows (+ 8·G·C field).</item>
+/// </list>
+/// </remarks>
+internal sealed class PassCost
+{
+    private const long F = sizeof(float);
+    private const long Dbl = sizeof(double);
+
+    private PassCost(int kernels)
+    {
+        Launches = new int[kernels];
+    }
+
+    /// <summary>Launches of the pass (without its commit) per kernel, indexed like <see cref="KernelCatalog.All"/>.</summary>
+    public int[] Launches { get; }
+
+    /// <summary>Device bytes the pass's launches (without the commit) must read.</summary>
+    public long BytesRead { get; private set; }
+
+    /// <summary>Device bytes the pass's launches (without the commit) must write.</summary>
+    public long BytesWritten { get; private set; }
+
+    /// <summary>FLOPs of the pass's launches.</summary>
+    public long Flops { get; private set; }
+
+    /// <summary>Device bytes the commit launch reads (and as many it writes).</summary>
+    public long CommitBytes { get; private set; }
+
+    /// <summary>Index of the commit kernel in <see cref="KernelCatalog.All"/>.</summary>
+    public static int CommitKernel { get; } = Index("commit");
+
+    /// <summary>The cost of <paramref name="plan"/> for a layer of options <paramref name="o"/>.</summary>
+    /// <param name="plan">The pass's plan.</param>
+    /// <param name="o">The layer's options.</param>
+    public static PassCost Of(LaunchPlan plan, SomaLayerOptions o)
+    {
+        var key = plan.Key;
+        long n = key.Tokens, d = o.ModelDim, h = o.Heads, hkv = o.KvHeads, dh = o.HeadDim, g = key.Segments;
+        long m = (h + 2 * hkv) * dh, q = h * dh, c = hkv * dh, keys = key.MaxKeys;
+        long rope = plan.Rope ? F * n * dh : 0;
+        var cost = new PassCost(KernelCatalog.All.Count);
+        if (plan.Rope)
+        {
+            cost.Add("rope-table", Dbl * n + Dbl * (dh / 2), F * n * dh, 0);
+        }
+
+        long qkvSlices = plan.QkvTiling.KSlices;
+        long qkvOut = F * n * (m + c);
+        cost.Add("qkv", F * (n * d + d * m + m) + rope, plan.QkvPartial > 0 ? F * plan.QkvPartial : qkvOut, 2 * n * d * m);
+        if (plan.QkvPartial > 0)
+        {
+            cost.Add("qkv-reduce", F * plan.QkvPartial + F * m + rope, qkvOut, qkvSlices * n * m);
+        }
+
+        if (plan.Scan)
+        {
+            cost.Add("field-scan", F * n * c + Dbl * g * c + F * hkv, F * n * c + Dbl * g * c, 3 * n * c);
+        }
+
+        long partials = F * plan.AttentionPartials * (dh + 2);
+        cost.Add(
+            "attention", F * (n * q + 2 * n * c + 2 * g * keys * c + (plan.Scan ? n * c + h : 0)), partials > 0 ? partials : F * n * q,
+            4 * n * h * dh * keys);
+        if (plan.AttentionSplits > 1)
+        {
+            cost.Add("attention-combine", partials, F * n * q, 2 * plan.AttentionPartials * dh);
+        }
+
+        long outSlices = plan.OutTiling.KSlices;
+        cost.Add("linear", F * (n * q + q * d + d), plan.OutPartial > 0 ? F * plan.OutPartial : F * n * d, 2 * n * q * d);
+        if (plan.OutPartial > 0)
+        {
+            cost.Add("linear-reduce", F * plan.OutPartial + F * d, F * n * d, outSlices * n * d);
+        }
+
+        cost.CommitBytes = F * 2 * g * key.CommitRows * c + (plan.Scan ? Dbl * g * c : 0);
+        return cost;
+    }
+
+    /// <summary>The index of the kernel named <paramref name="name"/> in <see cref="KernelCatalog.All"/>.</summary>
+    private static int Index(string name)
+    {
+        for (int i = 0; i < KernelCatalog.All.Count; i++)
+        {
+            if (KernelCatalog.All[i].Name == name)
+            {
+                return i;
+            }
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(name), name, "No such kernel in KernelCatalog.All.");
+    }
+
+    /// <summary>Counts one launch of <paramref name="kernel"/> with its bytes and FLOPs.</summary>
+    private void Add(string kernel, long read, long written, long flops)
+    {
+        Launches[Index(kernel)]++;
+        BytesRead += read;
+        BytesWritten += written;
+        Flops += flops;
+    }
+}

@@ -1,0 +1,44 @@
+namespace Soma;
+
+/// <summary>
+/// What one completed call did on the device, counted by the runtime as it launched (not measured by a profiler):
+/// <see cref="SomaLayer.LastCallProfile"/> for a layer's part of its last call, <see cref="SomaModel.LastCallProfile"/>
+/// the sum over the model's layers of its last call. Device bytes and FLOPs are computed from the plans' shapes
+/// (fp32 storage, formulas in <c>Internal/PassCost.cs</c> and docs/architecture.md).
+/// </summary>
+/// <param name="Kind">Decode (one token a session) or prefill.</param>
+/// <param name="Rows">Tokens of the call, over all its sessions.</param>
+/// <param name="Sessions">Sessions (sequences) of the call.</param>
+/// <param name="Passes">Device passes the rows were cut into (per layer, summed over layers for a model).</param>
+/// <param name="LaunchesByKernel">Kernel launches by kernel name (names of the kernel catalog; kernels not launched are absent).</param>
+/// <param name="Uploads">Host-to-device copies enqueued (input rows and pass metadata).</param>
+/// <param name="Downloads">Device-to-host copies enqueued (output rows).</param>
+/// <param name="HostWaits">Times the host waited for a stream (stream synchronizations).</param>
+/// <param name="DeviceCopies">Device-to-device copies (the save that makes commits undoable).</param>
+/// <param name="DeviceBytesRead">Device bytes the launches must read.</param>
+/// <param name="DeviceBytesWritten">Device bytes the launches must write.</param>
+/// <param name="Flops">Floating-point operations of the launches (a multiply-add counts 2).</param>
+/// <param name="Duration">Wall time of the whole call (claim to publish), on the host clock.</param>
+/// <param name="ManagedBytesAllocated">
+/// Managed bytes the calling thread allocated during the whole call (<see cref="GC.GetAllocatedBytesForCurrentThread"/>;
+/// the same value on every layer of a model call, not summed).
+/// </param>
+public sealed record SomaCallProfile(
+    SomaCallKind Kind,
+    int Rows,
+    int Sessions,
+    int Passes,
+    IReadOnlyDictionary<string, int> LaunchesByKernel,
+    int Uploads,
+    int Downloads,
+    int HostWaits,
+    int DeviceCopies,
+    long DeviceBytesRead,
+    long DeviceBytesWritten,
+    long Flops,
+    TimeSpan Duration,
+    long ManagedBytesAllocated)
+{
+    /// <summary>Kernel launches of every kernel together.</summary>
+    public int Launches => LaunchesByKernel.Values.Sum();
+}

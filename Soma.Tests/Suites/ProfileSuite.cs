@@ -1,0 +1,262 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Soma;
+using Soma.Internal;
+using Soma.Tests.Infrastructure;
+
+namespace Soma.Tests.Suites;
+
+/// <summary>
+/// The profile the runtime counts for every call (<see cref="SomaLayer.LastCallProfile"/>,
+/// <see cref="SomaModel.LastCallProfile"/>): exact launches, copies and host waits of decode, batched decode, one- and
+/// several-pass prefill and a model step; device bytes and FLOPs of one small decode from formulas written here; the
+/// same call seen through the Meter and ActivitySource "Soma".
+/// </summary>
+public abstract class ProfileSuite
+{
+    protected ProfileSuite(AcceleratorFixture fixture) => Engine = fixture.Engine;
+
+    protected SomaEngine Engine { get; }
+
+    // D = 12, H = 4, Hkv = 2, dh = 6, W = 4, RoPE on, passes of at most 5 rows.
+    private static SomaLayerOptions Shape() => new(12, 4, 2, 6, window: 4, ropeTheta: 10000.0, maxChunkTokens: 5);
+
+    /// <summary>
+    /// The launches of <paramref name="passes"/> passes of shape <paramref name="key"/>: on the CPU accelerator the six
+    /// of an unsplit pass (asserted literally: its plans of these small shapes split nothing); on a GPU, whose plans
+    /// split these tiny passes, also the reduce and combine launches of the engine's plan.
+    /// </summary>
+    private Dictionary<string, int> OnePass(PlanKey key, int passes = 1)
+    {
+        var expected = new Dictionary<string, int>
+        {
+            ["rope-table"] = passes, ["qkv"] = passes, ["field-scan"] = passes, ["attention"] = passes, ["linear"] = passes, ["commit"] = passes,
+        };
+        var plan = PlanOf(key);
+        if (Engine.Device.Kind == SomaAcceleratorKind.Cpu)
+        {
+            (plan.QkvPartial, plan.AttentionSplits, plan.OutPartial).Should().Be((0L, 1, 0L), "the CPU accelerator splits no pass of these shapes");
+        }
+
+        foreach (var (name, split) in new[] { ("qkv-reduce", plan.QkvPartial > 0), ("attention-combine", plan.AttentionSplits > 1), ("linear-reduce", plan.OutPartial > 0) })
+        {
+            if (split)
+            {
+                expected[name] = passes;
+            }
+        }
+
+        return expected;
+    }
+
+    /// <summary>The engine's plan of a pass of shape <paramref name="key"/> of this suite's layer.</summary>
+    private LaunchPlan PlanOf(PlanKey key)
+    {
+        var o = Shape();
+        return LaunchPlan.Create(Engine.Shapes, o, false, Engine.Shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, o.HeadDim), key);
+    }
+
+    // Decode at position 3 of one session: K = 4 keys, 1 commit row; the keys of the other calls below.
+    private static readonly PlanKey DecodeAt3 = new(1, 1, 4, 1);
+
+    [Fact]
+    public void DecodeStep_CountsSixLaunches_ThreeUploads_OneDownload_TwoHostWaits()
+    {
+        var p = DecodeAfterThreeTokens(seed: 300);
+        p.Kind.Should().Be(SomaCallKind.Decode);
+        (p.Rows, p.Sessions, p.Passes).Should().Be((1, 1, 1));
+        p.LaunchesByKernel.Should().BeEquivalentTo(OnePass(DecodeAt3));
+        p.Launches.Should().Be(p.LaunchesByKernel.Count);
+        if (Engine.Device.Kind == SomaAcceleratorKind.Cpu)
+        {
+            p.Launches.Should().Be(6);
+        }
+
+        (p.Uploads, p.Downloads, p.HostWaits).Should().Be((3, 1, 2), "x and the two metadata arrays up, y down; wait for y, wait for the commit");
+        p.DeviceCopies.Should().Be(3, "the commit save copies the one ring row of K and of V and the field");
+    }
+
+    [Fact]
+    public void BatchedDecode_CountsOnePassForEverySession()
+    {
+        var o = Shape();
+        using var layer = Engine.CreateLayer(o, TestData.Weights(o, seed: 303));
+        using var pool = layer.CreatePool(3);
+        var sessions = Enumerable.Range(0, 3).Select(_ => pool.OpenSession()).ToArray();
+        layer.DecodeBatch(sessions, TestData.Inputs(o.ModelDim, 3, seed: 304));
+
+        var p = layer.LastCallProfile!;
+        p.Kind.Should().Be(SomaCallKind.Decode);
+        (p.Rows, p.Sessions, p.Passes).Should().Be((3, 3, 1));
+        p.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(3, 3, 1, 1)));
+        (p.Uploads, p.Downloads, p.HostWaits, p.DeviceCopies).Should().Be((3, 1, 2, 9));
+    }
+
+    [Fact]
+    public void Prefill_InOnePass_AndInSeveralPasses_CountsEveryPass()
+    {
+        var o = Shape();
+        using var layer = Engine.CreateLayer(o, TestData.Weights(o, seed: 305));
+        using var session = layer.CreateSession();
+        session.Prefill(TestData.Inputs(o.ModelDim, 4, seed: 306));
+
+        var one = layer.LastCallProfile!;
+        one.Kind.Should().Be(SomaCallKind.Prefill);
+        (one.Rows, one.Sessions, one.Passes).Should().Be((4, 1, 1));
+        one.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(4, 1, 4, 4)));
+        (one.Uploads, one.Downloads, one.HostWaits, one.DeviceCopies).Should().Be((3, 1, 2, 3), "4 ring rows from position 0 are one range");
+
+        // 11 rows in passes of at most 5: three passes, each committed as it goes, pipelined.
+        session.Prefill(TestData.Inputs(o.ModelDim, 11, seed: 307));
+        var three = layer.LastCallProfile!;
+        three.Kind.Should().Be(SomaCallKind.Prefill);
+        (three.Rows, three.Sessions, three.Passes).Should().Be((11, 1, 3));
+        var passes = OnePass(new PlanKey(5, 1, 4, 4), 2);
+        foreach (var (kernel, count) in OnePass(new PlanKey(1, 1, 4, 1)))
+        {
+            passes[kernel] = passes.GetValueOrDefault(kernel) + count;
+        }
+
+        three.LaunchesByKernel.Should().BeEquivalentTo(passes, "passes of 5, 5 and 1 rows, each over all W = 4 keys");
+        if (Engine.Device.Kind == SomaAcceleratorKind.Cpu)
+        {
+            three.Launches.Should().Be(18);
+        }
+        (three.Uploads, three.Downloads).Should().Be((9, 3), "per pass x and two metadata arrays up, y down");
+        three.HostWaits.Should().Be(9, "per pass: its upload and its compute; the previous pass's download (twice); the last download");
+        three.DeviceCopies.Should().Be(3, "the save of all W = 4 ring rows from position 4 is one range of K and of V, and the field");
+    }
+
+    [Fact]
+    public void ModelDecodeStep_IsEveryLayersStep_Summed()
+    {
+        var o = Shape();
+        var weights = Enumerable.Range(0, 3).Select(l => TestData.Weights(o, seed: 310 + l)).ToArray();
+        using var model = Engine.CreateModel(o, weights);
+        using var session = model.CreateSession();
+        model.LastCallProfile.Should().BeNull();
+        session.Prefill(TestData.Inputs(o.ModelDim, 2, seed: 313));
+        session.Decode(TestData.Inputs(o.ModelDim, 1, seed: 314));
+
+        var p = model.LastCallProfile!;
+        p.Kind.Should().Be(SomaCallKind.Decode);
+        (p.Rows, p.Sessions, p.Passes).Should().Be((1, 1, 3));
+        p.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(1, 1, 3, 1), 3));
+        (p.Uploads, p.Downloads, p.HostWaits, p.DeviceCopies).Should().Be((9, 3, 6, 9));
+        foreach (var layer in model.Layers)
+        {
+            var part = layer.LastCallProfile!;
+            part.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(1, 1, 3, 1)));
+            (part.Uploads, part.Downloads, part.HostWaits).Should().Be((3, 1, 2));
+        }
+
+        p.DeviceBytesRead.Should().Be(model.Layers.Sum(l => l.LastCallProfile!.DeviceBytesRead));
+        p.Flops.Should().Be(model.Layers.Sum(l => l.LastCallProfile!.Flops));
+    }
+
+    [Fact]
+    public void DecodeStep_BytesAndFlops_FollowFromTheShapes()
+    {
+        var p = DecodeAfterThreeTokens(seed: 315);
+        var plan = PlanOf(DecodeAt3);
+        (p.DeviceBytesRead, p.DeviceBytesWritten, p.Flops).Should().Be(
+            (plan.Cost.BytesRead + plan.Cost.CommitBytes, plan.Cost.BytesWritten + plan.Cost.CommitBytes, plan.Cost.Flops), "the call's one pass and commit");
+        if (plan.QkvPartial > 0 || plan.AttentionSplits > 1 || plan.OutPartial > 0)
+        {
+            return; // the formulas below are those of an unsplit pass (every pass on the CPU accelerator)
+        }
+
+        // One row at position 3 of one session: attends over K = min(W, 3 + 1) = 4 ring keys, commits 1 ring row.
+        const long n = 1, d = 12, h = 4, hkv = 2, dh = 6, g = 1, keys = 4, commitRows = 1;
+        const long m = (h + 2 * hkv) * dh, q = h * dh, c = hkv * dh;
+        long read =
+            (8 * n + 8 * (dh / 2))                                   // rope table: positions, inverse frequencies
+            + 4 * (n * d + d * m + m) + 4 * n * dh                   // qkv: x, weights, bias, cos and sin
+            + 4 * n * c + 8 * g * c + 4 * hkv                        // field scan: raw k, field, gamma
+            + 4 * (n * q + 2 * n * c + 2 * g * keys * c + n * c + h) // attention: q, k and v, ring K and V, field, alpha
+            + 4 * (n * q + q * d + d)                                // output projection
+            + 4 * 2 * g * commitRows * c + 8 * g * c;                // commit: ring rows and field
+        long written =
+            4 * n * dh + 4 * n * (m + c) + (4 * n * c + 8 * g * c) + 4 * n * q + 4 * n * d + (4 * 2 * g * commitRows * c + 8 * g * c);
+        long flops = 2 * n * d * m + 3 * n * c + 4 * n * h * dh * keys + 2 * n * q * d;
+
+        p.DeviceBytesRead.Should().Be(read);
+        p.DeviceBytesWritten.Should().Be(written);
+        p.Flops.Should().Be(flops);
+    }
+
+    [Fact]
+    public void EveryCall_IsSeenByTheMeterAndTheActivitySourceNamedSoma()
+    {
+        var o = Shape();
+        using var layer = Engine.CreateLayer(o, TestData.Weights(o, seed: 318));
+        using var session = layer.CreateSession();
+        var longs = new List<(string Name, long Value, object? Kind)>();
+        var durations = new List<double>();
+        using var meters = new MeterListener();
+        meters.InstrumentPublished = (instrument, listener) =>
+        {
+            if (ReferenceEquals(instrument.Meter, Engine.Telemetry.Meter))
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        meters.SetMeasurementEventCallback<long>((instrument, value, tags, _) => longs.Add((instrument.Name, value, KindOf(tags))));
+        meters.SetMeasurementEventCallback<double>((instrument, value, _, _) => durations.Add(value));
+        meters.Start();
+        var activities = new List<Activity>();
+        using var spans = new ActivityListener
+        {
+            ShouldListenTo = source => ReferenceEquals(source, Engine.Telemetry.Source),
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activities.Add,
+        };
+        ActivitySource.AddActivityListener(spans);
+
+        session.Prefill(TestData.Inputs(o.ModelDim, 2, seed: 319));
+        session.Decode(TestData.Inputs(o.ModelDim, 1, seed: 320));
+
+        Engine.Telemetry.Meter.Name.Should().Be("Soma");
+        Engine.Telemetry.Source.Name.Should().Be("Soma");
+        longs.Where(m => m.Name == "soma.calls").Should().Equal(("soma.calls", 1L, "prefill"), ("soma.calls", 1L, "decode"));
+        long prefillLaunches = OnePass(new PlanKey(2, 1, 2, 2)).Values.Sum();
+        longs.Where(m => m.Name == "soma.launches").Select(m => m.Value).Should().Equal(prefillLaunches, layer.LastCallProfile!.Launches);
+        long bytes = layer.LastCallProfile!.DeviceBytesRead + layer.LastCallProfile.DeviceBytesWritten;
+        longs.Where(m => m.Name == "soma.device.bytes").Select(m => m.Value).Last().Should().Be(bytes);
+        durations.Should().HaveCount(2).And.OnlyContain(ms => ms >= 0);
+
+        activities.Should().HaveCount(2);
+        activities.Should().OnlyContain(a => a.OperationName == "soma.call" && a.Source.Name == "Soma");
+        var decode = activities[1];
+        decode.GetTagItem("soma.kind").Should().Be("decode");
+        decode.GetTagItem("soma.rows").Should().Be(1);
+        decode.GetTagItem("soma.sessions").Should().Be(1);
+        decode.GetTagItem("soma.launches").Should().Be(layer.LastCallProfile.Launches);
+        activities[0].GetTagItem("soma.rows").Should().Be(2);
+    }
+
+    /// <summary>The profile of a decode step at position 3 of a new layer's session (after a prefill of 3 tokens).</summary>
+    private SomaCallProfile DecodeAfterThreeTokens(int seed)
+    {
+        var o = Shape();
+        using var layer = Engine.CreateLayer(o, TestData.Weights(o, seed));
+        using var session = layer.CreateSession();
+        layer.LastCallProfile.Should().BeNull("no call has completed yet");
+        session.Prefill(TestData.Inputs(o.ModelDim, 3, seed + 1));
+        session.Decode(TestData.Inputs(o.ModelDim, 1, seed + 2));
+        return layer.LastCallProfile!;
+    }
+
+    private static object? KindOf(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        foreach (var tag in tags)
+        {
+            if (tag.Key == "soma.kind")
+            {
+                return tag.Value;
+            }
+        }
+
+        return null;
+    }
+}
