@@ -180,7 +180,10 @@ public sealed class SomaModel : IDisposable
     /// <see cref="InvalidOperationException"/> at once) and no slot of it goes back to a pool before the call has
     /// committed or rolled back in every layer. A failed or cancelled call leaves every layer's state as it was.
     /// </summary>
-    internal void Through(IReadOnlyList<SomaModelSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
+    /// <remarks>A whole decoder (<see cref="SomaCausalLM"/>) passes <paramref name="between"/>: its norms and MLPs between the layers.</remarks>
+    internal void Through(
+        IReadOnlyList<SomaModelSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation,
+        IBetweenLayers? between = null)
     {
         ThrowIfDisposed();
         var perLayer = new SomaSession[layers.Length][];
@@ -193,7 +196,7 @@ public sealed class SomaModel : IDisposable
             }
         }
 
-        LayerCall.Run(layers, new CallSessions(perLayer), rows, x, y, cancellation, lastCounters);
+        LayerCall.Run(layers, new CallSessions(perLayer), rows, x, y, cancellation, lastCounters, between);
     }
 
     /// <summary>Throws unless every sequence is open, of this model, listed once, and from one pool in every layer.</summary>

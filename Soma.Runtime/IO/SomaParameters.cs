@@ -6,7 +6,8 @@ namespace Soma.IO;
 /// <summary>
 /// Soma's own parameters for a layer taken from a checkpoint (the checkpoint has none of them), as read from a
 /// small JSON file: <c>{"window": 256, "include_current": true, "gamma": 0.9 or [..per kv-head..],
-/// "alpha": 0 or [..per head..], "rope": true, "scale": null}</c>. Every key is optional.
+/// "alpha": 0 or [..per head..], "rope": true, "scale": null}</c>, and for whole models
+/// <c>"full_attention_layers": [..] or "all", "kv_capacity": 4096</c>. Every key is optional.
 /// </summary>
 /// <param name="Window">W; default: the sliding window the model uses in that layer, else <see cref="DefaultWindow"/> (256).</param>
 /// <param name="IncludeCurrent">Window mode; default true (standard causal attention inside the window).</param>
@@ -27,6 +28,22 @@ public sealed record SomaParameters(
 
     /// <summary>The RoPE base when config.json names none: the default of the Llama, Qwen2 and Mistral families.</summary>
     public const double DefaultRopeTheta = 10000.0;
+
+    /// <summary>
+    /// Whole models only (<see cref="SomaCausalLM"/>): the layers that keep standard attention with a full KV cache
+    /// instead of a Soma layer (key <c>full_attention_layers</c>: a list of layer indices, or "all" for the
+    /// all-standard baseline). Null: every layer is a Soma layer.
+    /// </summary>
+    public IReadOnlyList<int>? FullAttentionLayers { get; init; }
+
+    /// <summary>Whole models only: every layer keeps standard attention (<c>"full_attention_layers": "all"</c>).</summary>
+    public bool AllFullAttention { get; init; }
+
+    /// <summary>Whole models only: tokens a full-attention layer's KV cache holds per session (key <c>kv_capacity</c>; default <see cref="DefaultKvCapacity"/>).</summary>
+    public int KvCapacity { get; init; } = DefaultKvCapacity;
+
+    /// <summary>The KV cache capacity of full-attention layers when the options name none.</summary>
+    public const int DefaultKvCapacity = 4096;
 
     /// <summary>The file these parameters were read from (<see cref="Load"/>), named in errors; null when built in code.</summary>
     public string? Source { get; init; }
@@ -69,8 +86,12 @@ public sealed record SomaParameters(
                     "alpha" => p with { Alpha = Floats(entry.Value) },
                     "rope" => p with { Rope = entry.Value.GetBoolean() },
                     "scale" => p with { Scale = entry.Value.ValueKind == JsonValueKind.Null ? null : entry.Value.GetDouble() },
+                    "full_attention_layers" => entry.Value.ValueKind == JsonValueKind.String && entry.Value.GetString() == "all"
+                        ? p with { AllFullAttention = true }
+                        : p with { FullAttentionLayers = entry.Value.EnumerateArray().Select(v => v.GetInt32()).ToArray() },
+                    "kv_capacity" => p with { KvCapacity = entry.Value.GetInt32() },
                     _ => throw new InvalidDataException(
-                        $"{path}: unknown key '{entry.Name}'; expected window, include_current, gamma, alpha, rope, scale."),
+                        $"{path}: unknown key '{entry.Name}'; expected window, include_current, gamma, alpha, rope, scale, full_attention_layers, kv_capacity."),
                 };
             }
             catch (Exception ex) when (ex is InvalidOperationException or FormatException)
@@ -104,6 +125,19 @@ public sealed record SomaParameters(
     {
         void Fail(string what, object value, string expected) =>
             throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{what} is {value} in {path}; expected {expected}."));
+
+        if (KvCapacity < 1)
+        {
+            Fail("kv_capacity", KvCapacity, "an integer >= 1");
+        }
+
+        for (int i = 0; i < (FullAttentionLayers?.Count ?? 0); i++)
+        {
+            if (FullAttentionLayers![i] < 0)
+            {
+                Fail($"full_attention_layers[{i}]", FullAttentionLayers[i], "a layer index >= 0, or \"all\"");
+            }
+        }
 
         if (Window is < 1)
         {

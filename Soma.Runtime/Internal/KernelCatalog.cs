@@ -46,7 +46,22 @@ internal static class KernelCatalog
     public static Action<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int> Commit =>
         StateCommit.Kernel;
 
-    /// <summary>Every kernel with a short file-safe name, in launch order of a layer call.</summary>
+    /// <summary>Whole-model kernels: embedding and row gathers.</summary>
+    public static Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, long, long> RowGather => Kernels.RowGather.Kernel;
+
+    /// <summary>Whole-model kernels: RMSNorm of rows.</summary>
+    public static Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> RmsNorm => Kernels.RmsNorm.Kernel;
+
+    /// <summary>Whole-model kernels: silu(gate) * up.</summary>
+    public static Action<ArrayView<float>, ArrayView<float>, int, int> SwiGlu => Kernels.SwiGlu.Kernel;
+
+    /// <summary>Whole-model kernels: residual add.</summary>
+    public static Action<ArrayView<float>, ArrayView<float>, int> ResidualAdd => Kernels.ResidualAdd.Kernel;
+
+    /// <summary>Whole-model kernels: argmax of each row of logits.</summary>
+    public static Action<ArrayView<float>, ArrayView<int>, int, int> Argmax => Kernels.Argmax.Kernel;
+
+    /// <summary>Every kernel with a short file-safe name, in launch order of a layer call, then the whole-model kernels.</summary>
     public static ReadOnlyCollection<Entry> All { get; } = Array.AsReadOnly(new Entry[]
     {
         new("rope-table", RopeTable),
@@ -58,6 +73,11 @@ internal static class KernelCatalog
         new("linear", Linear),
         new("linear-reduce", LinearReduce),
         new("commit", Commit),
+        new("row-gather", RowGather),
+        new("rms-norm", RmsNorm),
+        new("swiglu", SwiGlu),
+        new("residual-add", ResidualAdd),
+        new("argmax", Argmax),
     });
 
     /// <summary>The compiler setup shared by the engine and `soma ptx`: algorithms library and <paramref name="level"/>.</summary>

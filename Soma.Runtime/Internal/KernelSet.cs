@@ -24,7 +24,11 @@ internal sealed class KernelSet
         AttentionCombine = accelerator.LoadKernel<AttentionArgs>(KernelCatalog.AttentionCombine);
         Commit = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int>(
             KernelCatalog.Commit);
+        Decoder = new DecoderKernels(accelerator);
     }
+
+    /// <summary>The whole-model kernels (<see cref="DecoderKernels"/>).</summary>
+    public DecoderKernels Decoder { get; }
 
     public Action<AcceleratorStream, KernelConfig, QkvProjectionArgs> Qkv { get; }
 

@@ -26,9 +26,13 @@ internal static class LayerCall
     /// For a model call, its counters, set to the sum over the layers once the call has completed; null for a layer
     /// call (each layer publishes its own part into <see cref="SomaLayer.LastCounters"/> either way).
     /// </param>
+    /// <param name="between">
+    /// For a whole-model call, what runs after each layer has computed, before any commit (<see cref="IBetweenLayers"/>);
+    /// null for plain composition.
+    /// </param>
     public static void Run(
         IReadOnlyList<SomaLayer> layers, CallSessions perLayer, int[] rows, ReadOnlySpan<float> x, Span<float> y,
-        CancellationToken cancellation, CallCounters? total = null)
+        CancellationToken cancellation, CallCounters? total = null, IBetweenLayers? between = null)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         long allocated = GC.GetAllocatedBytesForCurrentThread();
@@ -49,6 +53,7 @@ internal static class LayerCall
                     cancellation.ThrowIfCancellationRequested();
                     var input = l == 0 ? x : OutputOf(l - 1, layers.Count, y, temp);
                     layers[l].Runner.Run(perLayer[l], rows, input, OutputOf(l, layers.Count, y, temp), cancellation);
+                    between?.After(l, OutputOf(l, layers.Count, y, temp));
                 }
 
                 for (int l = 0; l < layers.Count; l++)

@@ -1,0 +1,164 @@
+using ILGPU.Runtime;
+using Soma.Kernels;
+
+namespace Soma.Internal;
+
+/// <summary>
+/// Every device launch of a whole decoder outside its attention layers, on its own stream: the embedding lookup and
+/// first norm (<see cref="Begin"/>), then between attention layers (<see cref="After"/>) the residual adds, norms and
+/// SwiGLU MLP, and after the last layer the final norm, the LM head over the wanted rows and an on-device argmax.
+/// The projections are the layers' projection kernel (<see cref="Projection.LinearKernel"/>). One call at a time
+/// (the model's lock); owns its scratch and stream.
+/// </summary>
+internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
+{
+    private readonly SomaEngine engine;
+    private readonly DecoderWeights weights;
+    private readonly AcceleratorStream stream;
+    private readonly int d;
+    private readonly int v;
+    private readonly int inter;
+    private readonly int layers;
+    private readonly float eps;
+    private DecoderScratch? scratch;
+    private int rows;
+    private int picked;
+    private bool greedy;
+    private float[] logits = [];
+    private int[] best = [];
+
+    public DecoderLauncher(SomaEngine engine, CausalLMWeights model, DecoderWeights weights)
+    {
+        this.engine = engine;
+        this.weights = weights;
+        (d, v, inter, layers, eps) = (model.ModelDim, model.VocabSize, model.Config.IntermediateSize, model.Layers.Count, (float)model.Config.RmsNormEps);
+        stream = engine.Accelerator.CreateStream();
+    }
+
+    /// <summary>The last call's logits [picked, V] (when not greedy).</summary>
+    public ReadOnlySpan<float> Logits => logits.AsSpan(0, picked * v);
+
+    /// <summary>The last call's argmax per picked row (when greedy).</summary>
+    public ReadOnlySpan<int> Best => best.AsSpan(0, picked);
+
+    /// <summary>
+    /// Starts a call: uploads <paramref name="tokens"/>, gathers their embeddings into h, and writes the first layer's
+    /// input RMSNorm(h) into <paramref name="x"/> [rows, D]. <paramref name="pick"/> names the rows whose logits the call
+    /// returns; <paramref name="argmax"/> returns their argmax instead of the logits.
+    /// </summary>
+    public void Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax, Span<float> x)
+    {
+        (rows, picked, greedy) = (tokens.Length, pick.Length, argmax);
+        var s = Ensure(rows, picked);
+        var k = engine.Kernels.Decoder;
+        var shapes = engine.Shapes;
+        s.Tokens.Upload(stream, tokens);
+        s.PickIndex.Upload(stream, pick);
+        if (weights.Embedding is { } table)
+        {
+            k.RowGather(stream, shapes.Elements((long)rows * d), table.View, s.Tokens.View, s.H.View, rows, d, d, 1);
+        }
+        else
+        {
+            k.RowGather(stream, shapes.Elements((long)rows * d), weights.HeadT.View, s.Tokens.View, s.H.View, rows, d, 1, v);
+        }
+
+        Norm(s, weights.Layers[0].InputNorm);
+        s.X.Download(stream, x[..(rows * d)]);
+    }
+
+    /// <inheritdoc />
+    public void After(int layer, Span<float> output)
+    {
+        var s = scratch!;
+        var k = engine.Kernels.Decoder;
+        var shapes = engine.Shapes;
+        var w = weights.Layers[layer];
+        int count = rows * d;
+        s.A.Upload(stream, output[..count]);
+        k.ResidualAdd(stream, shapes.Elements(count), s.H.View, s.A.View, count);
+        Norm(s, w.PostNorm);
+        Linear(s, s.X, w.GateUpT, s.GateUp, rows, d, 2 * inter);
+        k.SwiGlu(stream, shapes.Elements((long)rows * inter), s.GateUp.View, s.Act.View, rows, inter);
+        Linear(s, s.Act, w.DownT, s.A, rows, inter, d);
+        k.ResidualAdd(stream, shapes.Elements(count), s.H.View, s.A.View, count);
+        if (layer + 1 < layers)
+        {
+            Norm(s, weights.Layers[layer + 1].InputNorm);
+            s.X.Download(stream, output[..count]);
+            return;
+        }
+
+        Norm(s, weights.FinalNorm);
+        k.RowGather(stream, shapes.Elements((long)picked * d), s.X.View, s.PickIndex.View, s.PickedRows.View, picked, d, d, 1);
+        Linear(s, s.PickedRows, weights.HeadT, s.Logits, picked, d, v);
+        if (greedy)
+        {
+            k.Argmax(stream, shapes.Groups(picked, 2 * shapes.GroupSize), s.Logits.View, s.Best.View, picked, v);
+            best = best.Length >= picked ? best : new int[picked];
+            s.Best.Download(stream, best.AsSpan(0, picked));
+        }
+        else
+        {
+            logits = logits.Length >= picked * v ? logits : new float[picked * v];
+            s.Logits.Download(stream, logits.AsSpan(0, picked * v));
+        }
+    }
+
+    /// <summary>Frees the scratch and the stream. Never throws.</summary>
+    public void Dispose()
+    {
+        scratch?.Dispose();
+        scratch = null;
+        stream.Dispose();
+    }
+
+    /// <summary>X = RMSNorm(H, <paramref name="weight"/>) over the call's rows.</summary>
+    private void Norm(DecoderScratch s, DeviceBuffer<float> weight) =>
+        engine.Kernels.Decoder.RmsNorm(stream, engine.Shapes.Groups(rows, engine.Shapes.GroupSize), s.H.View, weight.View, s.X.View, rows, d, eps);
+
+    /// <summary>y [n, outer] = x [n, inner] W^T through the layers' projection kernel (split-K where the device shape asks for it).</summary>
+    private void Linear(DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<float> weightT, DeviceBuffer<float> y, int n, int innerWidth, int outer)
+    {
+        var (config, tiling) = engine.Shapes.Projection(n, innerWidth, outer);
+        long partial = tiling.KSlices > 1 ? (long)tiling.KSlices * n * outer : 0;
+        if (partial > 0 && (s.Partial is null || s.Partial.Length < partial))
+        {
+            s.Partial?.Dispose();
+            s.Partial = engine.Allocate<float>(partial);
+        }
+
+        var args = new LinearArgs
+        {
+            X = x.View,
+            WeightT = weightT.View,
+            Bias = weights.ZeroBias.View,
+            Y = y.View,
+            Rows = n,
+            Inner = innerWidth,
+            Outer = outer,
+            Tiling = tiling,
+            Partial = partial > 0 ? s.Partial!.View : default,
+        };
+        engine.Kernels.Linear(stream, config, args);
+        if (partial > 0)
+        {
+            engine.Kernels.LinearReduce(stream, engine.Shapes.Elements((long)n * outer), args);
+        }
+    }
+
+    /// <summary>The scratch, replaced by a larger one when the call has more rows or picked rows than it holds.</summary>
+    private DecoderScratch Ensure(int needRows, int needPicked)
+    {
+        if (scratch is { } s && s.Rows >= needRows && s.Picked >= needPicked)
+        {
+            return s;
+        }
+
+        var created = new DecoderScratch(
+            engine, d, inter, v, Math.Max(Math.Max(needRows, 1), scratch?.Rows ?? 0), Math.Max(Math.Max(needPicked, 1), scratch?.Picked ?? 0));
+        scratch?.Dispose();
+        scratch = created;
+        return created;
+    }
+}

@@ -1,0 +1,95 @@
+namespace Soma.Internal;
+
+/// <summary>
+/// Device scratch of a whole-model call of up to <see cref="Rows"/> token rows and <see cref="Picked"/> rows of logits:
+/// the residual stream h, the attention rows, the normed rows, the MLP's gate|up and activation, the token ids and the
+/// result rows. Not session state. Grown (replaced) when a call needs more; owned by one <see cref="DecoderLauncher"/>.
+/// </summary>
+internal sealed class DecoderScratch : IDisposable
+{
+    private readonly List<IDisposable> owned = new();
+
+    /// <summary>Scratch for a model of width <paramref name="d"/>, MLP width <paramref name="inter"/> and vocabulary <paramref name="v"/>.</summary>
+    public DecoderScratch(SomaEngine engine, int d, int inter, int v, int rows, int picked)
+    {
+        Rows = rows;
+        Picked = picked;
+        try
+        {
+            H = Own(engine.Allocate<float>((long)rows * d));
+            A = Own(engine.Allocate<float>((long)rows * d));
+            X = Own(engine.Allocate<float>((long)rows * d));
+            GateUp = Own(engine.Allocate<float>((long)rows * 2 * inter));
+            Act = Own(engine.Allocate<float>((long)rows * inter));
+            Tokens = Own(engine.Allocate<int>(rows));
+            PickIndex = Own(engine.Allocate<int>(picked));
+            PickedRows = Own(engine.Allocate<float>((long)picked * d));
+            Logits = Own(engine.Allocate<float>((long)picked * v));
+            Best = Own(engine.Allocate<int>(picked));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Token rows the scratch holds.</summary>
+    public int Rows { get; }
+
+    /// <summary>Rows of logits the scratch holds.</summary>
+    public int Picked { get; }
+
+    /// <summary>Residual stream h [rows, D].</summary>
+    public DeviceBuffer<float> H { get; } = null!;
+
+    /// <summary>Attention output rows [rows, D], then the MLP's down projection.</summary>
+    public DeviceBuffer<float> A { get; } = null!;
+
+    /// <summary>Normed rows [rows, D] (the next projection's input).</summary>
+    public DeviceBuffer<float> X { get; } = null!;
+
+    /// <summary>Gate | up projection [rows, 2I].</summary>
+    public DeviceBuffer<float> GateUp { get; } = null!;
+
+    /// <summary>silu(gate) * up [rows, I].</summary>
+    public DeviceBuffer<float> Act { get; } = null!;
+
+    /// <summary>Token ids [rows].</summary>
+    public DeviceBuffer<int> Tokens { get; } = null!;
+
+    /// <summary>Which rows' logits the call wants [picked].</summary>
+    public DeviceBuffer<int> PickIndex { get; } = null!;
+
+    /// <summary>The final-normed rows whose logits are wanted [picked, D].</summary>
+    public DeviceBuffer<float> PickedRows { get; } = null!;
+
+    /// <summary>Logits [picked, V].</summary>
+    public DeviceBuffer<float> Logits { get; } = null!;
+
+    /// <summary>Argmax of each row of <see cref="Logits"/> [picked].</summary>
+    public DeviceBuffer<int> Best { get; } = null!;
+
+    /// <summary>Split-K partial sums of a projection, grown on demand (GPUs at decode); null until needed.</summary>
+    public DeviceBuffer<float>? Partial { get; set; }
+
+    /// <summary>Frees every buffer. Never throws; a second call does nothing.</summary>
+    public void Dispose()
+    {
+        Partial?.Dispose();
+        Partial = null;
+        foreach (var buffer in owned)
+        {
+            buffer.Dispose();
+        }
+
+        owned.Clear();
+    }
+
+    private T Own<T>(T buffer)
+        where T : IDisposable
+    {
+        owned.Add(buffer);
+        return buffer;
+    }
+}
