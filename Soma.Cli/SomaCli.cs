@@ -42,6 +42,8 @@ internal static class SomaCli
         });
         root.Subcommands.Add(devices);
         root.Subcommands.Add(RunCommand.Create(output, error));
+        root.Subcommands.Add(ForwardCommand.Create(output));
+        root.Subcommands.Add(GenerateCommand.Create(output));
         root.Subcommands.Add(PtxCommand.Create(output));
 
         var bdn = new Command(

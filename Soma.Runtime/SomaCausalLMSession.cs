@@ -25,6 +25,10 @@ public sealed class SomaCausalLMSession : IDisposable
 
     internal SomaModelSession Inner { get; }
 
+    private float[] scratch = [];
+
+    private float[] Scratch() => scratch.Length == Model.VocabSize ? scratch : scratch = new float[Model.VocabSize];
+
     /// <summary>Runs the prompt <paramref name="tokens"/> and returns the logits of every token, [n, V].</summary>
     public float[] Prefill(ReadOnlySpan<int> tokens)
     {
@@ -95,6 +99,35 @@ public sealed class SomaCausalLMSession : IDisposable
         Span<int> next = stackalloc int[1];
         Model.Run(new[] { this }, [1], tokens, [0], true, default, next);
         return next[0];
+    }
+
+    /// <summary>
+    /// Runs the prompt and returns the next token as <paramref name="sampler"/> picks it: greedy on the device (one int
+    /// travels back), otherwise from the last token's logits.
+    /// </summary>
+    public int PrefillNext(ReadOnlySpan<int> tokens, SomaSampler sampler)
+    {
+        ArgumentNullException.ThrowIfNull(sampler);
+        if (sampler.Options.Greedy)
+        {
+            return PrefillGreedy(tokens);
+        }
+
+        PrefillLast(tokens, Scratch());
+        return sampler.Sample(scratch);
+    }
+
+    /// <summary>One token; returns the next as <paramref name="sampler"/> picks it (see <see cref="PrefillNext"/>).</summary>
+    public int DecodeNext(int token, SomaSampler sampler)
+    {
+        ArgumentNullException.ThrowIfNull(sampler);
+        if (sampler.Options.Greedy)
+        {
+            return DecodeGreedy(token);
+        }
+
+        Decode(token, Scratch());
+        return sampler.Sample(scratch);
     }
 
     /// <summary>
