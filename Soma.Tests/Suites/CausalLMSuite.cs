@@ -77,6 +77,51 @@ public abstract class CausalLMSuite : IDisposable
     }
 
     [Fact]
+    public void MultiPassPrefill_AndChunkedPrompts_EqualOnePrefill()
+    {
+        var folder = Checkpoint("llama");
+        var loaded = CausalLMWeights.Load(folder, Soma);
+        var weights = loaded with
+        {
+            Layers = loaded.Layers.Select(l => l with
+            {
+                Options = new SomaLayerOptions(
+                    l.Options.ModelDim, l.Options.Heads, l.Options.KvHeads, l.Options.HeadDim, l.Options.Window, l.Options.IncludeCurrent,
+                    l.Options.RopeTheta, l.Options.Scale, maxChunkTokens: 4),
+            }).ToList(),
+        };
+        var expected = CausalLMReference.Run(weights, Prompt);
+        using var model = Engine.CreateCausalLM(weights);
+        using var whole = model.CreateSession();
+        using var chunked = model.CreateSession();
+        int v = model.VocabSize;
+
+        Tolerance.ShouldMatch(whole.Prefill(Prompt), expected, "11 tokens in passes of 4");
+        var logits = new float[Prompt.Length * v];
+        chunked.Prefill(Prompt.AsSpan(0, 6), logits);
+        chunked.Prefill(Prompt.AsSpan(6), logits.AsSpan(6 * v));
+        Tolerance.ShouldMatch(logits, expected, "prefill 6 then prefill 5");
+    }
+
+    [Fact]
+    public void AFailureInAnyLayer_LeavesTheConversationAsItWas()
+    {
+        using var model = Engine.LoadCausalLM(Checkpoint("qwen2"), Soma);
+        using var session = model.CreateSession();
+        using var twin = model.CreateSession();
+        session.Prefill(Prompt.AsSpan(0, 4));
+        twin.Prefill(Prompt.AsSpan(0, 4));
+        model.Layers[1].BeforeStage = stage => throw new InvalidOperationException($"injected at {stage}");
+
+        session.Invoking(s => s.Decode(5)).Should().Throw<InvalidOperationException>().WithMessage("injected*");
+        session.Invoking(s => s.Prefill(Prompt.AsSpan(0, 3))).Should().Throw<InvalidOperationException>().WithMessage("injected*");
+        model.Layers[1].BeforeStage = null;
+
+        session.Position.Should().Be(4);
+        Tolerance.ShouldMatch(session.Decode(5), twin.Decode(5).Select(x => (double)x).ToArray(), "after two failed calls", 1e-6);
+    }
+
+    [Fact]
     public void AlphaZero_WideWindow_EqualsTheOriginalModel()
     {
         var folder = Checkpoint("mistral");
