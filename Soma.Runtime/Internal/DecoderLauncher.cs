@@ -7,7 +7,9 @@ namespace Soma.Internal;
 /// Every device launch of a whole decoder outside its attention layers, on its own stream: the embedding lookup and
 /// first norm (<see cref="Begin"/>), then between attention layers (<see cref="After"/>) the residual adds, norms and
 /// SwiGLU MLP, and after the last layer the final norm, the LM head over the wanted rows and an on-device argmax.
-/// The projections are the layers' projection kernel (<see cref="Projection.LinearKernel"/>). One call at a time
+/// The projections are the layers' projection tile loop (<see cref="Projection.TileKernel{TEpilogue}"/>) with their own
+/// epilogues: gate|up as one projection writing silu(gate) * up (<see cref="SwiGluEpilogue"/>), down adding into the
+/// residual stream (<see cref="ResidualEpilogue"/>), the LM head plain (<see cref="BiasEpilogue"/>, zero bias). One call at a time
 /// (the model's lock); owns its scratch and stream.
 /// </summary>
 internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
@@ -78,10 +80,10 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         s.A.Upload(stream, output[..count]);
         k.ResidualAdd(stream, shapes.Elements(count), s.H.View, s.A.View, count);
         Norm(s, w.PostNorm);
-        Linear(s, s.X, w.GateUpT, s.GateUp, rows, d, 2 * inter);
-        k.SwiGlu(stream, shapes.Elements((long)rows * inter), s.GateUp.View, s.Act.View, rows, inter);
-        Linear(s, s.Act, w.DownT, s.A, rows, inter, d);
-        k.ResidualAdd(stream, shapes.Elements(count), s.H.View, s.A.View, count);
+        k.GateUp.Launch(
+            stream, Plan(s, rows, d, 2 * inter), Operands(s, s.X, w.GateUpT, rows, d, 2 * inter),
+            new SwiGluEpilogue { Act = s.Act.View, Inner = inter });
+        k.Down.Launch(stream, Plan(s, rows, inter, d), Operands(s, s.Act, w.DownT, rows, inter, d), new ResidualEpilogue { H = s.H.View, Outer = d });
         if (layer + 1 < layers)
         {
             Norm(s, weights.Layers[layer + 1].InputNorm);
@@ -91,7 +93,9 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
 
         Norm(s, weights.FinalNorm);
         k.RowGather(stream, shapes.Elements((long)picked * d), s.X.View, s.PickIndex.View, s.PickedRows.View, picked, d, d, 1);
-        Linear(s, s.PickedRows, weights.HeadT, s.Logits, picked, d, v);
+        engine.Kernels.Linear.Launch(
+            stream, Plan(s, picked, d, v), Operands(s, s.PickedRows, weights.HeadT, picked, d, v),
+            new BiasEpilogue { Bias = weights.ZeroBias.View, Y = s.Logits.View, Outer = v });
         if (greedy)
         {
             k.Argmax(stream, shapes.Groups(picked, 2 * shapes.GroupSize), s.Logits.View, s.Best.View, picked, v);
@@ -117,35 +121,29 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     private void Norm(DecoderScratch s, DeviceBuffer<float> weight) =>
         engine.Kernels.Decoder.RmsNorm(stream, engine.Shapes.Groups(rows, engine.Shapes.GroupSize), s.H.View, weight.View, s.X.View, rows, d, eps);
 
-    /// <summary>y [n, outer] = x [n, inner] W^T through the layers' projection kernel (split-K where the device shape asks for it).</summary>
-    private void Linear(DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<float> weightT, DeviceBuffer<float> y, int n, int innerWidth, int outer)
+    /// <summary>The projection's launch for <paramref name="n"/> rows (split-K where the device shape asks for it), growing the partial sums it needs.</summary>
+    private ProjectionLaunch Plan(DecoderScratch s, int n, int innerWidth, int outer)
     {
-        var (config, tiling) = engine.Shapes.Projection(n, innerWidth, outer);
-        long partial = tiling.KSlices > 1 ? (long)tiling.KSlices * n * outer : 0;
-        if (partial > 0 && (s.Partial is null || s.Partial.Length < partial))
+        var launch = engine.Shapes.Projection(n, innerWidth, outer);
+        if (launch.PartialFloats > 0 && (s.Partial is null || s.Partial.Length < launch.PartialFloats))
         {
             s.Partial?.Dispose();
-            s.Partial = engine.Allocate<float>(partial);
+            s.Partial = engine.Allocate<float>(launch.PartialFloats);
         }
 
-        var args = new LinearArgs
-        {
-            X = x.View,
-            WeightT = weightT.View,
-            Bias = weights.ZeroBias.View,
-            Y = y.View,
-            Rows = n,
-            Inner = innerWidth,
-            Outer = outer,
-            Tiling = tiling,
-            Partial = partial > 0 ? s.Partial!.View : default,
-        };
-        engine.Kernels.Linear(stream, config, args);
-        if (partial > 0)
-        {
-            engine.Kernels.LinearReduce(stream, engine.Shapes.Elements((long)n * outer), args);
-        }
+        return launch;
     }
+
+    /// <summary>The operands of y [n, outer] = x [n, inner] W^T on the layers' projection kernel.</summary>
+    private static ProjectionArgs Operands(DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<float> weightT, int n, int innerWidth, int outer) => new()
+    {
+        X = x.View,
+        WeightT = weightT.View,
+        Rows = n,
+        Inner = innerWidth,
+        Outer = outer,
+        Partial = s.Partial?.View ?? default,
+    };
 
     /// <summary>The scratch, replaced by a larger one when the call has more rows or picked rows than it holds.</summary>
     private DecoderScratch Ensure(int needRows, int needPicked)

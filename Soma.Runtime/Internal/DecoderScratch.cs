@@ -2,7 +2,7 @@ namespace Soma.Internal;
 
 /// <summary>
 /// Device scratch of a whole-model call of up to <see cref="Rows"/> token rows and <see cref="Picked"/> rows of logits:
-/// the residual stream h, the attention rows, the normed rows, the MLP's gate|up and activation, the token ids and the
+/// the residual stream h, the attention rows, the normed rows, the MLP's activation, the token ids and the
 /// result rows. Not session state. Grown (replaced) when a call needs more; owned by one <see cref="DecoderLauncher"/>.
 /// </summary>
 internal sealed class DecoderScratch : IDisposable
@@ -19,7 +19,6 @@ internal sealed class DecoderScratch : IDisposable
             H = Own(engine.Allocate<float>((long)rows * d));
             A = Own(engine.Allocate<float>((long)rows * d));
             X = Own(engine.Allocate<float>((long)rows * d));
-            GateUp = Own(engine.Allocate<float>((long)rows * 2 * inter));
             Act = Own(engine.Allocate<float>((long)rows * inter));
             Tokens = Own(engine.Allocate<int>(rows));
             PickIndex = Own(engine.Allocate<int>(picked));
@@ -43,14 +42,11 @@ internal sealed class DecoderScratch : IDisposable
     /// <summary>Residual stream h [rows, D].</summary>
     public DeviceBuffer<float> H { get; } = null!;
 
-    /// <summary>Attention output rows [rows, D], then the MLP's down projection.</summary>
+    /// <summary>Attention output rows [rows, D].</summary>
     public DeviceBuffer<float> A { get; } = null!;
 
     /// <summary>Normed rows [rows, D] (the next projection's input).</summary>
     public DeviceBuffer<float> X { get; } = null!;
-
-    /// <summary>Gate | up projection [rows, 2I].</summary>
-    public DeviceBuffer<float> GateUp { get; } = null!;
 
     /// <summary>silu(gate) * up [rows, I].</summary>
     public DeviceBuffer<float> Act { get; } = null!;

@@ -16,35 +16,32 @@ internal static class KernelCatalog
     /// <summary>The ILGPU optimisation level the engine compiles kernels at.</summary>
     public const OptimizationLevel EngineOptimization = OptimizationLevel.O1;
 
-    /// <summary>QKV projection (with bias, RoPE and the ring write folded in).</summary>
-    public static Action<QkvProjectionArgs> Qkv => Projection.QkvKernel;
+    /// <summary>QKV projection: the shared tile loop with the bias, head split and RoPE epilogue.</summary>
+    public static Action<ProjectionArgs, BiasRopeEpilogue> Qkv => Projection.TileKernel<BiasRopeEpilogue>;
 
-    /// <summary>Plain projection (the output projection).</summary>
-    public static Action<LinearArgs> Linear => Projection.LinearKernel;
+    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv"/>, with the same epilogue.</summary>
+    public static Action<ProjectionArgs, BiasRopeEpilogue> QkvReduce => SplitKReduce.Kernel<BiasRopeEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv"/>.</summary>
-    public static Action<QkvProjectionArgs> QkvReduce => Projection.QkvReduceKernel;
+    /// <summary>Plain projection (the output projection): the shared tile loop with the bias epilogue.</summary>
+    public static Action<ProjectionArgs, BiasEpilogue> Linear => Projection.TileKernel<BiasEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Linear"/>.</summary>
-    public static Action<LinearArgs> LinearReduce => Projection.LinearReduceKernel;
+    /// <summary>Reduce of the split-K partial sums of <see cref="Linear"/>, with the same epilogue.</summary>
+    public static Action<ProjectionArgs, BiasEpilogue> LinearReduce => SplitKReduce.Kernel<BiasEpilogue>;
 
     /// <summary>RoPE cos/sin table for the call's positions.</summary>
-    public static Action<ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int> RopeTable =>
-        RopeAngles.TableKernel;
+    public static Action<RopeTableArgs> RopeTable => RopeAngles.TableKernel;
 
     /// <summary>The field recurrence over a segment's tokens.</summary>
-    public static Action<SegmentArgs, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int> FieldScan =>
-        Kernels.FieldScan.ScanKernel;
+    public static Action<FieldScanArgs> FieldScan => Kernels.FieldScan.ScanKernel;
 
     /// <summary>Near-field (ring) attention plus the field term.</summary>
-    public static Action<AttentionArgs, SegmentArgs> Attention => NearFieldAttention.Kernel;
+    public static Action<AttentionArgs, AttentionTiling, SegmentArgs> Attention => NearFieldAttention.Kernel;
 
     /// <summary>Combine of the split-window partial softmax states of <see cref="Attention"/>.</summary>
-    public static Action<AttentionArgs> AttentionCombine => NearFieldAttention.CombineKernel;
+    public static Action<AttentionArgs, AttentionTiling> AttentionCombine => SoftmaxCombine.Kernel;
 
     /// <summary>Commit of ring rows and the field into the session state.</summary>
-    public static Action<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int> Commit =>
-        StateCommit.Kernel;
+    public static Action<CommitArgs> Commit => StateCommit.Kernel;
 
     /// <summary>Whole-model kernels: embedding and row gathers.</summary>
     public static Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, long, long> RowGather => Kernels.RowGather.Kernel;
@@ -52,8 +49,17 @@ internal static class KernelCatalog
     /// <summary>Whole-model kernels: RMSNorm of rows.</summary>
     public static Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> RmsNorm => Kernels.RmsNorm.Kernel;
 
-    /// <summary>Whole-model kernels: silu(gate) * up.</summary>
-    public static Action<ArrayView<float>, ArrayView<float>, int, int> SwiGlu => Kernels.SwiGlu.Kernel;
+    /// <summary>Whole-model kernels: the MLP's gate|up projection with the silu(gate) * up epilogue.</summary>
+    public static Action<ProjectionArgs, SwiGluEpilogue> GateUp => Projection.TileKernel<SwiGluEpilogue>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="GateUp"/>.</summary>
+    public static Action<ProjectionArgs, SwiGluEpilogue> GateUpReduce => SplitKReduce.Kernel<SwiGluEpilogue>;
+
+    /// <summary>Whole-model kernels: the MLP's down projection with the residual-add epilogue.</summary>
+    public static Action<ProjectionArgs, ResidualEpilogue> Down => Projection.TileKernel<ResidualEpilogue>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="Down"/>.</summary>
+    public static Action<ProjectionArgs, ResidualEpilogue> DownReduce => SplitKReduce.Kernel<ResidualEpilogue>;
 
     /// <summary>Whole-model kernels: residual add.</summary>
     public static Action<ArrayView<float>, ArrayView<float>, int> ResidualAdd => Kernels.ResidualAdd.Kernel;
@@ -75,7 +81,10 @@ internal static class KernelCatalog
         new("commit", Commit),
         new("row-gather", RowGather),
         new("rms-norm", RmsNorm),
-        new("swiglu", SwiGlu),
+        new("gate-up", GateUp),
+        new("gate-up-reduce", GateUpReduce),
+        new("down", Down),
+        new("down-reduce", DownReduce),
         new("residual-add", ResidualAdd),
         new("argmax", Argmax),
     });
