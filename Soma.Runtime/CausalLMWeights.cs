@@ -46,11 +46,11 @@ public sealed record CausalLMWeights(
             throw new InvalidDataException($"{folder}/config.json: num_hidden_layers is {layers}; expected at least 1.");
         }
 
-        foreach (int l in soma.FullAttentionLayers ?? [])
+        foreach (int l in (soma.FullAttentionLayers ?? []).Concat(soma.LayerOverrides?.Keys ?? []))
         {
             if (l >= layers)
             {
-                throw new ArgumentException($"full_attention_layers names layer {l}; the model has {layers} (num_hidden_layers).", nameof(soma));
+                throw new ArgumentException($"The Soma options name layer {l} (full_attention_layers or layers); the model has {layers} (num_hidden_layers).", nameof(soma));
             }
         }
 
@@ -63,7 +63,7 @@ public sealed record CausalLMWeights(
                 throw new InvalidDataException($"{folder}: layer {l} has q_norm/k_norm (per-head norms on q and k), which Soma's decoder does not support.");
             }
 
-            var (options, attention) = checkpoint.LoadAttentionLayer(l, soma);
+            var (options, attention) = checkpoint.LoadAttentionLayer(l, soma.ForLayer(l));
             bool full = soma.AllFullAttention || (soma.FullAttentionLayers?.Contains(l) ?? false);
             list.Add(new DecoderLayerWeights(
                 options, attention, full,

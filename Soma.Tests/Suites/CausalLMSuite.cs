@@ -153,6 +153,29 @@ public abstract class CausalLMSuite : IDisposable
     }
 
     [Fact]
+    public void PerLayerOptions_OverrideTheSharedOnes()
+    {
+        var folder = Checkpoint("qwen2");
+        string path = Path.Combine(root, "per-layer.json");
+        File.WriteAllText(path, "{\"window\": 4, \"alpha\": 0.5, \"layers\": {\"1\": {\"window\": 2, \"alpha\": [-0.4], \"include_current\": false}}}");
+        var soma = SomaParameters.Load(path);
+        var weights = CausalLMWeights.Load(folder, soma);
+        weights.Layers[0].Options.Window.Should().Be(4);
+        weights.Layers[1].Options.Window.Should().Be(2);
+        weights.Layers[1].Options.IncludeCurrent.Should().BeFalse();
+        weights.Layers[1].Attention.Alpha.Should().OnlyContain(a => a == -0.4f);
+        using var model = Engine.LoadCausalLM(folder, soma);
+        using var session = model.CreateSession();
+
+        Tolerance.ShouldMatch(session.Prefill(Prompt), CausalLMReference.Run(weights, Prompt), "logits with a per-layer override");
+
+        File.WriteAllText(path, "{\"layers\": {\"0\": {\"kv_capacity\": 8}}}");
+        FluentActions.Invoking(() => SomaParameters.Load(path)).Should().Throw<InvalidDataException>().WithMessage("*unknown key 'layers.0.kv_capacity'*");
+        File.WriteAllText(path, "{\"layers\": {\"7\": {\"window\": 8}}}");
+        Engine.Invoking(e => e.LoadCausalLM(folder, SomaParameters.Load(path))).Should().Throw<ArgumentException>().WithMessage("*layer 7*2 (num_hidden_layers)*");
+    }
+
+    [Fact]
     public void BatchedDecode_EqualsAlone_AndSnapshotsRoundTrip()
     {
         var folder = Checkpoint("qwen2");
