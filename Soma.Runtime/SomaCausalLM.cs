@@ -21,6 +21,7 @@ public sealed class SomaCausalLM : IDisposable
     private readonly SomaModel model;
     private readonly DecoderWeights weights;
     private readonly DecoderLauncher launcher;
+    private readonly int maxOnePassRows;
     private int disposed;
 
     internal SomaCausalLM(SomaEngine engine, CausalLMWeights source, int kvCapacity)
@@ -48,6 +49,7 @@ public sealed class SomaCausalLM : IDisposable
         }
 
         model = new SomaModel(engine, layers.ToArray());
+        maxOnePassRows = source.Layers.Min(l => l.Options.MaxChunkTokens);
     }
 
     /// <summary>The engine whose accelerator holds the model.</summary>
@@ -67,6 +69,14 @@ public sealed class SomaCausalLM : IDisposable
 
     /// <summary>Device bytes of the weights outside the attention layers (embedding, norms, MLPs, LM head).</summary>
     public long DecoderWeightBytes => weights.Bytes;
+
+    /// <summary>
+    /// The attention layers' part of the last completed call (<see cref="SomaModel.LastCallProfile"/>): launches,
+    /// copies and host waits of the layers, not of the embedding, norms, MLPs and LM head around them. A step that
+    /// fits one pass per layer (every decode step) keeps its rows on the device: no uploads or downloads of rows, and
+    /// the layers wait only to commit. Null before the first call.
+    /// </summary>
+    public SomaCallProfile? LastCallProfile => model.LastCallProfile;
 
     /// <summary>Opens a conversation with its own state in every layer (position 0).</summary>
     public SomaCausalLMSession CreateSession()
@@ -186,10 +196,12 @@ public sealed class SomaCausalLM : IDisposable
         lock (gate)
         {
             ThrowIfDisposed();
+            // One pass per layer (every decode step, short prompts): the rows stay on the device and the call waits once.
+            bool device = tokens.Length <= maxOnePassRows;
             int d = Config.HiddenSize;
-            var x = new float[tokens.Length * d];
-            var y = new float[tokens.Length * d];
-            launcher.Begin(tokens, pick, argmax, x);
+            var x = device ? [] : new float[tokens.Length * d];
+            var y = device ? [] : new float[tokens.Length * d];
+            launcher.Begin(tokens, pick, argmax, device, x);
             model.Through(inner, rows, x, y, default, launcher);
             if (argmax)
             {

@@ -94,6 +94,34 @@ internal sealed class CallRunner : IDisposable
     }
 
     /// <summary>
+    /// A one-pass call whose rows stay on the device (a whole model's step, <see cref="DeviceRows"/>): copies x into the
+    /// pass's input, enqueues the pass and the copy of its output into y, all on the rows' stream, and waits for
+    /// nothing; the commit waits for <see cref="Commit"/>, which runs after the caller has waited for that stream.
+    /// Throws <see cref="InvalidOperationException"/> unless the call fits one pass (every session has rows, at most
+    /// <see cref="SomaLayerOptions.MaxChunkTokens"/> in all).
+    /// </summary>
+    /// <param name="callSessions">The call's sessions of this layer.</param>
+    /// <param name="callRows">Rows per session.</param>
+    /// <param name="rowsOnDevice">x, y and the stream.</param>
+    public void RunOnDevice(IReadOnlyList<SomaSession> callSessions, int[] callRows, DeviceRows rowsOnDevice)
+    {
+        Begin(callSessions, callRows);
+        var pass = OnePass(callSessions.Count)
+            ?? throw new InvalidOperationException($"A device-resident call must fit one pass of at most {layer.Options.MaxChunkTokens} rows.");
+        var ws = EnsureWorkspace(pass.Tokens, callSessions.Count);
+        var plan = PlanOf(pass);
+        var stream = rowsOnDevice.Stream;
+        long count = (long)pass.Tokens * layer.Options.ModelDim;
+        layer.OnStage(Stage.Upload);
+        rowsOnDevice.X.SubView(0, count).CopyTo(stream, ws.First.X.View.SubView(0, count));
+        launcher.Launch(ws, ws.First, callSessions[0].Pool.Store, pass, plan, stream);
+        layer.OnStage(Stage.Download);
+        ws.First.Y.View.SubView(0, count).CopyTo(stream, rowsOnDevice.Y.SubView(0, count));
+        Counters.DeviceCopies += 2;
+        (pending, pendingPlan) = (pass, plan);
+    }
+
+    /// <summary>
     /// Launches the pending commit of a one-pass call, after saving exactly the ring rows and fields it overwrites,
     /// and waits for it. Does nothing for a call of several passes (committed as they ran).
     /// </summary>

@@ -26,6 +26,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     private int rows;
     private int picked;
     private bool greedy;
+    private bool onDevice;
     private float[] logits = [];
     private int[] best = [];
 
@@ -43,14 +44,18 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     /// <summary>The last call's argmax per picked row (when greedy).</summary>
     public ReadOnlySpan<int> Best => best.AsSpan(0, picked);
 
+    /// <inheritdoc />
+    public DeviceRows? Device => onDevice ? new DeviceRows(scratch!.X.View, scratch.A.View, stream) : null;
+
     /// <summary>
-    /// Starts a call: uploads <paramref name="tokens"/>, gathers their embeddings into h, and writes the first layer's
-    /// input RMSNorm(h) into <paramref name="x"/> [rows, D]. <paramref name="pick"/> names the rows whose logits the call
-    /// returns; <paramref name="argmax"/> returns their argmax instead of the logits.
+    /// Starts a call: uploads <paramref name="tokens"/>, gathers their embeddings into h, and computes the first layer's
+    /// input RMSNorm(h): with <paramref name="device"/> it stays on the device for the layers to read
+    /// (<see cref="Device"/>), else it is written into <paramref name="x"/> [rows, D]. <paramref name="pick"/> names the
+    /// rows whose logits the call returns; <paramref name="argmax"/> returns their argmax instead of the logits.
     /// </summary>
-    public void Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax, Span<float> x)
+    public void Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax, bool device, Span<float> x)
     {
-        (rows, picked, greedy) = (tokens.Length, pick.Length, argmax);
+        (rows, picked, greedy, onDevice) = (tokens.Length, pick.Length, argmax, device);
         var s = Ensure(rows, picked);
         var k = engine.Kernels.Decoder;
         var shapes = engine.Shapes;
@@ -66,7 +71,10 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         }
 
         Norm(s, weights.Layers[0].InputNorm);
-        s.X.Download(stream, x[..(rows * d)]);
+        if (!device)
+        {
+            s.X.Download(stream, x[..(rows * d)]);
+        }
     }
 
     /// <inheritdoc />
@@ -77,7 +85,11 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         var shapes = engine.Shapes;
         var w = weights.Layers[layer];
         int count = rows * d;
-        s.A.Upload(stream, output[..count]);
+        if (!onDevice)
+        {
+            s.A.Upload(stream, output[..count]);
+        }
+
         k.ResidualAdd(stream, shapes.Elements(count), s.H.View, s.A.View, count);
         Norm(s, w.PostNorm);
         k.GateUp.Launch(
@@ -87,7 +99,11 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         if (layer + 1 < layers)
         {
             Norm(s, weights.Layers[layer + 1].InputNorm);
-            s.X.Download(stream, output[..count]);
+            if (!onDevice)
+            {
+                s.X.Download(stream, output[..count]);
+            }
+
             return;
         }
 

@@ -8,6 +8,16 @@ namespace Soma.Internal;
 /// </summary>
 internal interface IBetweenLayers
 {
-    /// <summary>Called with layer <paramref name="layer"/>'s output rows [rows, D]; rewrites them as the next layer's input.</summary>
+    /// <summary>
+    /// Null: the layers take and give host rows, and <see cref="After"/> rewrites them. Otherwise the call stays on the
+    /// device: every layer reads and writes these rows on this stream (<see cref="CallRunner.RunOnDevice"/>), the host
+    /// rows are empty, and the call waits once, at its end.
+    /// </summary>
+    DeviceRows? Device { get; }
+
+    /// <summary>
+    /// Called after layer <paramref name="layer"/> has computed: with its output rows [rows, D] on the host, which it
+    /// rewrites as the next layer's input, or (<see cref="Device"/>) with an empty span while the rows stay on the device.
+    /// </summary>
     void After(int layer, Span<float> rows);
 }

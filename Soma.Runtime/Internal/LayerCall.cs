@@ -52,7 +52,15 @@ internal static class LayerCall
                     ThrowIfDisposed(layers[l], perLayer[l]);
                     cancellation.ThrowIfCancellationRequested();
                     var input = l == 0 ? x : OutputOf(l - 1, layers.Count, y, temp);
-                    layers[l].Runner.Run(perLayer[l], rows, input, OutputOf(l, layers.Count, y, temp), cancellation);
+                    if (between?.Device is { } device)
+                    {
+                        layers[l].Runner.RunOnDevice(perLayer[l], rows, device);
+                    }
+                    else
+                    {
+                        layers[l].Runner.Run(perLayer[l], rows, input, OutputOf(l, layers.Count, y, temp), cancellation);
+                    }
+
                     between?.After(l, OutputOf(l, layers.Count, y, temp));
                 }
 

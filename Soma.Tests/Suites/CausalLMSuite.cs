@@ -104,6 +104,20 @@ public abstract class CausalLMSuite : IDisposable
     }
 
     [Fact]
+    public void ADecodeStep_KeepsItsRowsOnTheDevice()
+    {
+        using var model = Engine.LoadCausalLM(Checkpoint("llama"), Soma);
+        using var session = model.CreateSession();
+        session.Prefill(Prompt.AsSpan(0, 3));
+        session.DecodeGreedy(4);
+
+        var profile = model.LastCallProfile!;
+        profile.Kind.Should().Be(SomaCallKind.Decode);
+        profile.Downloads.Should().Be(0, "no layer downloads its rows");
+        profile.HostWaits.Should().Be(model.Layers.Count, "the layers wait only to commit");
+    }
+
+    [Fact]
     public void AFailureInAnyLayer_LeavesTheConversationAsItWas()
     {
         using var model = Engine.LoadCausalLM(Checkpoint("qwen2"), Soma);
