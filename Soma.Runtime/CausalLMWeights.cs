@@ -64,6 +64,11 @@ public sealed record CausalLMWeights(
             }
 
             var (options, attention) = checkpoint.LoadAttentionLayer(l, soma.ForLayer(l));
+            if (config.AttentionBias && attention.Bq is null)
+            {
+                throw new InvalidDataException($"{folder} has no tensor '{p}self_attn.q_proj.bias', yet config.json sets attention_bias true.");
+            }
+
             bool full = soma.AllFullAttention || (soma.FullAttentionLayers?.Contains(l) ?? false);
             list.Add(new DecoderLayerWeights(
                 options, attention, full,

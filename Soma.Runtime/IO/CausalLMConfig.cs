@@ -25,6 +25,9 @@ public sealed record CausalLMConfig(
         ["MistralForCausalLM"] = "mistral",
     };
 
+    /// <summary>attention_bias (Llama, Mistral): the q/k/v/o projections have biases, which the checkpoint must then hold.</summary>
+    public bool AttentionBias { get; init; }
+
     /// <summary>D: hidden_size.</summary>
     public int HiddenSize => Attention.HiddenSize;
 
@@ -90,6 +93,9 @@ public sealed record CausalLMConfig(
         }
 
         bool tied = root.TryGetProperty("tie_word_embeddings", out var t) && t.ValueKind == JsonValueKind.True;
-        return new CausalLMConfig(architecture, Positive("vocab_size"), Positive("intermediate_size"), eps, tied, attention);
+        return new CausalLMConfig(architecture, Positive("vocab_size"), Positive("intermediate_size"), eps, tied, attention)
+        {
+            AttentionBias = root.TryGetProperty("attention_bias", out var bias) && bias.ValueKind == JsonValueKind.True,
+        };
     }
 }

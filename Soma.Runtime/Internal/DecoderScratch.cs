@@ -7,7 +7,7 @@ namespace Soma.Internal;
 /// </summary>
 internal sealed class DecoderScratch : IDisposable
 {
-    private readonly List<IDisposable> owned = new();
+    private readonly OwnedBuffers owned = new();
 
     /// <summary>Scratch for a model of width <paramref name="d"/>, MLP width <paramref name="inter"/> and vocabulary <paramref name="v"/>.</summary>
     public DecoderScratch(SomaEngine engine, int d, int inter, int v, int rows, int picked)
@@ -74,18 +74,9 @@ internal sealed class DecoderScratch : IDisposable
     {
         Partial?.Dispose();
         Partial = null;
-        foreach (var buffer in owned)
-        {
-            buffer.Dispose();
-        }
-
-        owned.Clear();
+        owned.Dispose();
     }
 
     private T Own<T>(T buffer)
-        where T : IDisposable
-    {
-        owned.Add(buffer);
-        return buffer;
-    }
+        where T : IDisposable => owned.Own(buffer);
 }

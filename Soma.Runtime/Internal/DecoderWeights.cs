@@ -8,7 +8,7 @@ namespace Soma.Internal;
 /// </summary>
 internal sealed class DecoderWeights : IDisposable
 {
-    private readonly List<IDisposable> owned = new();
+    private readonly OwnedBuffers owned = new();
 
     /// <summary>Uploads the non-attention weights of <paramref name="model"/> and waits for the copies.</summary>
     public DecoderWeights(SomaEngine engine, CausalLMWeights model)
@@ -43,8 +43,7 @@ internal sealed class DecoderWeights : IDisposable
 
         DeviceBuffer<float> Upload(float[] data)
         {
-            var buffer = engine.Allocate<float>(data.LongLength);
-            owned.Add(buffer);
+            var buffer = owned.Own(engine.Allocate<float>(data.LongLength));
             buffer.Upload(stream, data);
             Bytes += buffer.Bytes;
             return buffer;
@@ -70,15 +69,7 @@ internal sealed class DecoderWeights : IDisposable
     public long Bytes { get; private set; }
 
     /// <summary>Frees every buffer. Never throws; a second call does nothing.</summary>
-    public void Dispose()
-    {
-        foreach (var buffer in owned)
-        {
-            buffer.Dispose();
-        }
-
-        owned.Clear();
-    }
+    public void Dispose() => owned.Dispose();
 
     /// <summary>One layer's non-attention weights.</summary>
     /// <param name="InputNorm">input_layernorm [D].</param>

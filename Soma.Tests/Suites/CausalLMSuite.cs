@@ -252,6 +252,7 @@ public abstract class CausalLMSuite : IDisposable
     [InlineData("shape", "*'model.layers.0.mlp.down_proj.weight' has shape [16, 23]*[16, 24]*")]
     [InlineData("qk_norm", "*q_norm/k_norm*")]
     [InlineData("vocab", "*'vocab_size' must be a positive integer*")]
+    [InlineData("bias", "*no tensor 'model.layers.0.self_attn.q_proj.bias', yet config.json sets attention_bias true*")]
     public void BadCheckpoints_AreOneClearError_AndLoadNothing(string what, string message)
     {
         var spec = what switch
@@ -263,6 +264,7 @@ public abstract class CausalLMSuite : IDisposable
             "missing" => new FakeDecoder { Omit = ["model.layers.1.mlp.up_proj.weight"] },
             "shape" => new FakeDecoder { Reshape = new Dictionary<string, long[]> { ["model.layers.0.mlp.down_proj.weight"] = [16, 23] } },
             "vocab" => new FakeDecoder { Config = new Dictionary<string, object?> { ["vocab_size"] = null } },
+            "bias" => new FakeDecoder { Config = new Dictionary<string, object?> { ["attention_bias"] = true } },
             _ => new FakeDecoder(),
         };
         var folder = spec.Write(Path.Combine(root, what));
