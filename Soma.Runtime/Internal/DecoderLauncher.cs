@@ -74,6 +74,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         if (!device)
         {
             s.X.Download(stream, x[..(rows * d)]);
+            stream.Synchronize();
         }
     }
 
@@ -102,6 +103,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
             if (!onDevice)
             {
                 s.X.Download(stream, output[..count]);
+                stream.Synchronize();
             }
 
             return;
@@ -117,11 +119,13 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
             k.Argmax(stream, shapes.Groups(picked, 2 * shapes.GroupSize), s.Logits.View, s.Best.View, picked, v);
             best = best.Length >= picked ? best : new int[picked];
             s.Best.Download(stream, best.AsSpan(0, picked));
+            stream.Synchronize();
         }
         else
         {
             logits = logits.Length >= picked * v ? logits : new float[picked * v];
             s.Logits.Download(stream, logits.AsSpan(0, picked * v));
+            stream.Synchronize();
         }
     }
 
@@ -143,6 +147,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         var launch = engine.Shapes.Projection(n, innerWidth, outer);
         if (launch.PartialFloats > 0 && (s.Partial is null || s.Partial.Length < launch.PartialFloats))
         {
+            stream.Synchronize(); // launches already enqueued may still read the smaller buffer
             s.Partial?.Dispose();
             s.Partial = engine.Allocate<float>(launch.PartialFloats);
         }
@@ -169,6 +174,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
             return s;
         }
 
+        stream.Synchronize(); // a failed call may have left launches that read the old scratch
         var created = new DecoderScratch(
             engine, d, inter, v, Math.Max(Math.Max(needRows, 1), scratch?.Rows ?? 0), Math.Max(Math.Max(needPicked, 1), scratch?.Picked ?? 0));
         scratch?.Dispose();
