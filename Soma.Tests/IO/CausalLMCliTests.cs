@@ -115,6 +115,27 @@ public sealed class CausalLMCliTests : IDisposable
         Text(outputs[0]).Should().Be(tokenizer.Decode(ids.Skip(prompt)));
     }
 
+    [Fact]
+    public void Generate_Sampled_IsSeeded_AndBadArgumentsAreOneLine()
+    {
+        var model = WriteGenerationCheckpoint();
+        string Run(string prompt, params string[] extra)
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            int rc = SomaCli.Invoke(["generate", "--model", model, "--prompt", prompt, "--max-new-tokens", "5", "--accelerator", "cpu", .. extra], output, error);
+            return rc == 0 ? Text(output.ToString()) : $"rc {rc}: {error}";
+        }
+
+        string first = Run("hello", "--temperature", "3", "--top-k", "50", "--seed", "4");
+        first.Should().NotStartWith("rc");
+        Run("hello", "--temperature", "3", "--top-k", "50", "--seed", "4").Should().Be(first, "the same seed samples the same tokens");
+        Run("hello", "--top-p", "0").Should().Contain("rc 2").And.Contain("topP must lie in (0, 1]");
+        Run("").Should().Contain("rc 2").And.Contain("--prompt encodes to no tokens");
+        File.Delete(Path.Combine(model, "tokenizer.json"));
+        Run("hello").Should().Contain("rc 2").And.Contain("neither tokenizer.json nor tokenizer.model");
+    }
+
     /// <summary>The generated text: what `generate` streamed before its closing line of figures.</summary>
     private static string Text(string output) => output[..output.LastIndexOf(Environment.NewLine + "prefill ", StringComparison.Ordinal)];
 
