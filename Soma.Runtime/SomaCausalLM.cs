@@ -28,6 +28,7 @@ public sealed class SomaCausalLM : IDisposable
     {
         Engine = engine;
         Config = source.Config;
+        _ = engine.Kernels.Decoder; // compiled with the engine's first decoder, before anything is uploaded
         var layers = new List<SomaLayer>();
         try
         {

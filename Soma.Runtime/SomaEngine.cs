@@ -30,7 +30,7 @@ public sealed class SomaEngine : IDisposable
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Kernels = new KernelSet(accelerator);
         Telemetry = new Telemetry();
-        Log.KernelsLoaded(logger, KernelSet.Count, clock.Elapsed.TotalMilliseconds);
+        Log.KernelsLoaded(logger, KernelSet.LoadedAtStart, clock.Elapsed.TotalMilliseconds);
     }
 
     /// <summary>The device this engine runs on.</summary>

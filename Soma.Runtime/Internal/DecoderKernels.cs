@@ -10,6 +10,9 @@ namespace Soma.Internal;
 /// </summary>
 internal sealed class DecoderKernels
 {
+    /// <summary>Kernels loaded here (two per projection: its tile loop and its split-K reduce).</summary>
+    public const int Count = 8;
+
     public DecoderKernels(Accelerator accelerator)
     {
         RowGather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, long, long>(KernelCatalog.RowGather);

@@ -20,13 +20,18 @@ internal sealed class KernelSet
         RopeTable = new(accelerator, KernelCatalog.RopeTable);
         FieldScan = new(accelerator, KernelCatalog.FieldScan);
         Commit = new(accelerator, KernelCatalog.Commit);
-        Decoder = new DecoderKernels(accelerator);
+        decoder = new Lazy<DecoderKernels>(() => new DecoderKernels(accelerator));
     }
 
-    /// <summary>The whole-model kernels (<see cref="DecoderKernels"/>).</summary>
-    public DecoderKernels Decoder { get; }
+    /// <summary>The whole-model kernels (<see cref="DecoderKernels"/>), compiled when the engine's first decoder is created.</summary>
+    public DecoderKernels Decoder => decoder.Value;
 
-    /// <summary>How many kernels the constructor compiles and loads (for the engine's log line).</summary>
+    /// <summary>How many kernels the constructor compiles (the whole-model kernels wait for <see cref="Decoder"/>).</summary>
+    public static int LoadedAtStart => Count - DecoderKernels.Count;
+
+    private readonly Lazy<DecoderKernels> decoder;
+
+    /// <summary>How many kernels the catalog holds: what the engine compiles once it has made a decoder.</summary>
     public static int Count => KernelCatalog.All.Count;
 
     /// <summary>The fused QKV projection (bias, head split, RoPE) and its split-K reduce.</summary>

@@ -289,6 +289,9 @@ public abstract class CausalLMSuite : IDisposable
         model.StateBytes.Should().Be(model.Layers.Sum(l => l.StateBytes));
         model.Dispose();
         Engine.AllocatedBytes.Should().Be(bytes);
+        global::Soma.Internal.KernelCatalog.All.Skip(global::Soma.Internal.KernelSet.LoadedAtStart).Select(e => e.Name).Should().BeEquivalentTo(
+            new[] { "row-gather", "rms-norm", "gate-up", "gate-up-reduce", "down", "down-reduce", "residual-add", "argmax" },
+            "the kernels an engine compiles with its first decoder are the catalog's last");
         session.Invoking(s => s.Decode(1)).Should().Throw<ObjectDisposedException>();
     }
 
