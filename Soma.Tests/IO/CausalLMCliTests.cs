@@ -136,6 +136,40 @@ public sealed class CausalLMCliTests : IDisposable
         Run("hello").Should().Contain("rc 2").And.Contain("neither tokenizer.json nor tokenizer.model");
     }
 
+    [Fact]
+    public void Chat_SavesAndResumesTheConversation()
+    {
+        var model = WriteGenerationCheckpoint();
+        string state = Path.Combine(folder, "chat.soma");
+        string Chat(string turns, params string[] extra)
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            int rc = SomaCli.Invoke(
+                ["chat", "--model", model, "--max-new-tokens", "4", "--accelerator", "cpu", .. extra], output, error, input: new StringReader(turns));
+            error.ToString().Should().BeEmpty();
+            rc.Should().Be(0);
+            return output.ToString();
+        }
+
+        string first = Chat("hello\n/save " + state + "\nworld\n/reset\n/quit\nnever read\n");
+        string resumed = Chat("world\n", "--resume", state);
+
+        first.Should().StartWith("position 0; state ").And.Contain("saved position").And.Contain("position 0" + Environment.NewLine);
+        first.Should().NotContain("never read");
+        string saved = first.Split("saved position ")[1].Split(' ')[0];
+        resumed.Should().StartWith($"position {saved}; state ");
+        Turn(resumed, 0).Should().Be(Turn(first, 1), "the resumed conversation continues exactly as the saved one did");
+    }
+
+    /// <summary>The text of turn <paramref name="index"/> in a chat's output (what precedes its "[position" line).</summary>
+    private static string Turn(string output, int index)
+    {
+        var lines = output.Split(Environment.NewLine);
+        var ends = lines.Select((l, i) => (l, i)).Where(x => x.l.StartsWith("[position ", StringComparison.Ordinal)).Select(x => x.i).ToArray();
+        return lines[ends[index] - 1];
+    }
+
     /// <summary>The generated text: what `generate` streamed before its closing line of figures.</summary>
     private static string Text(string output) => output[..output.LastIndexOf(Environment.NewLine + "prefill ", StringComparison.Ordinal)];
 
