@@ -120,7 +120,7 @@ public sealed class PerformanceModelTests
     {
         var passes = PerformanceModel.Passes(Qwen7B, 1, 4096);
         var predictions = new[] { 1e12, 2e12, 3.35e12, 4.8e12, 1e13 }
-            .Select(b => PerformanceModel.Predict(Hopper(b), Qwen7B, passes, DecodeTraffic)).ToArray();
+            .Select(b => PerformanceModel.Predict(DeviceDescription.Hopper("Hopper", b), Qwen7B, passes, DecodeTraffic)).ToArray();
 
         predictions.Select(p => p.Seconds).Should().BeInDescendingOrder().And.OnlyHaveUniqueItems();
         for (int i = 1; i < predictions.Length; i++)
@@ -156,18 +156,4 @@ public sealed class PerformanceModelTests
     /// <summary>A GPU of 10 SMs x 2048 threads, <paramref name="bandwidth"/> bytes/s and 1 PFLOPS, no shared-memory or block limit.</summary>
     private static DeviceDescription Device(double bandwidth) =>
         new("test GPU", AcceleratorType.Cuda, 10, 32, 1024, 2048, 48 * 1024, bandwidth) { PeakFp32Flops = 1e15, HostLinkBandwidth = 1e10 };
-
-    /// <summary>The H100 SXM description with another memory bandwidth.</summary>
-    private static DeviceDescription Hopper(double bandwidth)
-    {
-        var h = DeviceDescription.H100Sxm;
-        return new DeviceDescription(h.Name, h.Kind, h.Multiprocessors, h.WarpSize, h.MaxGroupSize, h.MaxThreadsPerMultiprocessor, h.SharedMemoryPerGroup, bandwidth)
-        {
-            PeakFp32Flops = h.PeakFp32Flops,
-            SharedMemoryPerMultiprocessor = h.SharedMemoryPerMultiprocessor,
-            SharedMemoryReservedPerGroup = h.SharedMemoryReservedPerGroup,
-            MaxGroupsPerMultiprocessor = h.MaxGroupsPerMultiprocessor,
-            HostLinkBandwidth = h.HostLinkBandwidth,
-        };
-    }
 }

@@ -75,16 +75,7 @@ internal sealed record DeviceDescription
     /// SM (Hopper tuning guide; CUDA programming guide, compute capability 9.0); PCIe Gen5 x16, 128 GB/s both
     /// directions together, so 64 GB/s each way (H100 datasheet).
     /// </remarks>
-    public static DeviceDescription H100Sxm { get; } = new(
-        "NVIDIA H100 SXM (spec)", AcceleratorType.Cuda, multiprocessors: 132, warpSize: 32, maxGroupSize: 1024,
-        maxThreadsPerMultiprocessor: 2048, sharedMemoryPerGroup: 48 * 1024, memoryBandwidth: 3.35e12)
-    {
-        PeakFp32Flops = 67e12,
-        SharedMemoryPerMultiprocessor = 228 * 1024,
-        SharedMemoryReservedPerGroup = 1024,
-        MaxGroupsPerMultiprocessor = 32,
-        HostLinkBandwidth = 64e9,
-    };
+    public static DeviceDescription H100Sxm { get; } = Hopper("NVIDIA H100 SXM (spec)", 3.35e12);
 
     /// <summary>
     /// NVIDIA H200 SXM (141 GB HBM3e), from NVIDIA's published specs, not measured: the same Hopper GPU as the H100
@@ -96,16 +87,7 @@ internal sealed record DeviceDescription
     /// shared memory per SM, 1 KB reserved per block, 32 resident blocks per SM); PCIe Gen5 x16, 128 GB/s both
     /// directions together, 64 GB/s each way (H200 datasheet).
     /// </remarks>
-    public static DeviceDescription H200 { get; } = new(
-        "NVIDIA H200 (spec)", AcceleratorType.Cuda, multiprocessors: 132, warpSize: 32, maxGroupSize: 1024,
-        maxThreadsPerMultiprocessor: 2048, sharedMemoryPerGroup: 48 * 1024, memoryBandwidth: 4.8e12)
-    {
-        PeakFp32Flops = 67e12,
-        SharedMemoryPerMultiprocessor = 228 * 1024,
-        SharedMemoryReservedPerGroup = 1024,
-        MaxGroupsPerMultiprocessor = 32,
-        HostLinkBandwidth = 64e9,
-    };
+    public static DeviceDescription H200 { get; } = Hopper("NVIDIA H200 (spec)", 4.8e12);
 
     /// <summary>The device's name.</summary>
     public string Name { get; }
@@ -168,6 +150,23 @@ internal sealed record DeviceDescription
         get => hostLinkBandwidth;
         init => hostLinkBandwidth = Positive(value, nameof(HostLinkBandwidth));
     }
+
+    /// <summary>
+    /// An SXM Hopper GPU (GH100 with 132 SMs, compute capability 9.0, PCIe Gen5 x16: the numbers of <see cref="H100Sxm"/>
+    /// and <see cref="H200"/>, which differ only in memory) named <paramref name="name"/> with <paramref name="memoryBandwidth"/>.
+    /// </summary>
+    /// <param name="name">The description's name.</param>
+    /// <param name="memoryBandwidth">Peak device-memory bandwidth in bytes per second.</param>
+    public static DeviceDescription Hopper(string name, double memoryBandwidth) => new(
+        name, AcceleratorType.Cuda, multiprocessors: 132, warpSize: 32, maxGroupSize: 1024,
+        maxThreadsPerMultiprocessor: 2048, sharedMemoryPerGroup: 48 * 1024, memoryBandwidth)
+    {
+        PeakFp32Flops = 67e12,
+        SharedMemoryPerMultiprocessor = 228 * 1024,
+        SharedMemoryReservedPerGroup = 1024,
+        MaxGroupsPerMultiprocessor = 32,
+        HostLinkBandwidth = 64e9,
+    };
 
     /// <summary>The description of a live accelerator: the one place launch planning reads an accelerator's numbers.</summary>
     /// <param name="accelerator">The accelerator.</param>
