@@ -10,6 +10,12 @@ namespace Soma.Internal;
 /// </summary>
 internal sealed record DeviceDescription
 {
+    private readonly double? peakFp32Flops;
+    private readonly int? sharedMemoryPerMultiprocessor;
+    private readonly int sharedMemoryReservedPerGroup;
+    private readonly int? maxGroupsPerMultiprocessor;
+    private readonly double? hostLinkBandwidth;
+
     /// <summary>A description of a device; every count must be possible, or an <see cref="ArgumentException"/> names the value.</summary>
     /// <param name="name">The device's name (not blank).</param>
     /// <param name="kind">The accelerator type; <see cref="AcceleratorType.CPU"/> plans for ILGPU's CPU accelerator, any other type for a GPU.</param>
@@ -62,18 +68,26 @@ internal sealed record DeviceDescription
     /// per-block limit (cudaDevAttrMaxSharedMemoryPerBlock) that ILGPU reports as MaxSharedMemoryPerGroup (the 227 KB
     /// opt-in is not used by ILGPU).
     /// </summary>
-    public static DeviceDescription H100Sxm { get; } = new(
-        "NVIDIA H100 SXM (spec)", AcceleratorType.Cuda, multiprocessors: 132, warpSize: 32, maxGroupSize: 1024,
-        maxThreadsPerMultiprocessor: 2048, sharedMemoryPerGroup: 48 * 1024, memoryBandwidth: 3.35e12);
+    /// <remarks>
+    /// The numbers only the performance model reads (<see cref="PerformanceModel"/>), also NVIDIA's published specs:
+    /// 67 TFLOPS FP32 (H100 datasheet, SXM column; the kernels' fp32 FMAs run on the CUDA cores, not the tensor
+    /// cores); 228 KB shared memory per SM, of which 1 KB is reserved per block, and at most 32 resident blocks per
+    /// SM (Hopper tuning guide; CUDA programming guide, compute capability 9.0); PCIe Gen5 x16, 128 GB/s both
+    /// directions together, so 64 GB/s each way (H100 datasheet).
+    /// </remarks>
+    public static DeviceDescription H100Sxm { get; } = Hopper("NVIDIA H100 SXM (spec)", 3.35e12);
 
     /// <summary>
     /// NVIDIA H200 SXM (141 GB HBM3e), from NVIDIA's published specs, not measured: the same Hopper GPU as the H100
     /// SXM (132 SMs, compute capability 9.0: warp 32, 1024 threads per block, 2048 threads per SM, 48 KB shared memory
     /// per block as ILGPU reports it) with 4.8 TB/s memory bandwidth (H200 datasheet, SXM column).
     /// </summary>
-    public static DeviceDescription H200 { get; } = new(
-        "NVIDIA H200 (spec)", AcceleratorType.Cuda, multiprocessors: 132, warpSize: 32, maxGroupSize: 1024,
-        maxThreadsPerMultiprocessor: 2048, sharedMemoryPerGroup: 48 * 1024, memoryBandwidth: 4.8e12);
+    /// <remarks>
+    /// For the performance model: 67 TFLOPS FP32 (H200 datasheet, SXM column); the same SMs as the H100 (228 KB
+    /// shared memory per SM, 1 KB reserved per block, 32 resident blocks per SM); PCIe Gen5 x16, 128 GB/s both
+    /// directions together, 64 GB/s each way (H200 datasheet).
+    /// </remarks>
+    public static DeviceDescription H200 { get; } = Hopper("NVIDIA H200 (spec)", 4.8e12);
 
     /// <summary>The device's name.</summary>
     public string Name { get; }
@@ -102,6 +116,58 @@ internal sealed record DeviceDescription
     /// <summary>Peak device-memory bandwidth in bytes per second; null when unknown (the CPU accelerator, OpenCL).</summary>
     public double? MemoryBandwidth { get; }
 
+    /// <summary>Peak fp32 FLOPs per second on the CUDA cores (a multiply-add counts 2); null when unknown. Only the performance model reads it.</summary>
+    public double? PeakFp32Flops
+    {
+        get => peakFp32Flops;
+        init => peakFp32Flops = Positive(value, nameof(PeakFp32Flops));
+    }
+
+    /// <summary>Shared memory of one multiprocessor, in bytes, shared by its resident groups; null when unknown. Only the performance model reads it.</summary>
+    public int? SharedMemoryPerMultiprocessor
+    {
+        get => sharedMemoryPerMultiprocessor;
+        init => sharedMemoryPerMultiprocessor = value is { } v ? AtLeast(v, SharedMemoryPerGroup, nameof(SharedMemoryPerMultiprocessor)) : null;
+    }
+
+    /// <summary>Shared memory the device reserves for each resident group besides what the group asks for, in bytes (&gt;= 0; 0 unless given).</summary>
+    public int SharedMemoryReservedPerGroup
+    {
+        get => sharedMemoryReservedPerGroup;
+        init => sharedMemoryReservedPerGroup = AtLeast(value, 0, nameof(SharedMemoryReservedPerGroup));
+    }
+
+    /// <summary>Most groups resident on one multiprocessor whatever their size; null when unknown. Only the performance model reads it.</summary>
+    public int? MaxGroupsPerMultiprocessor
+    {
+        get => maxGroupsPerMultiprocessor;
+        init => maxGroupsPerMultiprocessor = value is { } v ? AtLeast(v, 1, nameof(MaxGroupsPerMultiprocessor)) : null;
+    }
+
+    /// <summary>Host-to-device (and device-to-host) bandwidth one way, in bytes per second; null when unknown. Only the performance model reads it.</summary>
+    public double? HostLinkBandwidth
+    {
+        get => hostLinkBandwidth;
+        init => hostLinkBandwidth = Positive(value, nameof(HostLinkBandwidth));
+    }
+
+    /// <summary>
+    /// An SXM Hopper GPU (GH100 with 132 SMs, compute capability 9.0, PCIe Gen5 x16: the numbers of <see cref="H100Sxm"/>
+    /// and <see cref="H200"/>, which differ only in memory) named <paramref name="name"/> with <paramref name="memoryBandwidth"/>.
+    /// </summary>
+    /// <param name="name">The description's name.</param>
+    /// <param name="memoryBandwidth">Peak device-memory bandwidth in bytes per second.</param>
+    public static DeviceDescription Hopper(string name, double memoryBandwidth) => new(
+        name, AcceleratorType.Cuda, multiprocessors: 132, warpSize: 32, maxGroupSize: 1024,
+        maxThreadsPerMultiprocessor: 2048, sharedMemoryPerGroup: 48 * 1024, memoryBandwidth)
+    {
+        PeakFp32Flops = 67e12,
+        SharedMemoryPerMultiprocessor = 228 * 1024,
+        SharedMemoryReservedPerGroup = 1024,
+        MaxGroupsPerMultiprocessor = 32,
+        HostLinkBandwidth = 64e9,
+    };
+
     /// <summary>The description of a live accelerator: the one place launch planning reads an accelerator's numbers.</summary>
     /// <param name="accelerator">The accelerator.</param>
     /// <param name="memoryBandwidth">Its peak bandwidth in bytes per second (<see cref="SomaDeviceInfo.PeakBandwidth"/>), or null when unknown.</param>
@@ -114,6 +180,12 @@ internal sealed record DeviceDescription
         accelerator.MaxNumThreadsPerMultiprocessor,
         accelerator.MaxSharedMemoryPerGroup,
         memoryBandwidth);
+
+    /// <summary>The value when null or finite and &gt; 0, else an <see cref="ArgumentOutOfRangeException"/> naming <paramref name="name"/>.</summary>
+    private static double? Positive(double? value, string name) =>
+        value is { } v && !(v > 0 && double.IsFinite(v))
+            ? throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number > 0, or null when unknown.")
+            : value;
 
     /// <summary>The value, or an <see cref="ArgumentOutOfRangeException"/> naming <paramref name="name"/> when it is below <paramref name="min"/>.</summary>
     private static int AtLeast(int value, int min, string name) =>

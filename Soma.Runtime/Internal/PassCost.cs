@@ -32,10 +32,22 @@ internal sealed class PassCost
     private PassCost(int kernels)
     {
         Launches = new int[kernels];
+        KernelBytesRead = new long[kernels];
+        KernelBytesWritten = new long[kernels];
+        KernelFlops = new long[kernels];
     }
 
     /// <summary>Launches of the pass (without its commit) per kernel, indexed like <see cref="KernelCatalog.All"/>.</summary>
     public int[] Launches { get; }
+
+    /// <summary>Device bytes each kernel's launches in the pass must read, indexed like <see cref="Launches"/> (the commit's are <see cref="CommitBytes"/>).</summary>
+    public long[] KernelBytesRead { get; }
+
+    /// <summary>Device bytes each kernel's launches in the pass must write, indexed like <see cref="Launches"/>.</summary>
+    public long[] KernelBytesWritten { get; }
+
+    /// <summary>FLOPs of each kernel's launches in the pass, indexed like <see cref="Launches"/>.</summary>
+    public long[] KernelFlops { get; }
 
     /// <summary>Device bytes the pass's launches (without the commit) must read.</summary>
     public long BytesRead { get; private set; }
@@ -117,7 +129,9 @@ internal sealed class PassCost
     /// <summary>Counts one launch of <paramref name="kernel"/> with its bytes and FLOPs.</summary>
     private void Add(string kernel, long read, long written, long flops)
     {
-        Launches[Index(kernel)]++;
+        int i = Index(kernel);
+        Launches[i]++;
+        (KernelBytesRead[i], KernelBytesWritten[i], KernelFlops[i]) = (KernelBytesRead[i] + read, KernelBytesWritten[i] + written, KernelFlops[i] + flops);
         BytesRead += read;
         BytesWritten += written;
         Flops += flops;
