@@ -10,19 +10,12 @@ internal static class StateCommit
 {
     // ring[slot, (p0+i) mod W] = (k, v)[start+i] for i >= n - W; field[slot] = final[s] (when writeField);
     // launch: any explicit group shape, grid-stride over (segment, last min(W, longest segment) rows, Hkv*dh), then (segment, Hkv*dh).
-    public static void Kernel(
-        SegmentArgs seg,
-        ArrayView<float> kRotated,
-        ArrayView<float> v,
-        ArrayView<double> final,
-        ArrayView<float> ringK,
-        ArrayView<float> ringV,
-        ArrayView<double> field,
-        int channels,
-        int window,
-        int rowsPerSegment,
-        int writeField)
+    public static void Kernel(CommitArgs a)
     {
+        var seg = a.Segments;
+        int channels = a.Channels;
+        int window = a.Window;
+        int rowsPerSegment = a.RowsPerSegment;
         int stride = Grid.DimX * Group.DimX;
         int ringItems = seg.Count * rowsPerSegment * channels;
         for (int e = Grid.GlobalIndex.X; e < ringItems; e += stride)
@@ -42,14 +35,14 @@ internal static class StateCommit
             int row = (seg.Start[s] + i) * channels + c;
             int ringSlot = (int)((seg.Position[s] + i) % window);
             int dst = (seg.Slot[s] * window + ringSlot) * channels + c;
-            ringK[dst] = kRotated[row];
-            ringV[dst] = v[row];
+            a.RingK[dst] = a.KRotated[row];
+            a.RingV[dst] = a.V[row];
         }
 
-        for (int e = Grid.GlobalIndex.X; writeField != 0 && e < seg.Count * channels; e += stride)
+        for (int e = Grid.GlobalIndex.X; a.WriteField != 0 && e < seg.Count * channels; e += stride)
         {
             int s = e / channels;
-            field[seg.Slot[s] * channels + e % channels] = final[e];
+            a.Field[seg.Slot[s] * channels + e % channels] = a.Final[e];
         }
     }
 }

@@ -16,35 +16,32 @@ internal static class KernelCatalog
     /// <summary>The ILGPU optimisation level the engine compiles kernels at.</summary>
     public const OptimizationLevel EngineOptimization = OptimizationLevel.O1;
 
-    /// <summary>QKV projection (with bias, RoPE and the ring write folded in).</summary>
-    public static Action<QkvProjectionArgs> Qkv => Projection.QkvKernel;
+    /// <summary>QKV projection: the shared tile loop with the bias, head split and RoPE epilogue.</summary>
+    public static Action<ProjectionArgs, BiasRopeEpilogue> Qkv => Projection.TileKernel<BiasRopeEpilogue>;
 
-    /// <summary>Plain projection (the output projection).</summary>
-    public static Action<LinearArgs> Linear => Projection.LinearKernel;
+    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv"/>, with the same epilogue.</summary>
+    public static Action<ProjectionArgs, BiasRopeEpilogue> QkvReduce => SplitKReduce.Kernel<BiasRopeEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv"/>.</summary>
-    public static Action<QkvProjectionArgs> QkvReduce => Projection.QkvReduceKernel;
+    /// <summary>Plain projection (the output projection): the shared tile loop with the bias epilogue.</summary>
+    public static Action<ProjectionArgs, BiasEpilogue> Linear => Projection.TileKernel<BiasEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Linear"/>.</summary>
-    public static Action<LinearArgs> LinearReduce => Projection.LinearReduceKernel;
+    /// <summary>Reduce of the split-K partial sums of <see cref="Linear"/>, with the same epilogue.</summary>
+    public static Action<ProjectionArgs, BiasEpilogue> LinearReduce => SplitKReduce.Kernel<BiasEpilogue>;
 
     /// <summary>RoPE cos/sin table for the call's positions.</summary>
-    public static Action<ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int> RopeTable =>
-        RopeAngles.TableKernel;
+    public static Action<RopeTableArgs> RopeTable => RopeAngles.TableKernel;
 
     /// <summary>The field recurrence over a segment's tokens.</summary>
-    public static Action<SegmentArgs, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int> FieldScan =>
-        Kernels.FieldScan.ScanKernel;
+    public static Action<FieldScanArgs> FieldScan => Kernels.FieldScan.ScanKernel;
 
     /// <summary>Near-field (ring) attention plus the field term.</summary>
-    public static Action<AttentionArgs, SegmentArgs> Attention => NearFieldAttention.Kernel;
+    public static Action<AttentionArgs, AttentionTiling, SegmentArgs> Attention => NearFieldAttention.Kernel;
 
     /// <summary>Combine of the split-window partial softmax states of <see cref="Attention"/>.</summary>
-    public static Action<AttentionArgs> AttentionCombine => NearFieldAttention.CombineKernel;
+    public static Action<AttentionArgs, AttentionTiling> AttentionCombine => SoftmaxCombine.Kernel;
 
     /// <summary>Commit of ring rows and the field into the session state.</summary>
-    public static Action<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int> Commit =>
-        StateCommit.Kernel;
+    public static Action<CommitArgs> Commit => StateCommit.Kernel;
 
     /// <summary>Every kernel with a short file-safe name, in launch order of a layer call.</summary>
     public static ReadOnlyCollection<Entry> All { get; } = Array.AsReadOnly(new Entry[]

@@ -1,46 +1,45 @@
-using ILGPU;
 using ILGPU.Runtime;
 using Soma.Kernels;
 
 namespace Soma.Internal;
 
-/// <summary>Every Soma kernel of <see cref="KernelCatalog"/>, compiled and loaded once per engine.</summary>
+/// <summary>
+/// Every Soma kernel of <see cref="KernelCatalog"/>, compiled and loaded once per engine, behind typed launchers
+/// that take the plan's entry for their launch (<see cref="LaunchPlan"/>): for example
+/// <c>kernels.Qkv.Launch(stream, plan.Qkv, operands, epilogue)</c> runs the QKV tile loop and, when the plan splits K, its reduce.
+/// </summary>
 internal sealed class KernelSet
 {
+    /// <summary>Compiles and loads every kernel on <paramref name="accelerator"/>.</summary>
+    /// <param name="accelerator">The engine's accelerator.</param>
+    public KernelSet(Accelerator accelerator)
+    {
+        Qkv = new(accelerator, KernelCatalog.Qkv, KernelCatalog.QkvReduce);
+        Linear = new(accelerator, KernelCatalog.Linear, KernelCatalog.LinearReduce);
+        Attention = new(accelerator);
+        RopeTable = new(accelerator, KernelCatalog.RopeTable);
+        FieldScan = new(accelerator, KernelCatalog.FieldScan);
+        Commit = new(accelerator, KernelCatalog.Commit);
+    }
+
     /// <summary>How many kernels the constructor compiles and loads (for the engine's log line).</summary>
     public static int Count => KernelCatalog.All.Count;
 
-    public KernelSet(Accelerator accelerator)
-    {
-        Qkv = accelerator.LoadKernel<QkvProjectionArgs>(KernelCatalog.Qkv);
-        Linear = accelerator.LoadKernel<LinearArgs>(KernelCatalog.Linear);
-        QkvReduce = accelerator.LoadKernel<QkvProjectionArgs>(KernelCatalog.QkvReduce);
-        LinearReduce = accelerator.LoadKernel<LinearArgs>(KernelCatalog.LinearReduce);
-        RopeTable = accelerator.LoadKernel<ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int>(
-            KernelCatalog.RopeTable);
-        FieldScan = accelerator.LoadKernel<SegmentArgs, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int>(
-            KernelCatalog.FieldScan);
-        Attention = accelerator.LoadKernel<AttentionArgs, SegmentArgs>(KernelCatalog.Attention);
-        AttentionCombine = accelerator.LoadKernel<AttentionArgs>(KernelCatalog.AttentionCombine);
-        Commit = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int>(
-            KernelCatalog.Commit);
-    }
+    /// <summary>The fused QKV projection (bias, head split, RoPE) and its split-K reduce.</summary>
+    public ProjectionLauncher<BiasRopeEpilogue> Qkv { get; }
 
-    public Action<AcceleratorStream, KernelConfig, QkvProjectionArgs> Qkv { get; }
+    /// <summary>The output projection (bias) and its split-K reduce.</summary>
+    public ProjectionLauncher<BiasEpilogue> Linear { get; }
 
-    public Action<AcceleratorStream, KernelConfig, LinearArgs> Linear { get; }
+    /// <summary>Near-field attention and its split combine.</summary>
+    public AttentionLauncher Attention { get; }
 
-    public Action<AcceleratorStream, KernelConfig, QkvProjectionArgs> QkvReduce { get; }
+    /// <summary>The RoPE cos/sin table.</summary>
+    public KernelLauncher<RopeTableArgs> RopeTable { get; }
 
-    public Action<AcceleratorStream, KernelConfig, LinearArgs> LinearReduce { get; }
+    /// <summary>The field scan.</summary>
+    public KernelLauncher<FieldScanArgs> FieldScan { get; }
 
-    public Action<AcceleratorStream, KernelConfig, ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int> RopeTable { get; }
-
-    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int> FieldScan { get; }
-
-    public Action<AcceleratorStream, KernelConfig, AttentionArgs, SegmentArgs> Attention { get; }
-
-    public Action<AcceleratorStream, KernelConfig, AttentionArgs> AttentionCombine { get; }
-
-    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int> Commit { get; }
+    /// <summary>The commit of ring rows and field.</summary>
+    public KernelLauncher<CommitArgs> Commit { get; }
 }

@@ -57,14 +57,16 @@ internal sealed class PassLauncher
         layer.OnStage(Stage.Rope);
         if (plan.Rope)
         {
-            k.RopeTable(stream, plan.RopeConfig, ws.Positions, weights.InverseFrequencies.View, ws.Cos.View, ws.Sin.View, n, dh / 2);
+            var rope = new RopeTableArgs
+            {
+                Positions = ws.Positions, InverseFrequencies = weights.InverseFrequencies.View, Cos = ws.Cos.View, Sin = ws.Sin.View, Tokens = n, Half = dh / 2,
+            };
+            k.RopeTable.Launch(stream, plan.RopeConfig, rope);
         }
 
         layer.OnStage(Stage.Qkv);
-        var qkv = new QkvProjectionArgs
+        var qkv = new BiasRopeEpilogue
         {
-            X = io.X.View,
-            WeightT = weights.QkvT.View,
             Bias = weights.QkvBias.View,
             Cos = ws.Cos.View,
             Sin = ws.Sin.View,
@@ -72,35 +74,39 @@ internal sealed class PassLauncher
             KRotated = ws.KRotated.View,
             KRaw = ws.KRaw.View,
             V = ws.V.View,
-            Tokens = n,
-            ModelDim = o.ModelDim,
             Heads = o.Heads,
             KvHeads = o.KvHeads,
             HeadDim = dh,
             Rope = plan.Rope ? 1 : 0,
-            Tiling = plan.QkvTiling,
-            Partial = plan.QkvPartial > 0 ? ws.EnsureProjectionPartial(engine, plan.QkvPartial) : default,
         };
-        k.Qkv(stream, plan.QkvConfig, qkv);
-        if (plan.QkvPartial > 0)
+        var qkvOperands = new ProjectionArgs
         {
-            k.QkvReduce(stream, plan.QkvReduceConfig, qkv);
-        }
+            X = io.X.View,
+            WeightT = weights.QkvT.View,
+            Rows = n,
+            Inner = o.ModelDim,
+            Outer = qkv.Columns,
+            Partial = plan.Qkv.IsSplit ? ws.EnsureProjectionPartial(engine, plan.Qkv.PartialFloats) : default,
+        };
+        k.Qkv.Launch(stream, plan.Qkv, qkvOperands, qkv);
 
         layer.OnStage(Stage.Scan);
         if (plan.Scan)
         {
-            k.FieldScan(
-                stream, plan.ScanConfig, seg, store.Field.View, weights.Gamma.View, ws.KRaw.View, ws.FieldPrev.View, ws.FieldFinal.View, channels, dh);
+            var scan = new FieldScanArgs
+            {
+                Segments = seg, Field = store.Field.View, Gamma = weights.Gamma.View, KRaw = ws.KRaw.View, Prev = ws.FieldPrev.View,
+                Final = ws.FieldFinal.View, Channels = channels, HeadDim = dh,
+            };
+            k.FieldScan.Launch(stream, plan.ScanConfig, scan);
         }
 
         layer.OnStage(Stage.Attention);
-        if (plan.AttentionPartials > 0)
+        if (plan.Attention.IsSplit)
         {
-            ws.EnsurePartials(engine, plan.AttentionPartials, dh);
+            ws.EnsurePartials(engine, plan.Attention.Partials, dh);
         }
 
-        var shapes = engine.Shapes;
         var attention = new AttentionArgs
         {
             Q = ws.Q.View,
@@ -119,39 +125,24 @@ internal sealed class PassLauncher
             Window = ringWindow,
             FarField = plan.Scan ? 1 : 0,
             IncludeCurrent = o.IncludeCurrent ? 1 : 0,
-            TileKeys = shapes.TileKeys,
-            HeadsPerGroup = headsPerGroup,
             Scale = (float)o.Scale,
-            StageTiles = shapes.StageAttentionTiles ? 1 : 0,
-            Splits = plan.AttentionSplits,
             PartialMax = ws.PartialMax?.View ?? default,
             PartialSum = ws.PartialSum?.View ?? default,
             PartialAcc = ws.PartialAcc?.View ?? default,
         };
-        k.Attention(stream, plan.AttentionConfig, attention, seg);
-        if (plan.AttentionSplits > 1)
-        {
-            k.AttentionCombine(stream, plan.CombineConfig, attention);
-        }
+        k.Attention.Launch(stream, plan.Attention, attention, seg);
 
         layer.OnStage(Stage.Output);
-        var output = new LinearArgs
+        var output = new ProjectionArgs
         {
             X = ws.O.View,
             WeightT = weights.OutT.View,
-            Bias = weights.OutBias.View,
-            Y = io.Y.View,
             Rows = n,
             Inner = o.Heads * dh,
             Outer = o.ModelDim,
-            Tiling = plan.OutTiling,
-            Partial = plan.OutPartial > 0 ? ws.EnsureProjectionPartial(engine, plan.OutPartial) : default,
+            Partial = plan.Output.IsSplit ? ws.EnsureProjectionPartial(engine, plan.Output.PartialFloats) : default,
         };
-        k.Linear(stream, plan.OutConfig, output);
-        if (plan.OutPartial > 0)
-        {
-            k.LinearReduce(stream, plan.OutReduceConfig, output);
-        }
+        k.Linear.Launch(stream, plan.Output, output, new BiasEpilogue { Bias = weights.OutBias.View, Y = io.Y.View, Outer = o.ModelDim });
 
         Log.PassPlanned(
             engine.LayerLogger, n, pass.Slots.Length, plan.QkvTiling.ChunkK, plan.QkvTiling.KSlices, plan.OutTiling.ChunkK, plan.OutTiling.KSlices,
@@ -169,8 +160,12 @@ internal sealed class PassLauncher
         layer.OnStage(Stage.Commit);
         counters.AddCommit(plan.Cost);
         int channels = o.KvHeads * o.HeadDim;
-        engine.Kernels.Commit(
-            stream, plan.CommitConfig, ws.SegmentArgsFor(pass.Slots.Length), ws.KRotated.View, ws.V.View, ws.FieldFinal.View, store.RingK.View,
-            store.RingV.View, store.Field.View, channels, ringWindow, plan.Key.CommitRows, plan.Scan ? 1 : 0);
+        var commit = new CommitArgs
+        {
+            Segments = ws.SegmentArgsFor(pass.Slots.Length), KRotated = ws.KRotated.View, V = ws.V.View, Final = ws.FieldFinal.View,
+            RingK = store.RingK.View, RingV = store.RingV.View, Field = store.Field.View, Channels = channels, Window = ringWindow,
+            RowsPerSegment = plan.Key.CommitRows, WriteField = plan.Scan ? 1 : 0,
+        };
+        engine.Kernels.Commit.Launch(stream, plan.CommitConfig, commit);
     }
 }

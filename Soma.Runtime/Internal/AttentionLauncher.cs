@@ -1,0 +1,37 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Soma.Kernels;
+
+namespace Soma.Internal;
+
+/// <summary>
+/// Near-field attention and its split combine (<see cref="NearFieldAttention"/>, <see cref="SoftmaxCombine"/>),
+/// launched as an <see cref="AttentionLaunch"/> says.
+/// </summary>
+internal sealed class AttentionLauncher
+{
+    private readonly Action<AcceleratorStream, KernelConfig, AttentionArgs, AttentionTiling, SegmentArgs> attention;
+    private readonly Action<AcceleratorStream, KernelConfig, AttentionArgs, AttentionTiling> combine;
+
+    /// <summary>Loads both kernels on <paramref name="accelerator"/>.</summary>
+    /// <param name="accelerator">The accelerator.</param>
+    public AttentionLauncher(Accelerator accelerator)
+    {
+        attention = accelerator.LoadKernel(KernelCatalog.Attention);
+        combine = accelerator.LoadKernel(KernelCatalog.AttentionCombine);
+    }
+
+    /// <summary>Enqueues attention over <paramref name="args"/> as <paramref name="launch"/> plans it, then the combine when split.</summary>
+    /// <param name="stream">The stream.</param>
+    /// <param name="launch">The plan's entry.</param>
+    /// <param name="args">Inputs and outputs (partial buffers at least <see cref="AttentionLaunch.Partials"/> states when split).</param>
+    /// <param name="segments">The launch's segments.</param>
+    public void Launch(AcceleratorStream stream, AttentionLaunch launch, in AttentionArgs args, SegmentArgs segments)
+    {
+        attention(stream, launch.Config, args, launch.Tiling, segments);
+        if (launch.IsSplit)
+        {
+            combine(stream, launch.CombineConfig, args, launch.Tiling);
+        }
+    }
+}
