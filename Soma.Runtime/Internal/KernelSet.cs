@@ -10,6 +10,8 @@ namespace Soma.Internal;
 /// </summary>
 internal sealed class KernelSet
 {
+    private readonly Dictionary<string, Kernel> compiled;
+
     /// <summary>Compiles and loads every kernel on <paramref name="accelerator"/>.</summary>
     /// <param name="accelerator">The engine's accelerator.</param>
     public KernelSet(Accelerator accelerator)
@@ -20,6 +22,18 @@ internal sealed class KernelSet
         RopeTable = new(accelerator, KernelCatalog.RopeTable);
         FieldScan = new(accelerator, KernelCatalog.FieldScan);
         Commit = new(accelerator, KernelCatalog.Commit);
+        compiled = new Dictionary<string, Kernel>
+        {
+            ["rope-table"] = RopeTable.Kernel,
+            ["qkv"] = Qkv.Tile,
+            ["qkv-reduce"] = Qkv.Reduce,
+            ["field-scan"] = FieldScan.Kernel,
+            ["attention"] = Attention.Kernel,
+            ["attention-combine"] = Attention.Combine,
+            ["linear"] = Linear.Tile,
+            ["linear-reduce"] = Linear.Reduce,
+            ["commit"] = Commit.Kernel,
+        };
     }
 
     /// <summary>How many kernels the constructor compiles and loads (for the engine's log line).</summary>
@@ -42,4 +56,9 @@ internal sealed class KernelSet
 
     /// <summary>The commit of ring rows and field.</summary>
     public KernelLauncher<CommitArgs> Commit { get; }
+
+    /// <summary>The compiled kernel named <paramref name="name"/> in <see cref="KernelCatalog.All"/>.</summary>
+    /// <param name="name">The kernel's name.</param>
+    /// <exception cref="KeyNotFoundException">No kernel has that name.</exception>
+    public Kernel Compiled(string name) => compiled[name];
 }

@@ -25,6 +25,12 @@ internal sealed class ProjectionLauncher<TEpilogue>
         this.reduce = accelerator.LoadKernel(reduce);
     }
 
+    /// <summary>The compiled tile loop (for occupancy estimates).</summary>
+    public Kernel Tile => tile.GetKernel();
+
+    /// <summary>The compiled split-K reduce.</summary>
+    public Kernel Reduce => reduce.GetKernel();
+
     /// <summary>
     /// Enqueues the projection as <paramref name="launch"/> plans it: the tile loop, then the reduce when split. The
     /// operands' tiling is the entry's (whatever <paramref name="operands"/> holds).

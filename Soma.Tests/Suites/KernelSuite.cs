@@ -65,8 +65,8 @@ public abstract class KernelSuite : IDisposable
         var stream = Engine.Accelerator.DefaultStream;
         var shapes = Engine.Shapes;
         var table = new RopeTableArgs { Positions = Upload(positions).View, InverseFrequencies = Upload(inv).View, Cos = cos.View, Sin = sin.View, Tokens = n, Half = half };
-        Engine.Kernels.RopeTable.Launch(stream, shapes.Elements(n * half), table);
-        var launch = shapes.Projection(n, d, m, Tiling(tiling, d));
+        Engine.Kernels.RopeTable.Launch(stream, shapes.Elements("rope-table", n * half), table);
+        var launch = shapes.Projection("qkv", n, d, m, Tiling(tiling, d));
         var epilogue = new BiasRopeEpilogue
         {
             Bias = Upload(bias).View, Cos = cos.View, Sin = sin.View, Q = qOut.View, KRotated = kRot.View, KRaw = kRaw.View, V = v.View,
@@ -111,7 +111,7 @@ public abstract class KernelSuite : IDisposable
 
         var y = Alloc<float>(rows * outer);
         var shapes = Engine.Shapes;
-        var launch = shapes.Projection(rows, inner, outer, Tiling(tiling, inner));
+        var launch = shapes.Projection("linear", rows, inner, outer, Tiling(tiling, inner));
         var operands = new ProjectionArgs
         {
             X = Upload(x).View, WeightT = Upload(weightT).View, Rows = rows, Inner = inner, Outer = outer,
@@ -153,7 +153,7 @@ public abstract class KernelSuite : IDisposable
             Channels = channels, HeadDim = dh,
         };
         Engine.Kernels.FieldScan.Launch(
-            Engine.Accelerator.DefaultStream, Engine.Shapes.GroupsWithDoubles(lengths.Length * channels, FieldScan.SharedDoubles(Engine.Shapes.GroupSize)), scan);
+            Engine.Accelerator.DefaultStream, Engine.Shapes.GroupsWithDoubles("field-scan", lengths.Length * channels, FieldScan.SharedDoubles(Engine.Shapes.GroupSize)), scan);
 
         var prevs = Download(prev);
         var finals = Download(final);
@@ -268,7 +268,7 @@ public abstract class KernelSuite : IDisposable
             Segments = Segments(segSlot, segStart, segLength, segFirst), KRotated = Upload(k).View, V = Upload(v).View, Final = Upload(final).View,
             RingK = ringK.View, RingV = ringV.View, Field = field.View, Channels = channels, Window = window, RowsPerSegment = window, WriteField = 1,
         };
-        Engine.Kernels.Commit.Launch(stream, Engine.Shapes.Elements(slots * window * channels), commit);
+        Engine.Kernels.Commit.Launch(stream, Engine.Shapes.Elements("commit", slots * window * channels), commit);
 
         var expectedK = new float[slots * window * channels];
         for (int s = 0; s < 2; s++)

@@ -1,0 +1,87 @@
+using ILGPU.Runtime;
+using Soma.Internal;
+
+namespace Soma.Tests;
+
+/// <summary>
+/// Occupancy sizes the plans: a description's limits (threads, groups and shared memory per multiprocessor), or
+/// ILGPU's estimate of the compiled kernels on a live accelerator; grids and splits follow whichever the plan is given.
+/// </summary>
+public sealed class OccupancyTests
+{
+    /// <summary>The attention layer of Qwen2.5-7B with W = 256 (as in <see cref="DeviceDescriptionTests"/>).</summary>
+    private static readonly SomaLayerOptions Qwen7B =
+        new(modelDim: 3584, heads: 28, kvHeads: 4, headDim: 128, window: 256, includeCurrent: true, ropeTheta: 1000000.0, maxChunkTokens: 1024);
+
+    [Theory]
+    [InlineData(128, 0, 16)] // 2048 threads / 128
+    [InlineData(1024, 0, 2)] // 2048 threads / 1024
+    [InlineData(32, 0, 32)] // 64 by threads, but at most 32 groups per SM
+    [InlineData(128, 16 * 1024, 13)] // 228 KB / (16 KB + 1 KB reserved)
+    [InlineData(128, 6133 * 4, 9)] // the Qwen attention group: 228 KB / (24532 + 1024) B
+    [InlineData(128, 48 * 1024, 4)] // the most a group may take: 228 KB / 49 KB
+    public void HopperDescription_LimitsGroupsByThreadsGroupsAndSharedMemory(int groupSize, int sharedBytes, int expected)
+    {
+        DeviceDescription.H100Sxm.GroupsPerMultiprocessor("attention", groupSize, sharedBytes).Should().Be(expected);
+        DeviceDescription.H200.GroupsPerMultiprocessor("qkv", groupSize, sharedBytes).Should().Be(expected);
+    }
+
+    [Fact]
+    public void DescriptionWithoutPerMultiprocessorLimits_IsBoundByThreadsOnly()
+    {
+        var device = new DeviceDescription("x", AcceleratorType.Cuda, 10, 32, 1024, 2048, 48 * 1024, null);
+        device.GroupsPerMultiprocessor("attention", 128, 48 * 1024).Should().Be(16);
+    }
+
+    [Fact]
+    public void PlanFollowsTheOccupancyItIsGiven_NotThreadCounts()
+    {
+        // A device whose kernels keep one group per SM resident (as heavy register use would): the QKV projection of a
+        // decode step then needs only 132 groups: ceil(132 / 36 column tiles) = 4 slices of 896 inputs (512-wide chunks),
+        // and element launches take at most 4 x 132 groups.
+        var one = new FixedOccupancy(1);
+        var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1), occupancy: one);
+        plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 512, ColumnsPerThread = 1, KSlices = 4 });
+        plan.Qkv.Config.GridDim.X.Should().Be(144);
+        plan.Qkv.GroupsPerMultiprocessor.Should().Be(1);
+        plan.Attention.GroupsPerMultiprocessor.Should().Be(1);
+        one.Asked.Should().Contain(new[] { "qkv", "attention", "linear", "rope-table", "field-scan", "commit" });
+
+        var prefill = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1024, 1, 256, 256), occupancy: one);
+        prefill.CommitConfig.GridDim.X.Should().Be(4 * 132);
+        prefill.Attention.Config.GridDim.X.Should().Be(4 * 132);
+
+        // The description's own limits give the plan DeviceDescriptionTests spells out.
+        var described = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1));
+        described.Qkv.Tiling.KSlices.Should().Be(56);
+    }
+
+    [Fact]
+    public void LiveOccupancy_IsIlgpusEstimateOfEachCompiledKernel()
+    {
+        using var engine = SomaEngine.Create(new SomaEngineOptions(SomaAcceleratorKind.Cpu));
+        var live = new LiveOccupancy(engine.Accelerator, engine.Kernels, DeviceDescription.H100Sxm);
+        int group = engine.Shapes.GroupSize;
+        foreach (var kernel in KernelCatalog.All)
+        {
+            int expected = engine.Accelerator.EstimateMaxActiveGroupsPerMultiprocessor(engine.Kernels.Compiled(kernel.Name), group, 256);
+            live.GroupsPerMultiprocessor(kernel.Name, group, 256).Should().Be(expected, kernel.Name);
+        }
+
+        // The CPU engine plans from its description: ILGPU's CPU estimate is its simulated threads over the group size,
+        // device-wide rather than per multiprocessor.
+        engine.Occupancy.Should().BeOfType<DeviceDescription>();
+    }
+
+    /// <summary>An occupancy of <paramref name="groups"/> for every kernel, recording which kernels were asked about.</summary>
+    private sealed class FixedOccupancy(int groups) : IOccupancy
+    {
+        public List<string> Asked { get; } = new();
+
+        public int GroupsPerMultiprocessor(string kernel, int groupSize, int sharedBytes)
+        {
+            Asked.Add(kernel);
+            return groups;
+        }
+    }
+}
