@@ -13,8 +13,11 @@ namespace Soma.Internal;
 /// </summary>
 internal static class KernelCatalog
 {
-    /// <summary>The ILGPU optimisation level the engine compiles kernels at.</summary>
-    public const OptimizationLevel EngineOptimization = OptimizationLevel.O1;
+    /// <summary>
+    /// The ILGPU optimisation level the engine compiles kernels at: O2, whose address-space inference turns the
+    /// generic loads of O1 into global ones (`ld.global`, LDG) on GPUs.
+    /// </summary>
+    public const OptimizationLevel EngineOptimization = OptimizationLevel.O2;
 
     /// <summary>QKV projection: the shared tile loop with the bias, head split and RoPE epilogue.</summary>
     public static Action<ProjectionArgs, BiasRopeEpilogue> Qkv => Projection.TileKernel<BiasRopeEpilogue>;
