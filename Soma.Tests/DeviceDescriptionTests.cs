@@ -49,14 +49,14 @@ public sealed class DeviceDescriptionTests
         plan.QkvPartial.Should().Be(56L * 4608);
         Launch(plan.QkvReduceConfig).Should().Be((36, 128, 0));
 
-        // Attention: 1 row x 4 kv-heads x 1 head chunk (all 7 heads of a kv-head: 7 x (2 x 128 + 32 + 3) + 32 x 128
-        // = 6133 floats fit 48 KB; 228 KB / (24532 + 1024 reserved) B = 9 groups per SM, 1188 on the GPU) = 4 groups
-        // < 1188, so the window splits: ceil(1188 / 4) = 297 wanted, capped at 256 / 16 = 16 (MinKeysPerSplit 16):
-        // 64 groups, then a combine over 28 x 128 outputs.
+        // Attention: 1 row x 4 kv-heads x 1 head chunk (all 7 heads of a kv-head: 7 x (2 x 128 + 32 + 3) + 32 x 129
+        // (a key tile padded to dh + 1) = 6165 floats fit 48 KB; 228 KB / (24660 + 1024 reserved) B = 9 groups per SM,
+        // 1188 on the GPU) = 4 groups < 1188, so the window splits: ceil(1188 / 4) = 297 wanted, capped at
+        // 256 / 16 = 16 (MinKeysPerSplit 16): 64 groups, then a combine over 28 x 128 outputs.
         plan.HeadsPerGroup.Should().Be(7);
         plan.Attention.GroupsPerMultiprocessor.Should().Be(9);
         plan.AttentionSplits.Should().Be(16);
-        Launch(plan.AttentionConfig).Should().Be((64, 128, 6133 * 4));
+        Launch(plan.AttentionConfig).Should().Be((64, 128, 6165 * 4));
         plan.AttentionPartials.Should().Be(28L * 16);
         Launch(plan.CombineConfig).Should().Be((28, 128, 0));
 
@@ -90,7 +90,7 @@ public sealed class DeviceDescriptionTests
 
         // Attention: 1024 rows x 4 kv-heads = 4096 groups >= 2112: no window split, no partials.
         plan.AttentionSplits.Should().Be(1);
-        Launch(plan.AttentionConfig).Should().Be((4096, 128, 6133 * 4));
+        Launch(plan.AttentionConfig).Should().Be((4096, 128, 6165 * 4));
         plan.AttentionPartials.Should().Be(0);
 
         // Output: 128 x 28 = 3584 groups >= 2112: no split-K.
