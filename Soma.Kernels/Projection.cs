@@ -117,15 +117,12 @@ internal static class Projection
         for (int k = 0; k < count; k++)
         {
             int w = (k0 + k) * outer;
-            float wc = Weight(weightT, w + column.Col);
+            float wc = ProjectionWeights.Read(weightT, w + column.Col);
             acc.AddColumn(shared, k, width, wc);
             if (paired)
             {
-                accPartner.AddColumn(shared, k, width, Weight(weightT, w + column.Partner));
+                accPartner.AddColumn(shared, k, width, ProjectionWeights.Read(weightT, w + column.Partner));
             }
         }
     }
-
-    /// <summary>The one read of a weight element, WT[index] (where a storage type other than fp32 is widened).</summary>
-    private static float Weight(ArrayView<float> weightT, int index) => weightT[index];
 }

@@ -38,14 +38,12 @@ public sealed class DeviceDescriptionTests
         key.Should().Be(new PlanKey(Tokens: 1, Segments: 1, MaxKeys: 256, CommitRows: 1));
         var plan = LaunchPlan.For(Hopper(device), Qwen7B, key);
 
-        // QKV [1 x 3584] -> 4608 outputs: 8 x 3584 staged floats exceed the 32 KB budget, so inputs stream in chunks of
-        // 512 (16 KB: 228 KB / 17 KB = 13 groups per SM, 1716 on the GPU); 1 row tile x 36 column tiles < 1716, so
-        // split-K: ceil(1716 / 36) = 48 slices of 75 (2400 B tiles: 16 groups per SM, thread-bound, 2112 on the GPU),
-        // so again: ceil(2112 / 36) = 59 slices wanted, capped at 3584 / 64 = 56 (MinSliceWidth 64), each a 64-wide
-        // slice: 36 x 56 = 2016 groups of 8 x 64 floats, 16 per SM.
-        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 1, KSlices = 56 });
+        // QKV [1 x 3584] -> 4608 outputs, one row: the decode GEMV, one thread per 4 columns (1152 quads); no shared
+        // memory, so 16 groups per SM (thread-bound), 2112 x 128 threads fill the GPU: ceil(270336 / 1152) = 235 slices
+        // wanted, capped at 3584 / 64 = 56 (MinSliceWidth 64): 1152 x 56 threads = 504 groups, 64 inputs each.
+        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 4, KSlices = 56, Gemv = 1 });
         plan.Qkv.GroupsPerMultiprocessor.Should().Be(16);
-        Launch(plan.QkvConfig).Should().Be((2016, 128, 8 * 64 * 4));
+        Launch(plan.QkvConfig).Should().Be((504, 128, 0));
         plan.QkvPartial.Should().Be(56L * 4608);
         Launch(plan.QkvReduceConfig).Should().Be((36, 128, 0));
 
@@ -60,10 +58,10 @@ public sealed class DeviceDescriptionTests
         plan.AttentionPartials.Should().Be(28L * 16);
         Launch(plan.CombineConfig).Should().Be((28, 128, 0));
 
-        // Output [1 x 3584] -> 3584: 28 column tiles; ceil(1716 / 28) = 62 wanted, then ceil(2112 / 28) = 76 at the
-        // split tile, capped at 56: 28 x 56 = 1568 groups.
-        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 1, KSlices = 56 });
-        Launch(plan.OutConfig).Should().Be((1568, 128, 8 * 64 * 4));
+        // Output [1 x 3584] -> 3584: the GEMV over 896 quads; ceil(270336 / 896) = 302 slices wanted, capped at 56:
+        // 896 x 56 threads = 392 groups.
+        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 4, KSlices = 56, Gemv = 1 });
+        Launch(plan.OutConfig).Should().Be((392, 128, 0));
         plan.OutPartial.Should().Be(56L * 3584);
         Launch(plan.OutReduceConfig).Should().Be((28, 128, 0));
 

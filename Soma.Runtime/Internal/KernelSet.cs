@@ -16,8 +16,8 @@ internal sealed class KernelSet
     /// <param name="accelerator">The engine's accelerator.</param>
     public KernelSet(Accelerator accelerator)
     {
-        Qkv = new(accelerator, KernelCatalog.Qkv, KernelCatalog.QkvReduce);
-        Linear = new(accelerator, KernelCatalog.Linear, KernelCatalog.LinearReduce);
+        Qkv = new(accelerator, KernelCatalog.Qkv, KernelCatalog.QkvGemv, KernelCatalog.QkvReduce);
+        Linear = new(accelerator, KernelCatalog.Linear, KernelCatalog.LinearGemv, KernelCatalog.LinearReduce);
         Attention = new(accelerator);
         RopeTable = new(accelerator, KernelCatalog.RopeTable);
         FieldScan = new(accelerator, KernelCatalog.FieldScan);
@@ -26,11 +26,13 @@ internal sealed class KernelSet
         {
             ["rope-table"] = RopeTable.Kernel,
             ["qkv"] = Qkv.Tile,
+            ["qkv-gemv"] = Qkv.Gemv,
             ["qkv-reduce"] = Qkv.Reduce,
             ["field-scan"] = FieldScan.Kernel,
             ["attention"] = Attention.Kernel,
             ["attention-combine"] = Attention.Combine,
             ["linear"] = Linear.Tile,
+            ["linear-gemv"] = Linear.Gemv,
             ["linear-reduce"] = Linear.Reduce,
             ["commit"] = Commit.Kernel,
         };
@@ -39,10 +41,10 @@ internal sealed class KernelSet
     /// <summary>How many kernels the constructor compiles and loads (for the engine's log line).</summary>
     public static int Count => KernelCatalog.All.Count;
 
-    /// <summary>The fused QKV projection (bias, head split, RoPE) and its split-K reduce.</summary>
+    /// <summary>The fused QKV projection (bias, head split, RoPE): tile loop or decode GEMV, and its split-K reduce.</summary>
     public ProjectionLauncher<BiasRopeEpilogue> Qkv { get; }
 
-    /// <summary>The output projection (bias) and its split-K reduce.</summary>
+    /// <summary>The output projection (bias): tile loop or decode GEMV, and its split-K reduce.</summary>
     public ProjectionLauncher<BiasEpilogue> Linear { get; }
 
     /// <summary>Near-field attention and its split combine.</summary>

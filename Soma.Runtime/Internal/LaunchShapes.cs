@@ -118,9 +118,20 @@ internal sealed class LaunchShapes
     /// thread many columns (barriers are expensive there); GPUs keep one column per thread and stream the inputs
     /// through shared memory in chunks unless whole rows fit in a modest budget.
     /// </summary>
-    /// <remarks><paramref name="tiling"/> overrides the choice (tests use it to run both code paths everywhere).</remarks>
-    public ProjectionLaunch Projection(string kernel, int rows, int inner, int outer, ProjectionTiling? tiling = null)
+    /// <remarks>
+    /// A decode pass on a GPU (at most <see cref="Gemv.MaxRows"/> rows, and <paramref name="quadColumns"/>: the
+    /// epilogue keeps four consecutive columns together) takes the GEMV instead of the tile loop
+    /// (<see cref="GemvProjection"/>). <paramref name="tiling"/> overrides the choice (tests use it to run every code
+    /// path everywhere).
+    /// </remarks>
+    public ProjectionLaunch Projection(string kernel, int rows, int inner, int outer, ProjectionTiling? tiling = null, bool quadColumns = false)
     {
+        bool gemv = tiling is { } forced ? forced.Gemv != 0 : !cpu && quadColumns && rows <= Gemv.MaxRows && outer % 4 == 0;
+        if (gemv)
+        {
+            return GemvProjection(kernel, rows, inner, outer, tiling);
+        }
+
         int budgetFloats = (cpu ? 1 << 20 : Math.Min(MaxSharedBytes, 32 * 1024)) / sizeof(float);
         bool staged = Kernels.Projection.TileRows * inner <= budgetFloats;
         var chosen = tiling ?? new ProjectionTiling
@@ -177,6 +188,33 @@ internal sealed class LaunchShapes
             Elements(kernel + "-reduce", (long)rows * outer),
             chosen.KSlices > 1 ? (long)chosen.KSlices * rows * outer : 0,
             occupancy.GroupsPerMultiprocessor(kernel, GroupSize, chosen.SharedFloats * sizeof(float)));
+    }
+
+    /// <summary>
+    /// The decode GEMV of projection <paramref name="kernel"/> (its <paramref name="kernel"/>-gemv): one thread per four
+    /// columns and K slice, the input width split until the threads fill the groups the GEMV keeps resident (or the
+    /// slices reach <see cref="MinSliceWidth"/>).
+    /// </summary>
+    private ProjectionLaunch GemvProjection(string kernel, int rows, int inner, int outer, ProjectionTiling? tiling)
+    {
+        string gemv = kernel + "-gemv";
+        if (outer % 4 != 0 || rows > Gemv.MaxRows || tiling is { KSlices: < 1 })
+        {
+            throw new ArgumentException(
+                $"The GEMV needs an output width that is a multiple of 4 ({outer}), at most {Gemv.MaxRows} rows ({rows}) and KSlices >= 1.",
+                nameof(tiling));
+        }
+
+        int quads = outer / 4;
+        long threads = (long)(ProjectionTargetGroups ?? ResidentGroups(gemv, 0)) * GroupSize;
+        int slices = tiling?.KSlices ?? (int)Math.Clamp((threads + quads - 1) / quads, 1, Math.Max(1, inner / MinSliceWidth));
+        var chosen = new ProjectionTiling { ChunkK = (inner + slices - 1) / slices, ColumnsPerThread = 4, KSlices = slices, Gemv = 1 };
+        return new ProjectionLaunch(
+            Groups(gemv, ((long)quads * slices + GroupSize - 1) / GroupSize),
+            chosen,
+            Elements(kernel + "-reduce", (long)rows * outer),
+            slices > 1 ? (long)slices * rows * outer : 0,
+            occupancy.GroupsPerMultiprocessor(gemv, GroupSize, 0));
     }
 
     /// <summary>
