@@ -9,9 +9,8 @@ namespace Soma.Tests;
 /// </summary>
 public sealed class OccupancyTests
 {
-    /// <summary>The attention layer of Qwen2.5-7B with W = 256 (as in <see cref="DeviceDescriptionTests"/>).</summary>
-    private static readonly SomaLayerOptions Qwen7B =
-        new(modelDim: 3584, heads: 28, kvHeads: 4, headDim: 128, window: 256, includeCurrent: true, ropeTheta: 1000000.0, maxChunkTokens: 1024);
+    /// <summary>The attention layer of Qwen2.5-7B with W = 256, 1024-row passes.</summary>
+    private static readonly SomaLayerOptions Qwen7B = Cli.Bench.BenchShapes.Qwen7B();
 
     [Theory]
     [InlineData(128, 0, 16)] // 2048 threads / 128
