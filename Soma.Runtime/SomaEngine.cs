@@ -26,9 +26,14 @@ public sealed class SomaEngine : IDisposable
         Logger = logger;
         LayerLogger = options.LoggerFactory.CreateLogger<SomaLayer>();
         Ledger = new AllocationLedger();
-        Shapes = new LaunchShapes(DeviceDescription.Of(accelerator, device.PeakBandwidth), options.Tuning);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Kernels = new KernelSet(accelerator);
+        var description = DeviceDescription.Of(accelerator, device.PeakBandwidth);
+
+        // GPUs: ILGPU's estimate of the compiled kernels (registers count too). The CPU accelerator's estimate is its
+        // simulated threads over the group size, device-wide rather than per multiprocessor: its description answers.
+        Occupancy = description.IsCpu ? description : new LiveOccupancy(accelerator, Kernels, description);
+        Shapes = new LaunchShapes(description, options.Tuning, Occupancy);
         Telemetry = new Telemetry();
         Log.KernelsLoaded(logger, KernelSet.Count, clock.Elapsed.TotalMilliseconds);
     }
@@ -56,6 +61,9 @@ public sealed class SomaEngine : IDisposable
     internal AllocationLedger Ledger { get; }
 
     internal LaunchShapes Shapes { get; }
+
+    /// <summary>The kernels' occupancy on this engine's accelerator, which its launch shapes are sized by.</summary>
+    internal IOccupancy Occupancy { get; }
 
     internal KernelSet Kernels { get; }
 

@@ -13,19 +13,28 @@ namespace Soma.Internal;
 /// </summary>
 internal static class KernelCatalog
 {
-    /// <summary>The ILGPU optimisation level the engine compiles kernels at.</summary>
-    public const OptimizationLevel EngineOptimization = OptimizationLevel.O1;
+    /// <summary>
+    /// The ILGPU optimisation level the engine compiles kernels at: O2, whose address-space inference turns the
+    /// generic loads of O1 into global ones (`ld.global`, LDG) on GPUs.
+    /// </summary>
+    public const OptimizationLevel EngineOptimization = OptimizationLevel.O2;
 
     /// <summary>QKV projection: the shared tile loop with the bias, head split and RoPE epilogue.</summary>
     public static Action<ProjectionArgs, BiasRopeEpilogue> Qkv => Projection.TileKernel<BiasRopeEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv"/>, with the same epilogue.</summary>
+    /// <summary>QKV projection of a decode pass: the GEMV with 128-bit weight loads and the same epilogue.</summary>
+    public static Action<ProjectionArgs, BiasRopeEpilogue> QkvGemv => Gemv.Kernel<BiasRopeEpilogue>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv"/> or <see cref="QkvGemv"/>, with the same epilogue.</summary>
     public static Action<ProjectionArgs, BiasRopeEpilogue> QkvReduce => SplitKReduce.Kernel<BiasRopeEpilogue>;
 
     /// <summary>Plain projection (the output projection): the shared tile loop with the bias epilogue.</summary>
     public static Action<ProjectionArgs, BiasEpilogue> Linear => Projection.TileKernel<BiasEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Linear"/>, with the same epilogue.</summary>
+    /// <summary>Output projection of a decode pass: the GEMV with 128-bit weight loads and the bias epilogue.</summary>
+    public static Action<ProjectionArgs, BiasEpilogue> LinearGemv => Gemv.Kernel<BiasEpilogue>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="Linear"/> or <see cref="LinearGemv"/>, with the same epilogue.</summary>
     public static Action<ProjectionArgs, BiasEpilogue> LinearReduce => SplitKReduce.Kernel<BiasEpilogue>;
 
     /// <summary>RoPE cos/sin table for the call's positions.</summary>
@@ -48,11 +57,13 @@ internal static class KernelCatalog
     {
         new("rope-table", RopeTable),
         new("qkv", Qkv),
+        new("qkv-gemv", QkvGemv),
         new("qkv-reduce", QkvReduce),
         new("field-scan", FieldScan),
         new("attention", Attention),
         new("attention-combine", AttentionCombine),
         new("linear", Linear),
+        new("linear-gemv", LinearGemv),
         new("linear-reduce", LinearReduce),
         new("commit", Commit),
     });

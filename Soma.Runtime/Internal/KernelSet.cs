@@ -10,25 +10,41 @@ namespace Soma.Internal;
 /// </summary>
 internal sealed class KernelSet
 {
+    private readonly Dictionary<string, Kernel> compiled;
+
     /// <summary>Compiles and loads every kernel on <paramref name="accelerator"/>.</summary>
     /// <param name="accelerator">The engine's accelerator.</param>
     public KernelSet(Accelerator accelerator)
     {
-        Qkv = new(accelerator, KernelCatalog.Qkv, KernelCatalog.QkvReduce);
-        Linear = new(accelerator, KernelCatalog.Linear, KernelCatalog.LinearReduce);
+        Qkv = new(accelerator, KernelCatalog.Qkv, KernelCatalog.QkvGemv, KernelCatalog.QkvReduce);
+        Linear = new(accelerator, KernelCatalog.Linear, KernelCatalog.LinearGemv, KernelCatalog.LinearReduce);
         Attention = new(accelerator);
         RopeTable = new(accelerator, KernelCatalog.RopeTable);
         FieldScan = new(accelerator, KernelCatalog.FieldScan);
         Commit = new(accelerator, KernelCatalog.Commit);
+        compiled = new Dictionary<string, Kernel>
+        {
+            ["rope-table"] = RopeTable.Kernel,
+            ["qkv"] = Qkv.Tile,
+            ["qkv-gemv"] = Qkv.Gemv,
+            ["qkv-reduce"] = Qkv.Reduce,
+            ["field-scan"] = FieldScan.Kernel,
+            ["attention"] = Attention.Kernel,
+            ["attention-combine"] = Attention.Combine,
+            ["linear"] = Linear.Tile,
+            ["linear-gemv"] = Linear.Gemv,
+            ["linear-reduce"] = Linear.Reduce,
+            ["commit"] = Commit.Kernel,
+        };
     }
 
     /// <summary>How many kernels the constructor compiles and loads (for the engine's log line).</summary>
     public static int Count => KernelCatalog.All.Count;
 
-    /// <summary>The fused QKV projection (bias, head split, RoPE) and its split-K reduce.</summary>
+    /// <summary>The fused QKV projection (bias, head split, RoPE): tile loop or decode GEMV, and its split-K reduce.</summary>
     public ProjectionLauncher<BiasRopeEpilogue> Qkv { get; }
 
-    /// <summary>The output projection (bias) and its split-K reduce.</summary>
+    /// <summary>The output projection (bias): tile loop or decode GEMV, and its split-K reduce.</summary>
     public ProjectionLauncher<BiasEpilogue> Linear { get; }
 
     /// <summary>Near-field attention and its split combine.</summary>
@@ -42,4 +58,9 @@ internal sealed class KernelSet
 
     /// <summary>The commit of ring rows and field.</summary>
     public KernelLauncher<CommitArgs> Commit { get; }
+
+    /// <summary>The compiled kernel named <paramref name="name"/> in <see cref="KernelCatalog.All"/>.</summary>
+    /// <param name="name">The kernel's name.</param>
+    /// <exception cref="KeyNotFoundException">No kernel has that name.</exception>
+    public Kernel Compiled(string name) => compiled[name];
 }

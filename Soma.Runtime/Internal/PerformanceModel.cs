@@ -96,8 +96,8 @@ internal static class PerformanceModel
 
     /// <summary>
     /// Groups of <paramref name="groupSize"/> threads with <paramref name="sharedBytes"/> of dynamic shared memory each
-    /// that one multiprocessor of <paramref name="device"/> holds at once (at least 1): the fewest its threads, its
-    /// shared memory (with the per-group reserve) and its resident-group limit allow, where the description has them.
+    /// that one multiprocessor of <paramref name="device"/> holds at once (at least 1): the description's own limits
+    /// (<see cref="DeviceDescription.GroupsPerMultiprocessor"/>).
     /// </summary>
     /// <param name="device">The device.</param>
     /// <param name="groupSize">Threads per group.</param>
@@ -106,19 +106,7 @@ internal static class PerformanceModel
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfLessThan(groupSize, 1);
-        int groups = device.MaxThreadsPerMultiprocessor / groupSize;
-        if (device.MaxGroupsPerMultiprocessor is { } most)
-        {
-            groups = Math.Min(groups, most);
-        }
-
-        int perGroup = sharedBytes + device.SharedMemoryReservedPerGroup;
-        if (device.SharedMemoryPerMultiprocessor is { } shared && perGroup > 0)
-        {
-            groups = Math.Min(groups, shared / perGroup);
-        }
-
-        return Math.Max(1, groups);
+        return Math.Max(1, device.GroupsPerMultiprocessor(kernel: string.Empty, groupSize, sharedBytes));
     }
 
     /// <summary>
@@ -140,12 +128,12 @@ internal static class PerformanceModel
     private static KernelConfig ConfigOf(LaunchPlan plan, string kernel) => kernel switch
     {
         "rope-table" => plan.RopeConfig,
-        "qkv" => plan.QkvConfig,
+        "qkv" or "qkv-gemv" => plan.QkvConfig,
         "qkv-reduce" => plan.QkvReduceConfig,
         "field-scan" => plan.ScanConfig,
         "attention" => plan.AttentionConfig,
         "attention-combine" => plan.CombineConfig,
-        "linear" => plan.OutConfig,
+        "linear" or "linear-gemv" => plan.OutConfig,
         "linear-reduce" => plan.OutReduceConfig,
         "commit" => plan.CommitConfig,
         _ => throw new ArgumentOutOfRangeException(nameof(kernel), kernel, "The performance model does not know this kernel's launch in a plan."),
