@@ -56,7 +56,4 @@ internal readonly ref struct CallIo
 
     /// <summary>Whether both x and y are device views (a device-resident call).</summary>
     public bool OnDevice => XOnDevice && YOnDevice;
-
-    /// <summary>Values of x.</summary>
-    public long Length => XOnDevice ? DeviceX.Length : HostX.Length;
 }

@@ -115,10 +115,7 @@ public abstract class DeviceIoSuite
         var o = Shape();
         using var layer = Engine.CreateLayer(o, TestData.Weights(o, seed: 430));
         using var session = layer.CreateSession();
-        session.Decode(TestData.Inputs(D, 1, seed: 431));
-        var host = layer.LastCallProfile!;
-        OnDevice(TestData.Inputs(D, 1, seed: 432), (x, y) => session.Decode(x, y));
-        var device = layer.LastCallProfile!;
+        var (host, device) = HostThenDevice(x => session.Decode(x), (x, y) => session.Decode(x, y), () => layer.LastCallProfile!, seed: 431);
 
         device.LaunchesByKernel.Should().BeEquivalentTo(host.LaunchesByKernel);
         (device.Uploads, device.Downloads, device.HostWaits, device.DeviceCopies).Should().Be((1, 0, 1, 3), "the metadata block up; one wait");
@@ -134,10 +131,7 @@ public abstract class DeviceIoSuite
         var o = Shape();
         using var model = Engine.CreateModel(o, Enumerable.Range(0, 3).Select(l => TestData.Weights(o, seed: 435 + l)).ToArray());
         using var session = model.CreateSession();
-        session.Decode(TestData.Inputs(D, 1, seed: 438));
-        var host = model.LastCallProfile!;
-        OnDevice(TestData.Inputs(D, 1, seed: 439), (x, y) => session.Decode(x, y));
-        var device = model.LastCallProfile!;
+        var (host, device) = HostThenDevice(x => session.Decode(x), (x, y) => session.Decode(x, y), () => model.LastCallProfile!, seed: 438);
 
         (device.Uploads, device.Downloads, device.HostWaits).Should().Be((3, 0, 1), "each layer's metadata block; nothing down; one wait for the whole step");
         device.DownloadBytes.Should().Be(0);
@@ -265,6 +259,16 @@ public abstract class DeviceIoSuite
         accelerator.Synchronize();
         after.GetAsArray1D().Should().Equal(2f, 4f, 6f);
         input.GetAsArray1D().Should().Equal(x, "the caller's buffers are untouched by the engine's disposal");
+    }
+
+    /// <summary>The profiles of a decode step on host spans, then of one on device views.</summary>
+    private (SomaCallProfile Host, SomaCallProfile Device) HostThenDevice(
+        Action<float[]> host, Action<ArrayView<float>, ArrayView<float>> device, Func<SomaCallProfile> profile, int seed)
+    {
+        host(TestData.Inputs(D, 1, seed));
+        var onHost = profile();
+        OnDevice(TestData.Inputs(D, 1, seed + 1), device);
+        return (onHost, profile());
     }
 
     /// <summary>A caller's own kernel: doubles every value.</summary>
