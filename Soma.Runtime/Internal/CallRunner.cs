@@ -168,23 +168,36 @@ internal sealed class CallRunner : IDisposable
     public LaunchPlan PlanOf(PassPlan pass) => plans.For(PlanKey.Of(pass, ringWindow));
 
     /// <summary>
-    /// Test hook: the device work of the last one-pass call of <paramref name="session"/> alone, as the allocation
-    /// baseline of a decode step: its upload block as packed, the plan's launches, y's download, the commit save's
-    /// copies, the commit launch and one wait, without claims, checks, packing, counters or telemetry. Writes the
-    /// session's state again (a test measures with it and discards the session).
+    /// Test hook: the device work of this layer's part of its last one-pass call alone, as the allocation baseline of
+    /// a decode step: its upload block as packed, the plan's launches, y's download, the commit save's copies, the
+    /// commit launch and one wait, without claims, checks, packing, counters or telemetry. Writes the sessions' state
+    /// again (a test measures with it and discards them).
     /// </summary>
-    /// <param name="session">The session of the last call (alone in it).</param>
-    internal void ReplayLastPass(SomaSession session)
+    /// <param name="session">A session of the last call's pool.</param>
+    /// <param name="stream">The stream to run on (null: the layer's compute stream).</param>
+    /// <param name="hostX">Whether the call's block carried x (host input).</param>
+    /// <param name="hostY">Whether the call downloaded y (host output of its last layer).</param>
+    /// <param name="wait">Whether the call waited after this layer (its last layer).</param>
+    internal void ReplayLastPass(SomaSession session, AcceleratorStream? stream = null, bool hostX = true, bool hostY = true, bool wait = true)
     {
-        var (ws, pass, store, stream) = (workspace!, onePass!, session.Pool.Store, streams.Compute);
+        var (ws, pass, store) = (workspace!, onePass!, session.Pool.Store);
+        stream ??= streams.Compute;
         var plan = PlanOf(pass);
         int length = pass.Tokens * layer.Options.ModelDim;
-        ws.First.Send(stream, ws.First.MetadataInts + length);
+        ws.First.Send(stream, ws.First.MetadataInts + (hostX ? length : 0));
         launcher.Launch(ws, ws.First, ws.First.X(length), ws.First.YView(length), store, pass, plan, stream);
-        ws.First.Download(stream, length);
+        if (hostY)
+        {
+            ws.First.Download(stream, length);
+        }
+
         save.Take(stream, store, pass.Slots, pass.First, pass.Rows);
         launcher.Commit(ws, ws.First, store, pass, plan, stream);
-        stream.Synchronize();
+        if (wait)
+        {
+            stream.Synchronize();
+        }
+
         save.Clear();
     }
 

@@ -1,3 +1,4 @@
+using ILGPU.Runtime;
 using Soma;
 using Soma.Tests.Infrastructure;
 
@@ -6,7 +7,7 @@ namespace Soma.Tests.Suites;
 /// <summary>
 /// No host allocation in steady state: after warm-up, <see cref="SomaSession.Decode(ReadOnlySpan{float}, Span{float})"/>
 /// and <see cref="SomaLayer.DecodeBatch(IReadOnlyList{SomaSession}, ReadOnlySpan{float}, Span{float})"/> into
-/// caller-owned spans allocate nothing in Soma's code. On CUDA a step allocates 0 managed bytes outright. The CPU (and
+/// caller-owned spans, a decode on device views and a model decode step allocate nothing in Soma's code. On CUDA a step allocates 0 managed bytes outright. The CPU (and
 /// OpenCL) backends of ILGPU allocate per launch and copy themselves (the CPU accelerator's task object of each
 /// launch is as large as the kernel's parameters), so there a step is compared with its baseline: the same ILGPU work
 /// issued directly (<c>CallRunner.ReplayLastPass</c>: the step's upload block, the plan's launches, the download,
@@ -35,7 +36,7 @@ public abstract class SteadyStateSuite
         var x = TestData.Inputs(o.ModelDim, 1, seed: 461);
         var y = new float[o.ModelDim];
 
-        AllocatesOnlyWhatIlgpuDoes(layer, session, () => session.Decode(x, y));
+        AllocatesOnlyWhatIlgpuDoes(() => session.Decode(x, y), () => layer.Runner.ReplayLastPass(session));
     }
 
     [Fact]
@@ -48,26 +49,60 @@ public abstract class SteadyStateSuite
         var x = TestData.Inputs(o.ModelDim, 3, seed: 463);
         var y = new float[3 * o.ModelDim];
 
-        AllocatesOnlyWhatIlgpuDoes(layer, batch[0], () => layer.DecodeBatch(batch, x, y));
+        AllocatesOnlyWhatIlgpuDoes(() => layer.DecodeBatch(batch, x, y), () => layer.Runner.ReplayLastPass(batch[0]));
+    }
+
+    [Fact]
+    public void WarmDecode_OnDeviceViews_AllocatesNothingOfSomasOwn()
+    {
+        var o = Shape();
+        using var layer = Engine.CreateLayer(o, TestData.Weights(o, seed: 464));
+        using var session = layer.CreateSession();
+        using var x = Engine.Accelerator.Allocate1D(TestData.Inputs(o.ModelDim, 1, seed: 465));
+        using var y = Engine.Accelerator.Allocate1D<float>(o.ModelDim);
+
+        AllocatesOnlyWhatIlgpuDoes(() => session.Decode(x.View, y.View), () => layer.Runner.ReplayLastPass(session, hostX: false, hostY: false));
+    }
+
+    [Fact]
+    public void WarmModelDecode_IntoCallerSpans_AllocatesNothingOfSomasOwn()
+    {
+        var o = Shape();
+        using var model = Engine.CreateModel(o, Enumerable.Range(0, 2).Select(l => TestData.Weights(o, seed: 466 + l)).ToArray());
+        using var session = model.CreateSession();
+        var x = TestData.Inputs(o.ModelDim, 1, seed: 469);
+        var y = new float[o.ModelDim];
+        var stream = model.Layers[0].Runner.Streams.Compute;
+
+        // One stream for every layer; x up with the first layer's block, y down from the last, one wait.
+        AllocatesOnlyWhatIlgpuDoes(
+            () => session.Decode(x, y),
+            () =>
+            {
+                for (int l = 0; l < 2; l++)
+                {
+                    model.Layers[l].Runner.ReplayLastPass(session.Sessions[l], stream, hostX: l == 0, hostY: l == 1, wait: l == 1);
+                }
+            });
     }
 
     /// <summary>
-    /// Warms <paramref name="step"/> up (past the ring's filling, so its plan no longer changes), then measures it and
-    /// its baseline in alternating rounds.
+    /// Warms <paramref name="step"/> and <paramref name="replay"/> (its ILGPU work alone) up, past the ring's filling so
+    /// the plan no longer changes, then measures both in alternating rounds.
     /// </summary>
-    private void AllocatesOnlyWhatIlgpuDoes(SomaLayer layer, SomaSession session, Action step)
+    private void AllocatesOnlyWhatIlgpuDoes(Action step, Action replay)
     {
         for (int i = 0; i < WarmUp; i++)
         {
             step();
-            layer.Runner.ReplayLastPass(session);
+            replay();
         }
 
         long calls = long.MaxValue, baseline = long.MaxValue;
         for (int round = 0; round < Rounds; round++)
         {
             calls = Math.Min(calls, Allocated(step));
-            baseline = Math.Min(baseline, Allocated(() => layer.Runner.ReplayLastPass(session)));
+            baseline = Math.Min(baseline, Allocated(replay));
         }
 
         if (Engine.Device.Kind == SomaAcceleratorKind.Cuda)
