@@ -134,8 +134,8 @@ public sealed class SomaSession : IDisposable
     /// not wait for the caller's other streams: x must be complete before the call (enqueue its producer on
     /// <paramref name="stream"/>, or synchronize the producer's stream first). The call returns when its work is
     /// complete and committed (one host wait, at its end), so y can be read on any stream afterwards. A failed call
-    /// (a launch, the wait) changes no session, as for the span overloads. The upload of the pass's metadata (a few
-    /// bytes) is the call's only copy; <see cref="SomaEngineOptions.CheckFiniteInputs"/> does not apply (x is never read
+    /// (a launch, the wait) changes no session, as for the span overloads. The upload of the pass's metadata (3n + 5g
+    /// ints for n rows of g sessions) is the call's only copy; <see cref="SomaEngineOptions.CheckFiniteInputs"/> does not apply (x is never read
     /// on the host). Bad views throw <see cref="ArgumentException"/> naming the argument before anything changes.
     /// </remarks>
     /// <param name="x">Input row [D] on the engine's accelerator.</param>
