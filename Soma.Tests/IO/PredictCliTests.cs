@@ -33,7 +33,7 @@ public sealed class PredictCliTests : IDisposable
         var calls = root.GetProperty("calls");
         calls.EnumerateArray().Select(c => c.GetProperty("call").GetString()).Should().Equal("decode", "prefill");
         var decode = calls[0].GetProperty("predicted")[0];
-        (decode.GetProperty("uploads").GetInt32(), decode.GetProperty("downloads").GetInt32()).Should().Be((3, 1), "a decode step through host spans");
+        (decode.GetProperty("uploads").GetInt32(), decode.GetProperty("downloads").GetInt32()).Should().Be((1, 1), "a decode step through host spans: one upload block, one download");
         decode.GetProperty("step_microseconds").GetDouble().Should().BePositive();
         calls[1].GetProperty("predicted")[0].GetProperty("passes").GetInt32().Should().Be(2, "300 rows in passes of the small shape's 256");
     }
