@@ -117,20 +117,12 @@ internal static class Projection
         for (int k = 0; k < count; k++)
         {
             int w = (k0 + k) * outer;
-            float wc = Weight(weightT, w + column.Col);
-            float wp = paired ? Weight(weightT, w + column.Partner) : 0f;
-            for (int r = 0; r < TileRows; r++)
+            float wc = ProjectionWeights.Read(weightT, w + column.Col);
+            acc.AddColumn(shared, k, width, wc);
+            if (paired)
             {
-                float x = shared[r * width + k];
-                acc.Add(r, x * wc);
-                if (paired)
-                {
-                    accPartner.Add(r, x * wp);
-                }
+                accPartner.AddColumn(shared, k, width, ProjectionWeights.Read(weightT, w + column.Partner));
             }
         }
     }
-
-    /// <summary>The one read of a weight element, WT[index] (where a storage type other than fp32 is widened).</summary>
-    private static float Weight(ArrayView<float> weightT, int index) => weightT[index];
 }

@@ -21,7 +21,6 @@ public sealed class SomaCausalLM : IDisposable
     private readonly SomaModel model;
     private readonly DecoderWeights weights;
     private readonly DecoderLauncher launcher;
-    private readonly int maxOnePassRows;
     private int disposed;
 
     internal SomaCausalLM(SomaEngine engine, CausalLMWeights source, int kvCapacity)
@@ -50,7 +49,6 @@ public sealed class SomaCausalLM : IDisposable
         }
 
         model = new SomaModel(engine, layers.ToArray());
-        maxOnePassRows = source.Layers.Min(l => l.Options.MaxChunkTokens);
     }
 
     /// <summary>The engine whose accelerator holds the model.</summary>
@@ -73,9 +71,9 @@ public sealed class SomaCausalLM : IDisposable
 
     /// <summary>
     /// The attention layers' part of the last completed call (<see cref="SomaModel.LastCallProfile"/>): launches,
-    /// copies and host waits of the layers, not of the embedding, norms, MLPs and LM head around them. A step that
-    /// fits one pass per layer (every decode step) keeps its rows on the device: no uploads or downloads of rows, and
-    /// the layers wait only to commit. Null before the first call.
+    /// copies and host waits of the layers, not of the embedding, norms, MLPs and LM head around them. Every call keeps
+    /// its rows on the device (no uploads or downloads of rows) and waits once, at its end, a whole decode step
+    /// included. Null before the first call.
     /// </summary>
     public SomaCallProfile? LastCallProfile => model.LastCallProfile;
 
@@ -197,13 +195,9 @@ public sealed class SomaCausalLM : IDisposable
         lock (gate)
         {
             ThrowIfDisposed();
-            // One pass per layer (every decode step, short prompts): the rows stay on the device and the call waits once.
-            bool device = tokens.Length <= maxOnePassRows;
-            int d = Config.HiddenSize;
-            var x = device ? [] : new float[tokens.Length * d];
-            var y = device ? [] : new float[tokens.Length * d];
-            launcher.Begin(tokens, pick, argmax, device, x);
-            model.Through(inner, rows, x, y, default, launcher);
+            // Every call keeps its rows on the device and runs on the decoder's stream: one host wait at its end.
+            var (x, y) = launcher.Begin(tokens, pick, argmax);
+            model.Through(inner, rows, CallIo.Device(x, y), launcher.Stream, default, launcher);
             if (argmax)
             {
                 launcher.Best.CopyTo(next);

@@ -10,8 +10,10 @@ namespace Soma.Internal;
 /// </summary>
 internal sealed class DecoderKernels
 {
-    /// <summary>Kernels loaded here (two per projection: its tile loop and its split-K reduce).</summary>
-    public const int Count = 8;
+    /// <summary>Kernels loaded here (three per projection: its tile loop, decode GEMV and split-K reduce).</summary>
+    public const int Count = 10;
+
+    private readonly Dictionary<string, Kernel> compiled;
 
     public DecoderKernels(Accelerator accelerator)
     {
@@ -19,9 +21,27 @@ internal sealed class DecoderKernels
         RmsNorm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(KernelCatalog.RmsNorm);
         ResidualAdd = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int>(KernelCatalog.ResidualAdd);
         Argmax = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, int, int>(KernelCatalog.Argmax);
-        GateUp = new(accelerator, KernelCatalog.GateUp, KernelCatalog.GateUpReduce);
-        Down = new(accelerator, KernelCatalog.Down, KernelCatalog.DownReduce);
+        GateUp = new(accelerator, KernelCatalog.GateUp, KernelCatalog.GateUpGemv, KernelCatalog.GateUpReduce);
+        Down = new(accelerator, KernelCatalog.Down, KernelCatalog.DownGemv, KernelCatalog.DownReduce);
+        compiled = new Dictionary<string, Kernel>
+        {
+            ["row-gather"] = RowGather.GetKernel(),
+            ["rms-norm"] = RmsNorm.GetKernel(),
+            ["gate-up"] = GateUp.Tile,
+            ["gate-up-gemv"] = GateUp.Gemv,
+            ["gate-up-reduce"] = GateUp.Reduce,
+            ["down"] = Down.Tile,
+            ["down-gemv"] = Down.Gemv,
+            ["down-reduce"] = Down.Reduce,
+            ["residual-add"] = ResidualAdd.GetKernel(),
+            ["argmax"] = Argmax.GetKernel(),
+        };
     }
+
+    /// <summary>The compiled kernel named <paramref name="name"/> (a whole-model kernel of <see cref="KernelCatalog.All"/>), for occupancy estimates.</summary>
+    /// <param name="name">The kernel's name.</param>
+    /// <exception cref="KeyNotFoundException">No whole-model kernel has that name.</exception>
+    public Kernel Compiled(string name) => compiled[name];
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, long, long> RowGather { get; }
 
@@ -31,9 +51,9 @@ internal sealed class DecoderKernels
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, int, int> Argmax { get; }
 
-    /// <summary>act = silu(x Wg^T) * (x Wu^T), one projection over [gate; up].</summary>
+    /// <summary>act = silu(x Wg^T) * (x Wu^T), one projection over [gate; up] (tile loop or decode GEMV).</summary>
     public ProjectionLauncher<SwiGluEpilogue> GateUp { get; }
 
-    /// <summary>h += act Wd^T.</summary>
+    /// <summary>h += act Wd^T (tile loop or decode GEMV).</summary>
     public ProjectionLauncher<ResidualEpilogue> Down { get; }
 }

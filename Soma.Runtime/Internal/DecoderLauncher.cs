@@ -1,16 +1,19 @@
+using ILGPU;
 using ILGPU.Runtime;
 using Soma.Kernels;
 
 namespace Soma.Internal;
 
 /// <summary>
-/// Every device launch of a whole decoder outside its attention layers, on its own stream: the embedding lookup and
-/// first norm (<see cref="Begin"/>), then between attention layers (<see cref="After"/>) the residual adds, norms and
-/// SwiGLU MLP, and after the last layer the final norm, the LM head over the wanted rows and an on-device argmax.
-/// The projections are the layers' projection tile loop (<see cref="Projection.TileKernel{TEpilogue}"/>) with their own
-/// epilogues: gate|up as one projection writing silu(gate) * up (<see cref="SwiGluEpilogue"/>), down adding into the
-/// residual stream (<see cref="ResidualEpilogue"/>), the LM head plain (<see cref="BiasEpilogue"/>, zero bias). One call at a time
-/// (the model's lock); owns its scratch and stream.
+/// Every device launch of a whole decoder outside its attention layers, on its own stream, which is the stream of the
+/// whole call (<see cref="LayerCall"/> runs the layers on it): the ids' upload, embedding lookup and first norm
+/// (<see cref="Begin"/>), then between attention layers (<see cref="After"/>) the residual adds, norms and SwiGLU MLP,
+/// and after the last layer the final norm, the LM head over the wanted rows, an on-device argmax and the result's
+/// download. Nothing here waits: the call waits once, at its end, and then reads <see cref="Logits"/> or
+/// <see cref="Best"/>. The projections are the layers' projection kernels (tile loop, or the decode GEMV where the plan
+/// takes it) with their own epilogues: gate|up as one projection writing silu(gate) * up (<see cref="SwiGluEpilogue"/>),
+/// down adding into the residual stream (<see cref="ResidualEpilogue"/>), the LM head plain (<see cref="BiasEpilogue"/>,
+/// zero bias), all through <see cref="Project{TEpilogue}"/>. One call at a time (the model's lock); owns its scratch and stream.
 /// </summary>
 internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
 {
@@ -26,9 +29,6 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     private int rows;
     private int picked;
     private bool greedy;
-    private bool onDevice;
-    private float[] logits = [];
-    private int[] best = [];
 
     public DecoderLauncher(SomaEngine engine, CausalLMWeights model, DecoderWeights weights)
     {
@@ -38,94 +38,75 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         stream = engine.Accelerator.CreateStream();
     }
 
-    /// <summary>The last call's logits [picked, V] (when not greedy).</summary>
-    public ReadOnlySpan<float> Logits => logits.AsSpan(0, picked * v);
+    /// <summary>The stream of the decoder's calls: its own launches and, through <see cref="LayerCall"/>, the layers'.</summary>
+    public AcceleratorStream Stream => stream;
 
-    /// <summary>The last call's argmax per picked row (when greedy).</summary>
-    public ReadOnlySpan<int> Best => best.AsSpan(0, picked);
+    /// <summary>The last call's logits [picked, V] (when not greedy; valid once the call has waited).</summary>
+    public ReadOnlySpan<float> Logits => scratch!.HostLogits.Span[..(picked * v)];
 
-    /// <inheritdoc />
-    public DeviceRows? Device => onDevice ? new DeviceRows(scratch!.X.View, scratch.A.View, stream) : null;
+    /// <summary>The last call's argmax per picked row (when greedy; valid once the call has waited).</summary>
+    public ReadOnlySpan<int> Best => scratch!.HostBest.Span[..picked];
 
     /// <summary>
-    /// Starts a call: uploads <paramref name="tokens"/>, gathers their embeddings into h, and computes the first layer's
-    /// input RMSNorm(h): with <paramref name="device"/> it stays on the device for the layers to read
-    /// (<see cref="Device"/>), else it is written into <paramref name="x"/> [rows, D]. <paramref name="pick"/> names the
-    /// rows whose logits the call returns; <paramref name="argmax"/> returns their argmax instead of the logits.
+    /// Starts a call: enqueues the upload of <paramref name="tokens"/> and <paramref name="pick"/> (one page-locked
+    /// block), the gather of their embeddings into h and the first layer's input RMSNorm(h). Returns the layers' rows:
+    /// x, the normed rows every layer reads, and y, the attention rows every layer writes ([rows, D] each, decoder
+    /// scratch). <paramref name="pick"/> names the rows whose logits the call returns; <paramref name="argmax"/>
+    /// returns their argmax instead of the logits.
     /// </summary>
-    public void Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax, bool device, Span<float> x)
+    public (ArrayView<float> X, ArrayView<float> Y) Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax)
     {
-        (rows, picked, greedy, onDevice) = (tokens.Length, pick.Length, argmax, device);
+        (rows, picked, greedy) = (tokens.Length, pick.Length, argmax);
         var s = Ensure(rows, picked);
         var k = engine.Kernels.Decoder;
-        var shapes = engine.Shapes;
-        s.Tokens.Upload(stream, tokens);
-        s.PickIndex.Upload(stream, pick);
+        tokens.CopyTo(s.HostIds.Span);
+        pick.CopyTo(s.HostIds.Span[rows..]);
+        s.Ids.UploadAsync(stream, s.HostIds, rows + picked);
+        var ids = s.Ids.View.SubView(0, rows);
+        var gather = engine.Shapes.Elements("row-gather", (long)rows * d);
         if (weights.Embedding is { } table)
         {
-            k.RowGather(stream, shapes.Elements((long)rows * d), table.View, s.Tokens.View, s.H.View, rows, d, d, 1);
+            k.RowGather(stream, gather, table.View, ids, s.H.View, rows, d, d, 1);
         }
         else
         {
-            k.RowGather(stream, shapes.Elements((long)rows * d), weights.HeadT.View, s.Tokens.View, s.H.View, rows, d, 1, v);
+            k.RowGather(stream, gather, weights.HeadT.View, ids, s.H.View, rows, d, 1, v);
         }
 
         Norm(s, weights.Layers[0].InputNorm);
-        if (!device)
-        {
-            s.X.Download(stream, x[..(rows * d)]);
-            stream.Synchronize();
-        }
+        long count = (long)rows * d;
+        return (s.X.View.SubView(0, count), s.A.View.SubView(0, count));
     }
 
     /// <inheritdoc />
-    public void After(int layer, Span<float> output)
+    public void After(int layer, AcceleratorStream callStream)
     {
         var s = scratch!;
         var k = engine.Kernels.Decoder;
-        var shapes = engine.Shapes;
         var w = weights.Layers[layer];
         int count = rows * d;
-        if (!onDevice)
-        {
-            s.A.Upload(stream, output[..count]);
-        }
-
-        k.ResidualAdd(stream, shapes.Elements(count), s.H.View, s.A.View, count);
+        k.ResidualAdd(stream, engine.Shapes.Elements("residual-add", count), s.H.View, s.A.View, count);
         Norm(s, w.PostNorm);
-        k.GateUp.Launch(
-            stream, Plan(s, rows, d, 2 * inter), Operands(s, s.X, w.GateUpT, rows, d, 2 * inter),
-            new SwiGluEpilogue { Act = s.Act.View, Inner = inter });
-        k.Down.Launch(stream, Plan(s, rows, inter, d), Operands(s, s.Act, w.DownT, rows, inter, d), new ResidualEpilogue { H = s.H.View, Outer = d });
+        Project(k.GateUp, "gate-up", s, s.X, w.GateUpT, rows, d, 2 * inter, inter % 4 == 0, new SwiGluEpilogue { Act = s.Act.View, Inner = inter });
+        Project(k.Down, "down", s, s.Act, w.DownT, rows, inter, d, true, new ResidualEpilogue { H = s.H.View, Outer = d });
         if (layer + 1 < layers)
         {
             Norm(s, weights.Layers[layer + 1].InputNorm);
-            if (!onDevice)
-            {
-                s.X.Download(stream, output[..count]);
-                stream.Synchronize();
-            }
-
             return;
         }
 
         Norm(s, weights.FinalNorm);
-        k.RowGather(stream, shapes.Elements((long)picked * d), s.X.View, s.PickIndex.View, s.PickedRows.View, picked, d, d, 1);
-        engine.Kernels.Linear.Launch(
-            stream, Plan(s, picked, d, v), Operands(s, s.PickedRows, weights.HeadT, picked, d, v),
+        k.RowGather(stream, engine.Shapes.Elements("row-gather", (long)picked * d), s.X.View, s.Ids.View.SubView(rows, picked), s.PickedRows.View, picked, d, d, 1);
+        Project(engine.Kernels.Linear, "linear", s, s.PickedRows, weights.HeadT, picked, d, v, true,
             new BiasEpilogue { Bias = weights.ZeroBias.View, Y = s.Logits.View, Outer = v });
         if (greedy)
         {
-            k.Argmax(stream, shapes.Groups(picked, 2 * shapes.GroupSize), s.Logits.View, s.Best.View, picked, v);
-            best = best.Length >= picked ? best : new int[picked];
-            s.Best.Download(stream, best.AsSpan(0, picked));
-            stream.Synchronize();
+            k.Argmax(stream, engine.Shapes.Groups("argmax", picked, 2 * engine.Shapes.GroupSize), s.Logits.View, s.Best.View, picked, v);
+            s.Best.DownloadAsync(stream, s.HostBest, picked);
         }
         else
         {
-            logits = logits.Length >= picked * v ? logits : new float[picked * v];
-            s.Logits.Download(stream, logits.AsSpan(0, picked * v));
-            stream.Synchronize();
+            s.Logits.DownloadAsync(stream, s.HostLogits, (long)picked * v);
         }
     }
 
@@ -139,32 +120,37 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
 
     /// <summary>X = RMSNorm(H, <paramref name="weight"/>) over the call's rows.</summary>
     private void Norm(DecoderScratch s, DeviceBuffer<float> weight) =>
-        engine.Kernels.Decoder.RmsNorm(stream, engine.Shapes.Groups(rows, engine.Shapes.GroupSize), s.H.View, weight.View, s.X.View, rows, d, eps);
+        engine.Kernels.Decoder.RmsNorm(stream, engine.Shapes.Groups("rms-norm", rows, engine.Shapes.GroupSize), s.H.View, weight.View, s.X.View, rows, d, eps);
 
-    /// <summary>The projection's launch for <paramref name="n"/> rows (split-K where the device shape asks for it), growing the partial sums it needs.</summary>
-    private ProjectionLaunch Plan(DecoderScratch s, int n, int innerWidth, int outer)
+    /// <summary>
+    /// y [n, outer] = x [n, inner] W^T through <paramref name="launcher"/> (projection <paramref name="kernel"/> of
+    /// <see cref="KernelCatalog"/>) as the device's shapes plan it, growing the split-K partial sums it needs: the one
+    /// place the decoder launches a projection. <paramref name="quadColumns"/>: the epilogue keeps four consecutive
+    /// columns together (the decode GEMV may serve it).
+    /// </summary>
+    private void Project<TEpilogue>(
+        ProjectionLauncher<TEpilogue> launcher, string kernel, DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<float> weightT,
+        int n, int innerWidth, int outer, bool quadColumns, TEpilogue epilogue)
+        where TEpilogue : struct, IProjectionEpilogue
     {
-        var launch = engine.Shapes.Projection(n, innerWidth, outer);
+        var launch = engine.Shapes.Projection(kernel, n, innerWidth, outer, quadColumns: quadColumns);
         if (launch.PartialFloats > 0 && (s.Partial is null || s.Partial.Length < launch.PartialFloats))
         {
-            stream.Synchronize(); // launches already enqueued may still read the smaller buffer
+            stream.Synchronize(); // launches already enqueued may still read the smaller buffer (a model's first calls only)
             s.Partial?.Dispose();
             s.Partial = engine.Allocate<float>(launch.PartialFloats);
         }
 
-        return launch;
+        launcher.Launch(stream, launch, new ProjectionArgs
+        {
+            X = x.View,
+            WeightT = weightT.View,
+            Rows = n,
+            Inner = innerWidth,
+            Outer = outer,
+            Partial = s.Partial?.View ?? default,
+        }, epilogue);
     }
-
-    /// <summary>The operands of y [n, outer] = x [n, inner] W^T on the layers' projection kernel.</summary>
-    private static ProjectionArgs Operands(DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<float> weightT, int n, int innerWidth, int outer) => new()
-    {
-        X = x.View,
-        WeightT = weightT.View,
-        Rows = n,
-        Inner = innerWidth,
-        Outer = outer,
-        Partial = s.Partial?.View ?? default,
-    };
 
     /// <summary>The scratch, replaced by a larger one when the call has more rows or picked rows than it holds.</summary>
     private DecoderScratch Ensure(int needRows, int needPicked)

@@ -1,9 +1,12 @@
+using ILGPU.Runtime;
+
 namespace Soma.Internal;
 
 /// <summary>
-/// Device scratch of a whole-model call of up to <see cref="Rows"/> token rows and <see cref="Picked"/> rows of logits:
-/// the residual stream h, the attention rows, the normed rows, the MLP's activation, the token ids and the
-/// result rows. Not session state. Grown (replaced) when a call needs more; owned by one <see cref="DecoderLauncher"/>.
+/// Scratch of a whole-model call of up to <see cref="Rows"/> token rows and <see cref="Picked"/> rows of logits: on the
+/// device the residual stream h, the attention rows, the normed rows, the MLP's activation, the token ids and the
+/// result rows; on the host the page-locked ids and results, so the call's copies are enqueued without waiting. Not
+/// session state. Grown (replaced) when a call needs more; owned by one <see cref="DecoderLauncher"/>.
 /// </summary>
 internal sealed class DecoderScratch : IDisposable
 {
@@ -20,11 +23,13 @@ internal sealed class DecoderScratch : IDisposable
             A = Own(engine.Allocate<float>((long)rows * d));
             X = Own(engine.Allocate<float>((long)rows * d));
             Act = Own(engine.Allocate<float>((long)rows * inter));
-            Tokens = Own(engine.Allocate<int>(rows));
-            PickIndex = Own(engine.Allocate<int>(picked));
+            Ids = Own(engine.Allocate<int>(rows + picked));
+            HostIds = Own(engine.Accelerator.AllocatePageLocked1D<int>(rows + picked, uninitialized: false));
             PickedRows = Own(engine.Allocate<float>((long)picked * d));
             Logits = Own(engine.Allocate<float>((long)picked * v));
             Best = Own(engine.Allocate<int>(picked));
+            HostLogits = Own(engine.Accelerator.AllocatePageLocked1D<float>((long)picked * v, uninitialized: false));
+            HostBest = Own(engine.Accelerator.AllocatePageLocked1D<int>(picked, uninitialized: false));
         }
         catch
         {
@@ -51,11 +56,17 @@ internal sealed class DecoderScratch : IDisposable
     /// <summary>silu(gate) * up [rows, I].</summary>
     public DeviceBuffer<float> Act { get; } = null!;
 
-    /// <summary>Token ids [rows].</summary>
-    public DeviceBuffer<int> Tokens { get; } = null!;
+    /// <summary>The call's token ids [rows], then which rows' logits it wants [picked]: one upload.</summary>
+    public DeviceBuffer<int> Ids { get; } = null!;
 
-    /// <summary>Which rows' logits the call wants [picked].</summary>
-    public DeviceBuffer<int> PickIndex { get; } = null!;
+    /// <summary>Page-locked host side of <see cref="Ids"/>.</summary>
+    public PageLockedArray1D<int> HostIds { get; } = null!;
+
+    /// <summary>Page-locked host copy of <see cref="Logits"/>, downloaded at the end of the call.</summary>
+    public PageLockedArray1D<float> HostLogits { get; } = null!;
+
+    /// <summary>Page-locked host copy of <see cref="Best"/>, downloaded at the end of a greedy call.</summary>
+    public PageLockedArray1D<int> HostBest { get; } = null!;
 
     /// <summary>The final-normed rows whose logits are wanted [picked, D].</summary>
     public DeviceBuffer<float> PickedRows { get; } = null!;

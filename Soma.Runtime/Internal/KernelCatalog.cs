@@ -13,19 +13,28 @@ namespace Soma.Internal;
 /// </summary>
 internal static class KernelCatalog
 {
-    /// <summary>The ILGPU optimisation level the engine compiles kernels at.</summary>
-    public const OptimizationLevel EngineOptimization = OptimizationLevel.O1;
+    /// <summary>
+    /// The ILGPU optimisation level the engine compiles kernels at: O2, whose address-space inference turns the
+    /// generic loads of O1 into global ones (`ld.global`, LDG) on GPUs.
+    /// </summary>
+    public const OptimizationLevel EngineOptimization = OptimizationLevel.O2;
 
     /// <summary>QKV projection: the shared tile loop with the bias, head split and RoPE epilogue.</summary>
     public static Action<ProjectionArgs, BiasRopeEpilogue> Qkv => Projection.TileKernel<BiasRopeEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv"/>, with the same epilogue.</summary>
+    /// <summary>QKV projection of a decode pass: the GEMV with 128-bit weight loads and the same epilogue.</summary>
+    public static Action<ProjectionArgs, BiasRopeEpilogue> QkvGemv => Gemv.Kernel<BiasRopeEpilogue>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv"/> or <see cref="QkvGemv"/>, with the same epilogue.</summary>
     public static Action<ProjectionArgs, BiasRopeEpilogue> QkvReduce => SplitKReduce.Kernel<BiasRopeEpilogue>;
 
     /// <summary>Plain projection (the output projection): the shared tile loop with the bias epilogue.</summary>
     public static Action<ProjectionArgs, BiasEpilogue> Linear => Projection.TileKernel<BiasEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Linear"/>, with the same epilogue.</summary>
+    /// <summary>Output projection of a decode pass: the GEMV with 128-bit weight loads and the bias epilogue.</summary>
+    public static Action<ProjectionArgs, BiasEpilogue> LinearGemv => Gemv.Kernel<BiasEpilogue>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="Linear"/> or <see cref="LinearGemv"/>, with the same epilogue.</summary>
     public static Action<ProjectionArgs, BiasEpilogue> LinearReduce => SplitKReduce.Kernel<BiasEpilogue>;
 
     /// <summary>RoPE cos/sin table for the call's positions.</summary>
@@ -52,13 +61,19 @@ internal static class KernelCatalog
     /// <summary>Whole-model kernels: the MLP's gate|up projection with the silu(gate) * up epilogue.</summary>
     public static Action<ProjectionArgs, SwiGluEpilogue> GateUp => Projection.TileKernel<SwiGluEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="GateUp"/>.</summary>
+    /// <summary>The gate|up projection of a decode pass: the GEMV with the SwiGLU epilogue.</summary>
+    public static Action<ProjectionArgs, SwiGluEpilogue> GateUpGemv => Gemv.Kernel<SwiGluEpilogue>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="GateUp"/> or <see cref="GateUpGemv"/>.</summary>
     public static Action<ProjectionArgs, SwiGluEpilogue> GateUpReduce => SplitKReduce.Kernel<SwiGluEpilogue>;
 
     /// <summary>Whole-model kernels: the MLP's down projection with the residual-add epilogue.</summary>
     public static Action<ProjectionArgs, ResidualEpilogue> Down => Projection.TileKernel<ResidualEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Down"/>.</summary>
+    /// <summary>The down projection of a decode pass: the GEMV with the residual-add epilogue.</summary>
+    public static Action<ProjectionArgs, ResidualEpilogue> DownGemv => Gemv.Kernel<ResidualEpilogue>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="Down"/> or <see cref="DownGemv"/>.</summary>
     public static Action<ProjectionArgs, ResidualEpilogue> DownReduce => SplitKReduce.Kernel<ResidualEpilogue>;
 
     /// <summary>Whole-model kernels: residual add.</summary>
@@ -72,18 +87,22 @@ internal static class KernelCatalog
     {
         new("rope-table", RopeTable),
         new("qkv", Qkv),
+        new("qkv-gemv", QkvGemv),
         new("qkv-reduce", QkvReduce),
         new("field-scan", FieldScan),
         new("attention", Attention),
         new("attention-combine", AttentionCombine),
         new("linear", Linear),
+        new("linear-gemv", LinearGemv),
         new("linear-reduce", LinearReduce),
         new("commit", Commit),
         new("row-gather", RowGather),
         new("rms-norm", RmsNorm),
         new("gate-up", GateUp),
+        new("gate-up-gemv", GateUpGemv),
         new("gate-up-reduce", GateUpReduce),
         new("down", Down),
+        new("down-gemv", DownGemv),
         new("down-reduce", DownReduce),
         new("residual-add", ResidualAdd),
         new("argmax", Argmax),

@@ -10,16 +10,33 @@ namespace Soma.Internal;
 /// </summary>
 internal sealed class KernelSet
 {
+    private readonly Dictionary<string, Kernel> compiled;
+    private readonly Lazy<DecoderKernels> decoder;
+
     /// <summary>Compiles and loads every kernel on <paramref name="accelerator"/>.</summary>
     /// <param name="accelerator">The engine's accelerator.</param>
     public KernelSet(Accelerator accelerator)
     {
-        Qkv = new(accelerator, KernelCatalog.Qkv, KernelCatalog.QkvReduce);
-        Linear = new(accelerator, KernelCatalog.Linear, KernelCatalog.LinearReduce);
+        Qkv = new(accelerator, KernelCatalog.Qkv, KernelCatalog.QkvGemv, KernelCatalog.QkvReduce);
+        Linear = new(accelerator, KernelCatalog.Linear, KernelCatalog.LinearGemv, KernelCatalog.LinearReduce);
         Attention = new(accelerator);
         RopeTable = new(accelerator, KernelCatalog.RopeTable);
         FieldScan = new(accelerator, KernelCatalog.FieldScan);
         Commit = new(accelerator, KernelCatalog.Commit);
+        compiled = new Dictionary<string, Kernel>
+        {
+            ["rope-table"] = RopeTable.Kernel,
+            ["qkv"] = Qkv.Tile,
+            ["qkv-gemv"] = Qkv.Gemv,
+            ["qkv-reduce"] = Qkv.Reduce,
+            ["field-scan"] = FieldScan.Kernel,
+            ["attention"] = Attention.Kernel,
+            ["attention-combine"] = Attention.Combine,
+            ["linear"] = Linear.Tile,
+            ["linear-gemv"] = Linear.Gemv,
+            ["linear-reduce"] = Linear.Reduce,
+            ["commit"] = Commit.Kernel,
+        };
         decoder = new Lazy<DecoderKernels>(() => new DecoderKernels(accelerator));
     }
 
@@ -29,15 +46,13 @@ internal sealed class KernelSet
     /// <summary>How many kernels the constructor compiles (the whole-model kernels wait for <see cref="Decoder"/>).</summary>
     public static int LoadedAtStart => Count - DecoderKernels.Count;
 
-    private readonly Lazy<DecoderKernels> decoder;
-
     /// <summary>How many kernels the catalog holds: what the engine compiles once it has made a decoder.</summary>
     public static int Count => KernelCatalog.All.Count;
 
-    /// <summary>The fused QKV projection (bias, head split, RoPE) and its split-K reduce.</summary>
+    /// <summary>The fused QKV projection (bias, head split, RoPE): tile loop or decode GEMV, and its split-K reduce.</summary>
     public ProjectionLauncher<BiasRopeEpilogue> Qkv { get; }
 
-    /// <summary>The output projection (bias) and its split-K reduce.</summary>
+    /// <summary>The output projection (bias): tile loop or decode GEMV, and its split-K reduce.</summary>
     public ProjectionLauncher<BiasEpilogue> Linear { get; }
 
     /// <summary>Near-field attention and its split combine.</summary>
@@ -51,4 +66,10 @@ internal sealed class KernelSet
 
     /// <summary>The commit of ring rows and field.</summary>
     public KernelLauncher<CommitArgs> Commit { get; }
+
+    /// <summary>The compiled kernel named <paramref name="name"/> in <see cref="KernelCatalog.All"/>.</summary>
+    /// <param name="name">The kernel's name.</param>
+    /// <remarks>A whole-model kernel's name compiles <see cref="Decoder"/> first, if no decoder has yet.</remarks>
+    /// <exception cref="KeyNotFoundException">No kernel has that name.</exception>
+    public Kernel Compiled(string name) => compiled.TryGetValue(name, out var kernel) ? kernel : Decoder.Compiled(name);
 }

@@ -27,7 +27,7 @@ public sealed class PtxCliTests : IDisposable
                 .And.Contain(".address_size 64");
         }
 
-        output.ToString().Should().Contain($"{KernelCatalog.All.Count} kernels compiled to PTX for sm_90 at O1");
+        output.ToString().Should().Contain($"{KernelCatalog.All.Count} kernels compiled to PTX for sm_90 at O2");
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Soma;
+using Soma.Internal;
 using Soma.Tests.Infrastructure;
 
 namespace Soma.Tests.Suites;
