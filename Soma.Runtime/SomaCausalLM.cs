@@ -72,8 +72,8 @@ public sealed class SomaCausalLM : IDisposable
     /// <summary>
     /// The attention layers' part of the last completed call (<see cref="SomaModel.LastCallProfile"/>): launches,
     /// copies and host waits of the layers, not of the embedding, norms, MLPs and LM head around them. Every call keeps
-    /// its rows on the device (no uploads or downloads of rows) and waits once, at its end, a whole decode step
-    /// included. Null before the first call.
+    /// its rows on the device (no uploads or downloads of rows); a call of one pass a layer (every decode step) waits
+    /// once, at its end. Null before the first call.
     /// </summary>
     public SomaCallProfile? LastCallProfile => model.LastCallProfile;
 
@@ -195,7 +195,7 @@ public sealed class SomaCausalLM : IDisposable
         lock (gate)
         {
             ThrowIfDisposed();
-            // Every call keeps its rows on the device and runs on the decoder's stream: one host wait at its end.
+            // Every call keeps its rows on the device and runs on the decoder's stream: a decode step waits once, at its end.
             var (x, y) = launcher.Begin(tokens, pick, argmax);
             model.Through(inner, rows, CallIo.Device(x, y), launcher.Stream, default, launcher);
             if (argmax)

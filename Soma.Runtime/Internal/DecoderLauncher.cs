@@ -81,6 +81,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     /// <inheritdoc />
     public void After(int layer, AcceleratorStream callStream)
     {
+        System.Diagnostics.Debug.Assert(ReferenceEquals(callStream, stream), "A decoder's calls run on its own stream.");
         var s = scratch!;
         var k = engine.Kernels.Decoder;
         var w = weights.Layers[layer];

@@ -111,15 +111,7 @@ public abstract class KernelSuite : IDisposable
         var x = TestData.Inputs(inner, rows, seed: 5);
         var weight = TestData.Inputs(inner, outer, seed: 6); // [outer, inner]
         var bias = TestData.Inputs(outer, 1, seed: 7);
-        var weightT = new float[inner * outer];
-        for (int r = 0; r < outer; r++)
-        {
-            for (int c = 0; c < inner; c++)
-            {
-                weightT[c * outer + r] = weight[r * inner + c];
-            }
-        }
-
+        var weightT = Transposed(weight, outer, inner);
         var y = Alloc<float>(rows * outer);
         var shapes = Engine.Shapes;
         var launch = shapes.Projection("linear", rows, inner, outer, Tiling(tiling, inner));
