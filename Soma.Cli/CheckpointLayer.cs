@@ -24,6 +24,8 @@ internal sealed record CheckpointLayer(SomaLayerOptions Options, SomaLayerWeight
             throw new CliException($"--layer {layer}: expected 0 <= layer < {config.Layers} (num_hidden_layers in {folder}).");
         }
 
+        parameters = parameters.ForLayer(layer); // the file's "layers" entry for this layer, where it has one
+
         // Lists of the wrong length are the options file's mistake, not the checkpoint's: check them before loading.
         CliErrors.About("--soma", () => (parameters.GammaFor(config.KvHeads), parameters.AlphaFor(config.Heads)));
         var (options, weights) = CliErrors.About("--model", () => checkpoint.LoadAttentionLayer(layer, parameters), folder);

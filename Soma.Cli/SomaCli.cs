@@ -11,8 +11,11 @@ namespace Soma.Cli;
 /// </summary>
 internal static class SomaCli
 {
-    /// <summary>Runs the command line <paramref name="args"/>; <paramref name="extensions"/> (Soma.Bench) adds `bdn` and `--plot`.</summary>
-    public static int Invoke(string[] args, TextWriter output, TextWriter error, CliExtensions? extensions = null)
+    /// <summary>
+    /// Runs the command line <paramref name="args"/>; <paramref name="extensions"/> (Soma.Bench) adds `bdn` and `--plot`;
+    /// `chat` reads its turns from <paramref name="input"/> (default: the console).
+    /// </summary>
+    public static int Invoke(string[] args, TextWriter output, TextWriter error, CliExtensions? extensions = null, TextReader? input = null)
     {
         var verbose = new Option<bool>("--verbose") { Description = CliErrors.VerboseHelp, Recursive = true };
         var root = new RootCommand("Soma: a constant-memory attention layer on ILGPU. With no command, the quick benchmark. " + CliErrors.ExitCodes)
@@ -42,6 +45,9 @@ internal static class SomaCli
         });
         root.Subcommands.Add(devices);
         root.Subcommands.Add(RunCommand.Create(output, error));
+        root.Subcommands.Add(ForwardCommand.Create(output));
+        root.Subcommands.Add(GenerateCommand.Create(output));
+        root.Subcommands.Add(ChatCommand.Create(output, input ?? Console.In));
         root.Subcommands.Add(PtxCommand.Create(output));
         root.Subcommands.Add(PredictCommand.Create(output));
 

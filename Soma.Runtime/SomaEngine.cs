@@ -36,7 +36,7 @@ public sealed class SomaEngine : IDisposable
         Occupancy = description.IsCpu ? description : new LiveOccupancy(accelerator, Kernels, description);
         Shapes = new LaunchShapes(description, options.Tuning, Occupancy);
         Telemetry = new Telemetry();
-        Log.KernelsLoaded(logger, KernelSet.Count, clock.Elapsed.TotalMilliseconds);
+        Log.KernelsLoaded(logger, KernelSet.LoadedAtStart, clock.Elapsed.TotalMilliseconds);
     }
 
     /// <summary>The device this engine runs on.</summary>
@@ -272,6 +272,33 @@ public sealed class SomaEngine : IDisposable
     }
 
     /// <summary>
+    /// Loads a whole decoder from a Hugging Face checkpoint folder (Llama, Qwen2, Mistral; see
+    /// <see cref="CausalLMWeights.Load"/>) with Soma layers where attention was, parameterised by
+    /// <paramref name="soma"/> (default: <see cref="IO.SomaParameters"/>' defaults). Every tensor is read and checked
+    /// before anything is uploaded.
+    /// </summary>
+    public SomaCausalLM LoadCausalLM(string folder, IO.SomaParameters? soma = null)
+    {
+        ThrowIfDisposed();
+        soma ??= new IO.SomaParameters();
+        return CreateCausalLM(CausalLMWeights.Load(folder, soma), soma.KvCapacity);
+    }
+
+    /// <summary>
+    /// Uploads a whole decoder from weights in memory; <paramref name="kvCapacity"/> is the KV cache of its
+    /// full-attention layers, in tokens per conversation. The weights are validated first; nothing is allocated when they
+    /// do not fit.
+    /// </summary>
+    public SomaCausalLM CreateCausalLM(CausalLMWeights weights, int kvCapacity = IO.SomaParameters.DefaultKvCapacity)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(weights);
+        Guard.Positive(kvCapacity, nameof(kvCapacity));
+        weights.Validate();
+        return Track(new SomaCausalLM(this, weights, kvCapacity));
+    }
+
+    /// <summary>
     /// Disposes every layer still open (each waits for the call running on it), waits until no session of this
     /// engine is claimed by a call any more (calls that had not reached their layer end in
     /// <see cref="ObjectDisposedException"/>), then frees the accelerator and the context (unless attached: an attached
@@ -322,14 +349,15 @@ public sealed class SomaEngine : IDisposable
         Log.EngineDisposed(Logger, held);
     }
 
-    private SomaLayer Track(SomaLayer layer)
+    private T Track<T>(T child)
+        where T : IDisposable
     {
         lock (children)
         {
-            children.Add(new WeakReference<IDisposable>(layer));
+            children.Add(new WeakReference<IDisposable>(child));
         }
 
-        return layer;
+        return child;
     }
 
     /// <summary>

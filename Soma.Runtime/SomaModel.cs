@@ -223,12 +223,18 @@ public sealed class SomaModel : IDisposable
     /// <see cref="InvalidOperationException"/> at once) and no slot of it goes back to a pool before the call has
     /// committed or rolled back in every layer. A failed or cancelled call leaves every layer's state as it was.
     /// </summary>
-    internal void Through(IReadOnlyList<SomaModelSession> sessions, int[] rows, CallIo io, AcceleratorStream? stream, CancellationToken cancellation)
+    /// <remarks>
+    /// A whole decoder (<see cref="SomaCausalLM"/>) passes <paramref name="between"/>: its norms and MLPs, enqueued on
+    /// <paramref name="stream"/> after each layer; its rows are then device views that every layer reads and writes.
+    /// </remarks>
+    internal void Through(
+        IReadOnlyList<SomaModelSession> sessions, int[] rows, CallIo io, AcceleratorStream? stream, CancellationToken cancellation,
+        IBetweenLayers? between = null)
     {
         ThrowIfDisposed();
         if (sessions.Count == 1)
         {
-            LayerCall.Run(layers, sessions[0].PerLayer, rows, io, stream, cancellation, lastCounters);
+            LayerCall.Run(layers, sessions[0].PerLayer, rows, io, stream, cancellation, lastCounters, between);
             return;
         }
 
@@ -242,7 +248,7 @@ public sealed class SomaModel : IDisposable
             }
         }
 
-        LayerCall.Run(layers, new CallSessions(perLayer), rows, io, stream, cancellation, lastCounters);
+        LayerCall.Run(layers, new CallSessions(perLayer), rows, io, stream, cancellation, lastCounters, between);
     }
 
     /// <summary>Throws unless every sequence is open, of this model, listed once, and from one pool in every layer.</summary>

@@ -34,6 +34,7 @@ namespace Soma.Tests.Cpu
     [Collection(CpuCollection.Name)] public sealed class ModelSnapshotTests(CpuFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class LiveDescriptionTests(CpuFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class ProfileTests(CpuFixture fixture) : ProfileSuite(fixture);
+    [Collection(CpuCollection.Name)] public sealed class CausalLMTests(CpuFixture fixture) : CausalLMSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class DeviceIoTests(CpuFixture fixture) : DeviceIoSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class SteadyStateTests(CpuFixture fixture) : SteadyStateSuite(fixture);
 }
@@ -61,6 +62,7 @@ namespace Soma.Tests.Cuda
     [Collection(CudaCollection.Name)] public sealed class ModelSnapshotTests(CudaFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class LiveDescriptionTests(CudaFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class ProfileTests(CudaFixture fixture) : ProfileSuite(fixture);
+    [Collection(CudaCollection.Name)] public sealed class CausalLMTests(CudaFixture fixture) : CausalLMSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class DeviceIoTests(CudaFixture fixture) : DeviceIoSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class SteadyStateTests(CudaFixture fixture) : SteadyStateSuite(fixture);
 }
@@ -88,6 +90,7 @@ namespace Soma.Tests.OpenCL
     [Collection(OpenClCollection.Name)] public sealed class ModelSnapshotTests(OpenClFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class LiveDescriptionTests(OpenClFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class ProfileTests(OpenClFixture fixture) : ProfileSuite(fixture);
+    [Collection(OpenClCollection.Name)] public sealed class CausalLMTests(OpenClFixture fixture) : CausalLMSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class DeviceIoTests(OpenClFixture fixture) : DeviceIoSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class SteadyStateTests(OpenClFixture fixture) : SteadyStateSuite(fixture);
 }

@@ -158,6 +158,18 @@ public sealed class HuggingFaceCheckpoint : IDisposable
         return caveats;
     }
 
+    /// <summary>
+    /// Reads tensor <paramref name="name"/> as float (F32, F16 or BF16 widened), checking its shape against
+    /// <paramref name="shape"/>: a missing tensor or another shape is an <see cref="InvalidDataException"/> naming it.
+    /// </summary>
+    public float[] ReadTensor(string name, params long[] shape) => Read(name, shape);
+
+    /// <summary><see cref="ReadTensor"/>, or null when the checkpoint has no tensor <paramref name="name"/>.</summary>
+    public float[]? ReadTensorOrNull(string name, params long[] shape) => ReadOptional(name, shape);
+
+    /// <summary>Whether the checkpoint holds a tensor named <paramref name="name"/>.</summary>
+    public bool HasTensor(string name) => FileOf(name)?.Tensors.ContainsKey(name) ?? false;
+
     /// <summary>Releases every mapped shard.</summary>
     public void Dispose()
     {
@@ -188,8 +200,6 @@ public sealed class HuggingFaceCheckpoint : IDisposable
 
         return file.ReadFloats(name);
     }
-
-    private bool HasTensor(string name) => FileOf(name)?.Tensors.ContainsKey(name) ?? false;
 
     private SafetensorsFile? FileOf(string name)
     {

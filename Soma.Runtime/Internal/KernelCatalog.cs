@@ -52,7 +52,37 @@ internal static class KernelCatalog
     /// <summary>Commit of ring rows and the field into the session state.</summary>
     public static Action<CommitArgs> Commit => StateCommit.Kernel;
 
-    /// <summary>Every kernel with a short file-safe name, in launch order of a layer call.</summary>
+    /// <summary>Whole-model kernels: embedding and row gathers.</summary>
+    public static Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, long, long> RowGather => Kernels.RowGather.Kernel;
+
+    /// <summary>Whole-model kernels: RMSNorm of rows.</summary>
+    public static Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> RmsNorm => Kernels.RmsNorm.Kernel;
+
+    /// <summary>Whole-model kernels: the MLP's gate|up projection with the silu(gate) * up epilogue.</summary>
+    public static Action<ProjectionArgs, SwiGluEpilogue> GateUp => Projection.TileKernel<SwiGluEpilogue>;
+
+    /// <summary>The gate|up projection of a decode pass: the GEMV with the SwiGLU epilogue.</summary>
+    public static Action<ProjectionArgs, SwiGluEpilogue> GateUpGemv => Gemv.Kernel<SwiGluEpilogue>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="GateUp"/> or <see cref="GateUpGemv"/>.</summary>
+    public static Action<ProjectionArgs, SwiGluEpilogue> GateUpReduce => SplitKReduce.Kernel<SwiGluEpilogue>;
+
+    /// <summary>Whole-model kernels: the MLP's down projection with the residual-add epilogue.</summary>
+    public static Action<ProjectionArgs, ResidualEpilogue> Down => Projection.TileKernel<ResidualEpilogue>;
+
+    /// <summary>The down projection of a decode pass: the GEMV with the residual-add epilogue.</summary>
+    public static Action<ProjectionArgs, ResidualEpilogue> DownGemv => Gemv.Kernel<ResidualEpilogue>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="Down"/> or <see cref="DownGemv"/>.</summary>
+    public static Action<ProjectionArgs, ResidualEpilogue> DownReduce => SplitKReduce.Kernel<ResidualEpilogue>;
+
+    /// <summary>Whole-model kernels: residual add.</summary>
+    public static Action<ArrayView<float>, ArrayView<float>, int> ResidualAdd => Kernels.ResidualAdd.Kernel;
+
+    /// <summary>Whole-model kernels: argmax of each row of logits.</summary>
+    public static Action<ArrayView<float>, ArrayView<int>, int, int> Argmax => Kernels.Argmax.Kernel;
+
+    /// <summary>Every kernel with a short file-safe name, in launch order of a layer call, then the whole-model kernels.</summary>
     public static ReadOnlyCollection<Entry> All { get; } = Array.AsReadOnly(new Entry[]
     {
         new("rope-table", RopeTable),
@@ -66,6 +96,16 @@ internal static class KernelCatalog
         new("linear-gemv", LinearGemv),
         new("linear-reduce", LinearReduce),
         new("commit", Commit),
+        new("row-gather", RowGather),
+        new("rms-norm", RmsNorm),
+        new("gate-up", GateUp),
+        new("gate-up-gemv", GateUpGemv),
+        new("gate-up-reduce", GateUpReduce),
+        new("down", Down),
+        new("down-gemv", DownGemv),
+        new("down-reduce", DownReduce),
+        new("residual-add", ResidualAdd),
+        new("argmax", Argmax),
     });
 
     /// <summary>The compiler setup shared by the engine and `soma ptx`: algorithms library and <paramref name="level"/>.</summary>

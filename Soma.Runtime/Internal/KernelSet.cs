@@ -11,6 +11,7 @@ namespace Soma.Internal;
 internal sealed class KernelSet
 {
     private readonly Dictionary<string, Kernel> compiled;
+    private readonly Lazy<DecoderKernels> decoder;
 
     /// <summary>Compiles and loads every kernel on <paramref name="accelerator"/>.</summary>
     /// <param name="accelerator">The engine's accelerator.</param>
@@ -36,9 +37,16 @@ internal sealed class KernelSet
             ["linear-reduce"] = Linear.Reduce,
             ["commit"] = Commit.Kernel,
         };
+        decoder = new Lazy<DecoderKernels>(() => new DecoderKernels(accelerator));
     }
 
-    /// <summary>How many kernels the constructor compiles and loads (for the engine's log line).</summary>
+    /// <summary>The whole-model kernels (<see cref="DecoderKernels"/>), compiled when the engine's first decoder is created.</summary>
+    public DecoderKernels Decoder => decoder.Value;
+
+    /// <summary>How many kernels the constructor compiles (the whole-model kernels wait for <see cref="Decoder"/>).</summary>
+    public static int LoadedAtStart => Count - DecoderKernels.Count;
+
+    /// <summary>How many kernels the catalog holds: what the engine compiles once it has made a decoder.</summary>
     public static int Count => KernelCatalog.All.Count;
 
     /// <summary>The fused QKV projection (bias, head split, RoPE): tile loop or decode GEMV, and its split-K reduce.</summary>
@@ -61,6 +69,7 @@ internal sealed class KernelSet
 
     /// <summary>The compiled kernel named <paramref name="name"/> in <see cref="KernelCatalog.All"/>.</summary>
     /// <param name="name">The kernel's name.</param>
+    /// <remarks>A whole-model kernel's name compiles <see cref="Decoder"/> first, if no decoder has yet.</remarks>
     /// <exception cref="KeyNotFoundException">No kernel has that name.</exception>
-    public Kernel Compiled(string name) => compiled[name];
+    public Kernel Compiled(string name) => compiled.TryGetValue(name, out var kernel) ? kernel : Decoder.Compiled(name);
 }

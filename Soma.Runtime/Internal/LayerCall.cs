@@ -30,10 +30,19 @@ internal static class LayerCall
     /// For a model call, its counters, set to the sum over the layers once the call has completed; null for a layer
     /// call (each layer publishes its own part into <see cref="SomaLayer.LastCounters"/> either way).
     /// </param>
+    /// <param name="between">
+    /// For a whole-model call (device views only), what is enqueued on the call's stream after each layer's passes
+    /// (<see cref="IBetweenLayers"/>): every layer then reads x and writes y; null for plain composition.
+    /// </param>
     public static void Run(
         IReadOnlyList<SomaLayer> layers, CallSessions perLayer, int[] rows, CallIo io, AcceleratorStream? stream,
-        CancellationToken cancellation, CallCounters? total = null)
+        CancellationToken cancellation, CallCounters? total = null, IBetweenLayers? between = null)
     {
+        if (between is not null && !io.OnDevice)
+        {
+            throw new ArgumentException("A call with a hook between its layers runs on device views.", nameof(io));
+        }
+
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         long allocated = GC.GetAllocatedBytesForCurrentThread();
         SessionClaims.ClaimAll(perLayer);
@@ -56,7 +65,8 @@ internal static class LayerCall
                     entered++;
                     ThrowIfDisposed(layers[l], perLayer[l]);
                     cancellation.ThrowIfCancellationRequested();
-                    previous = layers[l].Runner.Run(perLayer[l], rows, IoOf(io, l, layers.Count, onePass, previous, temp), callStream, cancellation);
+                    previous = layers[l].Runner.Run(perLayer[l], rows, IoOf(io, l, layers.Count, onePass, previous, temp, between), callStream, cancellation);
+                    between?.After(l, callStream);
                 }
 
                 // One wait for the whole call (a call of host rows in several passes waited as it went).
@@ -104,13 +114,14 @@ internal static class LayerCall
     /// Layer <paramref name="l"/>'s rows of the call. Device views: the first layer reads x and writes y, the others
     /// run in place on y (a pass reads its rows of x before it writes the same rows of y). Host rows in one pass: x is
     /// uploaded by the first layer, each layer reads the previous one's output on the device (<paramref name="previous"/>)
-    /// and only the last downloads y. Host rows in several passes: through y and a host buffer in turn.
+    /// and only the last downloads y. Host rows in several passes: through y and a host buffer in turn. With a hook
+    /// between the layers (<paramref name="between"/>), every layer reads x and writes y: the hook turns y into the next x.
     /// </summary>
-    private static CallIo IoOf(CallIo io, int l, int count, bool onePass, ArrayView<float> previous, float[] temp)
+    private static CallIo IoOf(CallIo io, int l, int count, bool onePass, ArrayView<float> previous, float[] temp, IBetweenLayers? between)
     {
         if (io.OnDevice)
         {
-            return l == 0 ? io : CallIo.Device(io.DeviceY, io.DeviceY);
+            return l == 0 || between is not null ? io : CallIo.Device(io.DeviceY, io.DeviceY);
         }
 
         if (onePass)

@@ -107,7 +107,7 @@ internal sealed class LayerWeights : IDisposable
     }
 
     /// <summary>Writes source [rows, cols] transposed into target's columns from <paramref name="targetOffset"/> (target has <paramref name="targetCols"/> columns).</summary>
-    private static void Transpose(float[] source, int rows, int cols, float[] target, int targetCols, int targetOffset)
+    internal static void Transpose(float[] source, int rows, int cols, float[] target, int targetCols, int targetOffset)
     {
         for (int r = 0; r < rows; r++)
         {

@@ -111,15 +111,7 @@ public abstract class KernelSuite : IDisposable
         var x = TestData.Inputs(inner, rows, seed: 5);
         var weight = TestData.Inputs(inner, outer, seed: 6); // [outer, inner]
         var bias = TestData.Inputs(outer, 1, seed: 7);
-        var weightT = new float[inner * outer];
-        for (int r = 0; r < outer; r++)
-        {
-            for (int c = 0; c < inner; c++)
-            {
-                weightT[c * outer + r] = weight[r * inner + c];
-            }
-        }
-
+        var weightT = Transposed(weight, outer, inner);
         var y = Alloc<float>(rows * outer);
         var shapes = Engine.Shapes;
         var launch = shapes.Projection("linear", rows, inner, outer, Tiling(tiling, inner));
@@ -137,6 +129,66 @@ public abstract class KernelSuite : IDisposable
             var xd = x.AsSpan(r * inner, inner).ToArray().Select(f => (double)f).ToArray();
             Tolerance.ShouldMatch(actual.AsSpan(r * outer, outer), ReferenceMath.Linear(weight, bias, xd, outer), $"y[{r}]", 1e-5);
         }
+    }
+
+    [Theory]
+    [InlineData("host")]
+    [InlineData("split")]
+    [InlineData("gemv")]
+    [InlineData("gemv-split")]
+    public void MlpProjections_MatchReferenceSwiGluAndResidual(string tiling)
+    {
+        // A whole decoder's MLP on the projection kernels (tile loop or decode GEMV, split-K or not): gate|up as one
+        // projection writing silu(gate) * up, then down adding into the residual stream h.
+        const int d = 12, mlp = 8, rows = 3;
+        var x = TestData.Inputs(d, rows, seed: 11);
+        var gateUp = TestData.Inputs(d, 2 * mlp, seed: 12); // [2I, D]: gate rows, then up rows
+        var down = TestData.Inputs(mlp, d, seed: 13); // [D, I]
+        var h0 = TestData.Inputs(d, rows, seed: 14);
+        var act = Alloc<float>(rows * mlp);
+        var h = Upload(h0);
+        var stream = Engine.Accelerator.DefaultStream;
+        var k = Engine.Kernels.Decoder;
+        var first = Engine.Shapes.Projection("gate-up", rows, d, 2 * mlp, Tiling(tiling, d));
+        k.GateUp.Launch(stream, first, new ProjectionArgs
+        {
+            X = Upload(x).View, WeightT = Upload(Transposed(gateUp, 2 * mlp, d)).View, Rows = rows, Inner = d, Outer = 2 * mlp,
+            Partial = Alloc<float>(first.Tiling.KSlices * rows * 2 * mlp).View,
+        }, new SwiGluEpilogue { Act = act.View, Inner = mlp });
+        var second = Engine.Shapes.Projection("down", rows, mlp, d, Tiling(tiling, mlp));
+        k.Down.Launch(stream, second, new ProjectionArgs
+        {
+            X = act.View, WeightT = Upload(Transposed(down, d, mlp)).View, Rows = rows, Inner = mlp, Outer = d,
+            Partial = Alloc<float>(second.Tiling.KSlices * rows * d).View,
+        }, new ResidualEpilogue { H = h.View, Outer = d });
+
+        var actual = Download(act);
+        var actualH = Download(h);
+        for (int r = 0; r < rows; r++)
+        {
+            var xd = x.AsSpan(r * d, d).ToArray().Select(f => (double)f).ToArray();
+            var gate = ReferenceMath.Linear(gateUp[..(mlp * d)], null, xd, mlp);
+            var up = ReferenceMath.Linear(gateUp[(mlp * d)..], null, xd, mlp);
+            var expected = gate.Select((g, i) => g / (1 + Math.Exp(-g)) * up[i]).ToArray();
+            Tolerance.ShouldMatch(actual.AsSpan(r * mlp, mlp), expected, $"act[{r}]", 1e-5);
+            var added = ReferenceMath.Linear(down, null, expected, d).Select((v, c) => h0[r * d + c] + v).ToArray();
+            Tolerance.ShouldMatch(actualH.AsSpan(r * d, d), added, $"h[{r}]", 1e-5);
+        }
+    }
+
+    /// <summary>W^T [inner, outer] of <paramref name="weight"/> [outer, inner].</summary>
+    private static float[] Transposed(float[] weight, int outer, int inner)
+    {
+        var t = new float[inner * outer];
+        for (int r = 0; r < outer; r++)
+        {
+            for (int c = 0; c < inner; c++)
+            {
+                t[c * outer + r] = weight[r * inner + c];
+            }
+        }
+
+        return t;
     }
 
     [Fact]

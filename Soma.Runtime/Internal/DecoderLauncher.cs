@@ -1,0 +1,171 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Soma.Kernels;
+
+namespace Soma.Internal;
+
+/// <summary>
+/// Every device launch of a whole decoder outside its attention layers, on its own stream, which is the stream of the
+/// whole call (<see cref="LayerCall"/> runs the layers on it): the ids' upload, embedding lookup and first norm
+/// (<see cref="Begin"/>), then between attention layers (<see cref="After"/>) the residual adds, norms and SwiGLU MLP,
+/// and after the last layer the final norm, the LM head over the wanted rows, an on-device argmax and the result's
+/// download. Nothing here waits: the call waits once, at its end, and then reads <see cref="Logits"/> or
+/// <see cref="Best"/>. The projections are the layers' projection kernels (tile loop, or the decode GEMV where the plan
+/// takes it) with their own epilogues: gate|up as one projection writing silu(gate) * up (<see cref="SwiGluEpilogue"/>),
+/// down adding into the residual stream (<see cref="ResidualEpilogue"/>), the LM head plain (<see cref="BiasEpilogue"/>,
+/// zero bias), all through <see cref="Project{TEpilogue}"/>. One call at a time (the model's lock); owns its scratch and stream.
+/// </summary>
+internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
+{
+    private readonly SomaEngine engine;
+    private readonly DecoderWeights weights;
+    private readonly AcceleratorStream stream;
+    private readonly int d;
+    private readonly int v;
+    private readonly int inter;
+    private readonly int layers;
+    private readonly float eps;
+    private DecoderScratch? scratch;
+    private int rows;
+    private int picked;
+    private bool greedy;
+
+    public DecoderLauncher(SomaEngine engine, CausalLMWeights model, DecoderWeights weights)
+    {
+        this.engine = engine;
+        this.weights = weights;
+        (d, v, inter, layers, eps) = (model.ModelDim, model.VocabSize, model.Config.IntermediateSize, model.Layers.Count, (float)model.Config.RmsNormEps);
+        stream = engine.Accelerator.CreateStream();
+    }
+
+    /// <summary>The stream of the decoder's calls: its own launches and, through <see cref="LayerCall"/>, the layers'.</summary>
+    public AcceleratorStream Stream => stream;
+
+    /// <summary>The last call's logits [picked, V] (when not greedy; valid once the call has waited).</summary>
+    public ReadOnlySpan<float> Logits => scratch!.HostLogits.Span[..(picked * v)];
+
+    /// <summary>The last call's argmax per picked row (when greedy; valid once the call has waited).</summary>
+    public ReadOnlySpan<int> Best => scratch!.HostBest.Span[..picked];
+
+    /// <summary>
+    /// Starts a call: enqueues the upload of <paramref name="tokens"/> and <paramref name="pick"/> (one page-locked
+    /// block), the gather of their embeddings into h and the first layer's input RMSNorm(h). Returns the layers' rows:
+    /// x, the normed rows every layer reads, and y, the attention rows every layer writes ([rows, D] each, decoder
+    /// scratch). <paramref name="pick"/> names the rows whose logits the call returns; <paramref name="argmax"/>
+    /// returns their argmax instead of the logits.
+    /// </summary>
+    public (ArrayView<float> X, ArrayView<float> Y) Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax)
+    {
+        (rows, picked, greedy) = (tokens.Length, pick.Length, argmax);
+        var s = Ensure(rows, picked);
+        var k = engine.Kernels.Decoder;
+        tokens.CopyTo(s.HostIds.Span);
+        pick.CopyTo(s.HostIds.Span[rows..]);
+        s.Ids.UploadAsync(stream, s.HostIds, rows + picked);
+        var ids = s.Ids.View.SubView(0, rows);
+        var gather = engine.Shapes.Elements("row-gather", (long)rows * d);
+        if (weights.Embedding is { } table)
+        {
+            k.RowGather(stream, gather, table.View, ids, s.H.View, rows, d, d, 1);
+        }
+        else
+        {
+            k.RowGather(stream, gather, weights.HeadT.View, ids, s.H.View, rows, d, 1, v);
+        }
+
+        Norm(s, weights.Layers[0].InputNorm);
+        long count = (long)rows * d;
+        return (s.X.View.SubView(0, count), s.A.View.SubView(0, count));
+    }
+
+    /// <inheritdoc />
+    public void After(int layer, AcceleratorStream callStream)
+    {
+        System.Diagnostics.Debug.Assert(ReferenceEquals(callStream, stream), "A decoder's calls run on its own stream.");
+        var s = scratch!;
+        var k = engine.Kernels.Decoder;
+        var w = weights.Layers[layer];
+        int count = rows * d;
+        k.ResidualAdd(stream, engine.Shapes.Elements("residual-add", count), s.H.View, s.A.View, count);
+        Norm(s, w.PostNorm);
+        Project(k.GateUp, "gate-up", s, s.X, w.GateUpT, rows, d, 2 * inter, inter % 4 == 0, new SwiGluEpilogue { Act = s.Act.View, Inner = inter });
+        Project(k.Down, "down", s, s.Act, w.DownT, rows, inter, d, true, new ResidualEpilogue { H = s.H.View, Outer = d });
+        if (layer + 1 < layers)
+        {
+            Norm(s, weights.Layers[layer + 1].InputNorm);
+            return;
+        }
+
+        Norm(s, weights.FinalNorm);
+        k.RowGather(stream, engine.Shapes.Elements("row-gather", (long)picked * d), s.X.View, s.Ids.View.SubView(rows, picked), s.PickedRows.View, picked, d, d, 1);
+        Project(engine.Kernels.Linear, "linear", s, s.PickedRows, weights.HeadT, picked, d, v, true,
+            new BiasEpilogue { Bias = weights.ZeroBias.View, Y = s.Logits.View, Outer = v });
+        if (greedy)
+        {
+            k.Argmax(stream, engine.Shapes.Groups("argmax", picked, 2 * engine.Shapes.GroupSize), s.Logits.View, s.Best.View, picked, v);
+            s.Best.DownloadAsync(stream, s.HostBest, picked);
+        }
+        else
+        {
+            s.Logits.DownloadAsync(stream, s.HostLogits, (long)picked * v);
+        }
+    }
+
+    /// <summary>Frees the scratch and the stream. Never throws.</summary>
+    public void Dispose()
+    {
+        scratch?.Dispose();
+        scratch = null;
+        stream.Dispose();
+    }
+
+    /// <summary>X = RMSNorm(H, <paramref name="weight"/>) over the call's rows.</summary>
+    private void Norm(DecoderScratch s, DeviceBuffer<float> weight) =>
+        engine.Kernels.Decoder.RmsNorm(stream, engine.Shapes.Groups("rms-norm", rows, engine.Shapes.GroupSize), s.H.View, weight.View, s.X.View, rows, d, eps);
+
+    /// <summary>
+    /// y [n, outer] = x [n, inner] W^T through <paramref name="launcher"/> (projection <paramref name="kernel"/> of
+    /// <see cref="KernelCatalog"/>) as the device's shapes plan it, growing the split-K partial sums it needs: the one
+    /// place the decoder launches a projection. <paramref name="quadColumns"/>: the epilogue keeps four consecutive
+    /// columns together (the decode GEMV may serve it).
+    /// </summary>
+    private void Project<TEpilogue>(
+        ProjectionLauncher<TEpilogue> launcher, string kernel, DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<float> weightT,
+        int n, int innerWidth, int outer, bool quadColumns, TEpilogue epilogue)
+        where TEpilogue : struct, IProjectionEpilogue
+    {
+        var launch = engine.Shapes.Projection(kernel, n, innerWidth, outer, quadColumns: quadColumns);
+        if (launch.PartialFloats > 0 && (s.Partial is null || s.Partial.Length < launch.PartialFloats))
+        {
+            stream.Synchronize(); // launches already enqueued may still read the smaller buffer (a model's first calls only)
+            s.Partial?.Dispose();
+            s.Partial = engine.Allocate<float>(launch.PartialFloats);
+        }
+
+        launcher.Launch(stream, launch, new ProjectionArgs
+        {
+            X = x.View,
+            WeightT = weightT.View,
+            Rows = n,
+            Inner = innerWidth,
+            Outer = outer,
+            Partial = s.Partial?.View ?? default,
+        }, epilogue);
+    }
+
+    /// <summary>The scratch, replaced by a larger one when the call has more rows or picked rows than it holds.</summary>
+    private DecoderScratch Ensure(int needRows, int needPicked)
+    {
+        if (scratch is { } s && s.Rows >= needRows && s.Picked >= needPicked)
+        {
+            return s;
+        }
+
+        stream.Synchronize(); // a failed call may have left launches that read the old scratch
+        var created = new DecoderScratch(
+            engine, d, inter, v, Math.Max(Math.Max(needRows, 1), scratch?.Rows ?? 0), Math.Max(Math.Max(needPicked, 1), scratch?.Picked ?? 0));
+        scratch?.Dispose();
+        scratch = created;
+        return created;
+    }
+}
