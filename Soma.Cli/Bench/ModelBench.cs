@@ -10,8 +10,11 @@ namespace Soma.Cli.Bench;
 /// </summary>
 internal sealed class ModelBench(SomaEngine engine, BenchPlan plan, int seed)
 {
+    /// <summary>The units <see cref="Run"/> reports: two models, then the memory table.</summary>
+    public const int Units = 3;
+
     /// <summary>The histories of the memory table.</summary>
-    public static readonly long[] MemoryHistories = [4096, 65536, 1 << 20];
+    public static IReadOnlyList<long> MemoryHistories { get; } = [4096, 65536, 1 << 20];
 
     /// <summary>Runs the section (two model builds, prefill and decode each, then the memory table).</summary>
     public ModelBenchRecord Run(BenchPhase task)
@@ -41,9 +44,6 @@ internal sealed class ModelBench(SomaEngine engine, BenchPlan plan, int seed)
             memory,
             sw.Elapsed.TotalSeconds);
     }
-
-    /// <summary>The units <see cref="Run"/> reports: two models, then the memory table.</summary>
-    public const int Units = 3;
 
     /// <summary>Memory per conversation of <paramref name="shape"/> at every history of <see cref="MemoryHistories"/>.</summary>
     public List<ModelMemoryRecord> Memory(BenchDecoder shape)
