@@ -69,7 +69,7 @@ internal sealed class ModelBench(SomaEngine engine, BenchPlan plan, int seed)
     private static ModelShapeRecord Record(BenchDecoder s) =>
         new(s.Name, s.D, s.Inter, s.Layers, s.Heads, s.KvHeads, s.HeadDim, s.Vocab, s.Window, s.Parameters, s.Parameters * sizeof(float), "fp32");
 
-    /// <summary>Whether two copies of the weights fit the device (the models are built one after the other).</summary>
+    /// <summary>Whether the device holds three times the fp32 weights (the models are built one after the other; the rest is room for state and scratch).</summary>
     private bool Fits(BenchDecoder shape) =>
         engine.Device.Kind == SomaAcceleratorKind.Cpu || 3 * shape.Parameters * sizeof(float) <= engine.Device.MemoryBytes;
 
