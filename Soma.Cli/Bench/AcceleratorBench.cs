@@ -7,7 +7,8 @@ namespace Soma.Cli.Bench;
 
 /// <summary>
 /// Every section of the benchmark on one accelerator: verify against the reference, fidelity against standard
-/// attention, decode latency against history, prefill throughput, memory per session, and the targets.
+/// attention, decode latency against history, prefill throughput, memory per session, the whole model
+/// (<see cref="ModelBench"/>), and the targets.
 /// </summary>
 internal sealed class AcceleratorBench
 {
@@ -37,12 +38,13 @@ internal sealed class AcceleratorBench
             2.0 * n * Shape.KvHeads * Shape.HeadDim * sizeof(float) / Shape.StateBytes)).ToList();
         var batch = Step(progress, $"{label}: batched decode", plan.Batches.Length, Batch);
         var capacity = Capacity();
+        var model = Step(progress, $"{label}: whole model ({plan.Decoder.Name})", ModelBench.Units, new ModelBench(engine, plan, seed).Run);
         var targets = Targets(decode, prefill, memory);
         var d = engine.Device;
         return new AcceleratorRun(
             new DeviceRecord(d.Kind.ToString().ToLowerInvariant(), d.Name, d.MemoryBytes, d.WarpSize, d.MaxGroupSize, d.Multiprocessors, d.PeakBandwidth / 1e9, d.Note),
             new ShapeRecord(plan.ShapeName, Shape.ModelDim, Shape.Heads, Shape.KvHeads, Shape.HeadDim, Shape.Window, Shape.IncludeCurrent, Shape.RopeTheta, "fp32"),
-            verify, fidelity, decode, prefill, memory, batch, capacity, targets, sw.Elapsed.TotalSeconds);
+            verify, fidelity, decode, prefill, memory, batch, capacity, targets, model, sw.Elapsed.TotalSeconds);
     }
 
     private static T Step<T>(BenchProgress progress, string name, int units, Func<BenchPhase, T> body)

@@ -21,7 +21,13 @@ internal sealed record BenchPlan(
     int BatchSteps,
     int BatchWarmup,
     int ModelLayers,
-    long CapacityBudgetBytes)
+    long CapacityBudgetBytes,
+    BenchDecoder Decoder,
+    int DecoderPrefillTokens,
+    int DecoderRepeats,
+    long[] DecoderHistories,
+    int DecoderDecodeSteps,
+    int DecoderDecodeWarmup)
 {
     public static BenchPlan For(SomaAcceleratorKind kind, string? shapeName, bool full)
     {
@@ -49,6 +55,12 @@ internal sealed record BenchPlan(
             BatchSteps: cpu ? 10 : 50,
             BatchWarmup: 3,
             ModelLayers: 4,
-            CapacityBudgetBytes: cpu ? 256L << 20 : 16L << 30);
+            CapacityBudgetBytes: cpu ? 256L << 20 : 16L << 30,
+            Decoder: cpu ? BenchDecoder.Tiny : BenchDecoder.Qwen05B,
+            DecoderPrefillTokens: cpu ? 256 : 1024,
+            DecoderRepeats: 2,
+            DecoderHistories: cpu ? new long[] { 4096 } : new long[] { 4096, 16384, 65536 },
+            DecoderDecodeSteps: cpu ? 8 : 64,
+            DecoderDecodeWarmup: 2);
     }
 }

@@ -101,6 +101,11 @@ internal static class BenchReport
 
         AnsiConsole.Write(capacity);
 
+        if (run.Model is { } model)
+        {
+            PrintModel(model);
+        }
+
         var targets = Table("Targets", "target", "measured", "wanted", "met");
         foreach (var t in run.Targets)
         {
@@ -136,6 +141,44 @@ internal static class BenchReport
 
         AnsiConsole.Write(table);
     }
+
+    private static void PrintModel(ModelBenchRecord model)
+    {
+        var shapes = Table("Whole model: random decoders (Qwen2 style, tied embeddings, fp32)", "shape", "D", "I", "L", "H", "Hkv", "dh", "V", "W", "parameters");
+        foreach (var s in model.Shapes)
+        {
+            shapes.AddRow(
+                s.Name, I(s.D), I(s.I), I(s.Layers), I(s.H), I(s.Hkv), I(s.Dh), I(s.V), I(s.W), s.Parameters.ToString("N0", CultureInfo.InvariantCulture));
+        }
+
+        AnsiConsole.Write(shapes);
+        var speed = Table(
+            "Whole model, Soma in every layer vs standard attention in every layer (tokens/s)", "shape", "phase", "tokens / history", "Soma", "standard", "Soma / standard");
+        foreach (var p in model.Prefill)
+        {
+            speed.AddRow(p.Shape, $"prefill (fastest of {p.Repeats})", I(p.Tokens), F(p.SomaTokS, 0), F(p.StandardTokS, 0), $"{F(p.Ratio, 2)}x");
+        }
+
+        foreach (var d in model.Decode)
+        {
+            speed.AddRow(
+                d.Shape, $"greedy decode (median of {d.Steps}; ms {F(d.SomaMs, 2)} vs {F(d.StandardMs, 2)})", d.History.ToString(CultureInfo.InvariantCulture),
+                F(d.SomaTokS, 0), F(d.StandardTokS, 0), $"{F(d.Ratio, 2)}x");
+        }
+
+        AnsiConsole.Write(speed);
+        var memory = Table("Whole model: state bytes per conversation (every layer)", "shape", "history", "Soma", "standard KV cache", "ratio");
+        foreach (var m in model.Memory)
+        {
+            memory.AddRow(m.Shape, m.History.ToString(CultureInfo.InvariantCulture), m.SomaBytes.ToString("N0", CultureInfo.InvariantCulture),
+                m.StandardBytes.ToString("N0", CultureInfo.InvariantCulture), $"{F(m.Ratio, 1)}x");
+        }
+
+        AnsiConsole.Write(memory);
+        AnsiConsole.MarkupLine(Markup.Escape($"whole-model section took {model.Seconds:F1} s"));
+    }
+
+    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
 
     private static Table Table(string title, params string[] columns)
     {

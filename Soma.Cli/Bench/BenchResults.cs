@@ -28,6 +28,7 @@ internal sealed record AcceleratorRun(
     IReadOnlyList<BatchRecord> Batch,
     IReadOnlyList<CapacityRecord> Capacity,
     IReadOnlyList<TargetRecord> Targets,
+    ModelBenchRecord? Model,
     double Seconds);
 
 internal sealed record DeviceRecord(string Kind, string Name, long MemoryBytes, int WarpSize, int MaxGroupSize, int Multiprocessors, double? PeakBandwidthGbS, string Note);
@@ -86,3 +87,28 @@ internal sealed record BatchRecord(
 internal sealed record CapacityRecord(long History, long BudgetBytes, long SomaSessions, long StandardSessions, double Ratio, long SomaPoolBytesMeasured);
 
 internal sealed record TargetRecord(string Name, string Measured, string Target, bool Met);
+
+/// <summary>
+/// The whole-model section: random decoders (<see cref="BenchDecoder"/>) with Soma layers against the same model with
+/// standard attention in every layer, on this accelerator; and memory per conversation from the state sizes the
+/// runtime reports, for every shape in <see cref="Shapes"/> (including shapes too large to run here).
+/// </summary>
+internal sealed record ModelBenchRecord(
+    IReadOnlyList<ModelShapeRecord> Shapes, IReadOnlyList<ModelPrefillRecord> Prefill, IReadOnlyList<ModelDecodeRecord> Decode,
+    IReadOnlyList<ModelMemoryRecord> Memory, double Seconds);
+
+/// <summary>A decoder shape: widths, layers, vocabulary, Soma's window, parameter count and fp32 weight bytes.</summary>
+internal sealed record ModelShapeRecord(string Name, int D, int I, int Layers, int H, int Hkv, int Dh, int V, int W, long Parameters, long WeightBytes, string Dtype);
+
+/// <summary>Prompt throughput of one prefill call (the LM head on the last token, its argmax on the device); fastest of <see cref="Repeats"/>.</summary>
+internal sealed record ModelPrefillRecord(string Shape, int Tokens, double SomaTokS, double StandardTokS, double Ratio, int Repeats);
+
+/// <summary>Greedy decode (argmax on the device) after a prompt of <see cref="History"/> tokens: median step of <see cref="Steps"/> after warm-up.</summary>
+internal sealed record ModelDecodeRecord(
+    string Shape, long History, int Steps, double SomaMs, double StandardMs, double SomaTokS, double StandardTokS, double Ratio);
+
+/// <summary>
+/// Device bytes of one conversation's state at a history: every Soma layer's fixed ring and field against every
+/// layer's KV cache of that many tokens (each layer's <see cref="SomaLayer.StateBytes"/> as the runtime reports it).
+/// </summary>
+internal sealed record ModelMemoryRecord(string Shape, long History, long SomaBytes, long StandardBytes, double Ratio);

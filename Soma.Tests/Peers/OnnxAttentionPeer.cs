@@ -1,7 +1,7 @@
-using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Soma.Tests.Peers.Onnx;
+using static Soma.Tests.Peers.OnnxGraph;
 
 namespace Soma.Tests.Peers;
 
@@ -18,15 +18,6 @@ namespace Soma.Tests.Peers;
 /// </remarks>
 public static class OnnxAttentionPeer
 {
-    /// <summary>IR version 11 (ONNX 1.18), the release that introduced opset 23.</summary>
-    private const long IrVersion = 11;
-
-    /// <summary>The default-domain opset: 23 is the first that has the standard Attention operator.</summary>
-    private const long DefaultOpset = 23;
-
-    /// <summary>The contrib domain of GroupQueryAttention (imported at version 1, its only version).</summary>
-    private const string MicrosoftDomain = "com.microsoft";
-
     /// <summary>
     /// com.microsoft.GroupQueryAttention (CPU kernel) in prompt mode: no past, causal, optionally a local window.
     /// </summary>
@@ -45,22 +36,9 @@ public static class OnnxAttentionPeer
         int heads, int kvHeads, int headDim, float[] q, float[] k, float[] v, int localWindowSize, double scale)
     {
         int n = CheckShapes(heads, kvHeads, headDim, q, k, v);
-        var node = new NodeProto
-        {
-            Name = "gqa",
-            OpType = "GroupQueryAttention",
-            Domain = MicrosoftDomain,
-            Input = { "query", "key", "value", "past_key", "past_value", "seqlens_k", "total_sequence_length" },
-            Output = { "output", "present_key", "present_value" },
-            Attribute =
-            {
-                IntAttribute("num_heads", heads),
-                IntAttribute("kv_num_heads", kvHeads),
-                IntAttribute("local_window_size", localWindowSize),
-                IntAttribute("do_rotary", 0),
-                FloatAttribute("scale", (float)scale),
-            },
-        };
+        var node = GroupQueryAttentionNode(
+            "gqa", heads, kvHeads, localWindowSize, scale,
+            ["query", "key", "value", "past_key", "past_value", "seqlens_k", "total_sequence_length"], "output", "present_key", "present_value");
 
         long[] pastShape = [1, kvHeads, 0, headDim];
         var graph = new GraphProto
@@ -85,7 +63,7 @@ public static class OnnxAttentionPeer
             },
         };
 
-        var model = Model(graph, new OperatorSetIdProto { Domain = MicrosoftDomain, Version = 1 });
+        var model = Model(graph, MicrosoftOpset);
 
         // Prompt mode: seqlens_k is total length - 1 per batch entry, total_sequence_length a scalar.
         using var query = OrtValue.CreateTensorValueFromMemory(q, [1, n, heads * headDim]);
@@ -118,21 +96,7 @@ public static class OnnxAttentionPeer
     public static float[] CausalAttention(int heads, int kvHeads, int headDim, float[] q, float[] k, float[] v, double scale)
     {
         int n = CheckShapes(heads, kvHeads, headDim, q, k, v);
-        var node = new NodeProto
-        {
-            Name = "attention",
-            OpType = "Attention",
-            Domain = string.Empty,
-            Input = { "Q", "K", "V" },
-            Output = { "Y" },
-            Attribute =
-            {
-                IntAttribute("is_causal", 1),
-                IntAttribute("q_num_heads", heads),
-                IntAttribute("kv_num_heads", kvHeads),
-                FloatAttribute("scale", (float)scale),
-            },
-        };
+        var node = CausalAttentionNode("attention", heads, kvHeads, scale, "Q", "K", "V", "Y");
 
         var graph = new GraphProto
         {
@@ -171,6 +135,48 @@ public static class OnnxAttentionPeer
         return keys;
     }
 
+    /// <summary>
+    /// The com.microsoft.GroupQueryAttention node of <see cref="GroupQueryAttention"/> (no rotary, the given local
+    /// window and scale): <paramref name="inputs"/> are query, key, value, past_key, past_value, seqlens_k and
+    /// total_sequence_length, all 3D [1, n, width] for q, k, v.
+    /// </summary>
+    internal static NodeProto GroupQueryAttentionNode(
+        string name, int heads, int kvHeads, int localWindowSize, double scale, string[] inputs, string output, string presentKey, string presentValue) =>
+        new()
+        {
+            Name = name,
+            OpType = "GroupQueryAttention",
+            Domain = MicrosoftDomain,
+            Input = { inputs },
+            Output = { output, presentKey, presentValue },
+            Attribute =
+            {
+                IntAttribute("num_heads", heads),
+                IntAttribute("kv_num_heads", kvHeads),
+                IntAttribute("local_window_size", localWindowSize),
+                IntAttribute("do_rotary", 0),
+                FloatAttribute("scale", (float)scale),
+            },
+        };
+
+    /// <summary>The opset-23 Attention node of <see cref="CausalAttention"/>: is_causal, 3D q/k/v with head counts.</summary>
+    internal static NodeProto CausalAttentionNode(string name, int heads, int kvHeads, double scale, string q, string k, string v, string y) =>
+        new()
+        {
+            Name = name,
+            OpType = "Attention",
+            Domain = string.Empty,
+            Input = { q, k, v },
+            Output = { y },
+            Attribute =
+            {
+                IntAttribute("is_causal", 1),
+                IntAttribute("q_num_heads", heads),
+                IntAttribute("kv_num_heads", kvHeads),
+                FloatAttribute("scale", (float)scale),
+            },
+        };
+
     private static int CheckShapes(int heads, int kvHeads, int headDim, float[] q, float[] k, float[] v)
     {
         ArgumentNullException.ThrowIfNull(q);
@@ -190,60 +196,5 @@ public static class OnnxAttentionPeer
         }
 
         return n;
-    }
-
-    private static byte[] Model(GraphProto graph, params OperatorSetIdProto[] extraOpsets)
-    {
-        var model = new ModelProto
-        {
-            IrVersion = IrVersion,
-            ProducerName = "Soma.Tests.Peers",
-            Graph = graph,
-            OpsetImport = { new OperatorSetIdProto { Domain = string.Empty, Version = DefaultOpset } },
-        };
-        model.OpsetImport.Add(extraOpsets);
-        return model.ToByteArray();
-    }
-
-    private static AttributeProto IntAttribute(string name, long value) =>
-        new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
-
-    private static AttributeProto FloatAttribute(string name, float value) =>
-        new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
-
-    private static ValueInfoProto Value(string name, TensorProto.Types.DataType type, params long[] dims)
-    {
-        var shape = new TensorShapeProto();
-        foreach (long d in dims)
-        {
-            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
-        }
-
-        return new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } },
-        };
-    }
-
-    private static float[] RunSingleOutput(
-        byte[] model, string[] inputNames, OrtValue[] inputs, string outputName, int expectedLength)
-    {
-        using var sessionOptions = new SessionOptions
-        {
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-            IntraOpNumThreads = 1,
-            InterOpNumThreads = 1,
-        };
-        using var session = new InferenceSession(model, sessionOptions);
-        using var runOptions = new RunOptions();
-        using var outputs = session.Run(runOptions, inputNames, inputs, [outputName]);
-        var result = outputs[0].GetTensorDataAsSpan<float>().ToArray();
-        if (result.Length != expectedLength)
-        {
-            throw new InvalidOperationException($"ONNX Runtime returned {result.Length} values for {outputName}; expected {expectedLength}.");
-        }
-
-        return result;
     }
 }
