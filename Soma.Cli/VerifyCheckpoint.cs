@@ -8,9 +8,12 @@ namespace Soma.Cli;
 /// <summary>`soma verify --model`: one checkpoint layer on an accelerator against the double-precision reference.</summary>
 internal static class VerifyCheckpoint
 {
-    public static int Run(string folder, int layerIndex, string? somaPath, string inputPath, SomaAcceleratorKind kind, TextWriter output, TextWriter notes)
+    public static int Run(
+        string folder, int layerIndex, string? somaPath, string inputPath, SomaAcceleratorKind kind, TextWriter output, TextWriter notes,
+        Func<SomaLayerOptions, SomaLayerOptions> storage)
     {
         var (options, weights, x, n) = CheckpointLayer.Load(folder, layerIndex, somaPath, inputPath, notes);
+        options = storage(options);
         using var engine = CliEngine.Create(kind);
         using var layer = engine.CreateLayer(options, weights);
         using var session = layer.CreateSession();

@@ -34,6 +34,7 @@ namespace Soma.Tests.Cpu
     [Collection(CpuCollection.Name)] public sealed class ModelSnapshotTests(CpuFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class LiveDescriptionTests(CpuFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class ProfileTests(CpuFixture fixture) : ProfileSuite(fixture);
+    [Collection(CpuCollection.Name)] public sealed class StorageTests(CpuFixture fixture) : StorageSuite(fixture);
 }
 
 namespace Soma.Tests.Cuda
@@ -59,6 +60,7 @@ namespace Soma.Tests.Cuda
     [Collection(CudaCollection.Name)] public sealed class ModelSnapshotTests(CudaFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class LiveDescriptionTests(CudaFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class ProfileTests(CudaFixture fixture) : ProfileSuite(fixture);
+    [Collection(CudaCollection.Name)] public sealed class StorageTests(CudaFixture fixture) : StorageSuite(fixture);
 }
 
 namespace Soma.Tests.OpenCL
@@ -84,4 +86,5 @@ namespace Soma.Tests.OpenCL
     [Collection(OpenClCollection.Name)] public sealed class ModelSnapshotTests(OpenClFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class LiveDescriptionTests(OpenClFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class ProfileTests(OpenClFixture fixture) : ProfileSuite(fixture);
+    [Collection(OpenClCollection.Name)] public sealed class StorageTests(OpenClFixture fixture) : StorageSuite(fixture);
 }

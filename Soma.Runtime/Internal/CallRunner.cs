@@ -44,7 +44,7 @@ internal sealed class CallRunner : IDisposable
         int headsPerGroup = engine.Shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, o.HeadDim);
         launcher = new PassLauncher(layer, weights, ringWindow, headsPerGroup, Counters);
         plans = new PlanCache(key => LaunchPlan.Create(engine.Shapes, o, layer.IsStandardAttention, headsPerGroup, key));
-        save = new CommitSave(engine, o.KvHeads * o.HeadDim, ringWindow);
+        save = new CommitSave(engine, o.KvHeads * o.HeadDim, ringWindow, StorageTypes.Units(o.RingStorage));
         streams = new LayerStreams(engine.Accelerator);
     }
 

@@ -64,14 +64,14 @@ internal sealed class PassLauncher
         var qkv = new QkvProjectionArgs
         {
             X = io.X.View,
-            WeightT = weights.QkvT.View,
+            WeightT = weights.QkvT.View.Cast<float>(),
             Bias = weights.QkvBias.View,
             Cos = ws.Cos.View,
             Sin = ws.Sin.View,
             Q = ws.Q.View,
-            KRotated = ws.KRotated.View,
+            KRotated = ws.KRotated.View.Cast<float>(),
             KRaw = ws.KRaw.View,
-            V = ws.V.View,
+            V = ws.V.View.Cast<float>(),
             Tokens = n,
             ModelDim = o.ModelDim,
             Heads = o.Heads,
@@ -104,10 +104,10 @@ internal sealed class PassLauncher
         var attention = new AttentionArgs
         {
             Q = ws.Q.View,
-            K = ws.KRotated.View,
-            V = ws.V.View,
-            RingK = store.RingK.View,
-            RingV = store.RingV.View,
+            K = ws.KRotated.View.Cast<float>(),
+            V = ws.V.View.Cast<float>(),
+            RingK = store.RingK.View.Cast<float>(),
+            RingV = store.RingV.View.Cast<float>(),
             FieldPrev = ws.FieldPrev.View,
             Alpha = weights.Alpha.View,
             Output = ws.O.View,
@@ -138,7 +138,7 @@ internal sealed class PassLauncher
         var output = new LinearArgs
         {
             X = ws.O.View,
-            WeightT = weights.OutT.View,
+            WeightT = weights.OutT.View.Cast<float>(),
             Bias = weights.OutBias.View,
             Y = io.Y.View,
             Rows = n,
@@ -170,7 +170,7 @@ internal sealed class PassLauncher
         counters.AddCommit(plan.Cost);
         int channels = o.KvHeads * o.HeadDim;
         engine.Kernels.Commit(
-            stream, plan.CommitConfig, ws.SegmentArgsFor(pass.Slots.Length), ws.KRotated.View, ws.V.View, ws.FieldFinal.View, store.RingK.View,
-            store.RingV.View, store.Field.View, channels, ringWindow, plan.Key.CommitRows, plan.Scan ? 1 : 0);
+            stream, plan.CommitConfig, ws.SegmentArgsFor(pass.Slots.Length), ws.KRotated.View.Cast<float>(), ws.V.View.Cast<float>(), ws.FieldFinal.View, store.RingK.View.Cast<float>(),
+            store.RingV.View.Cast<float>(), store.Field.View, channels, ringWindow, plan.Key.CommitRows, plan.Scan ? 1 : 0);
     }
 }
