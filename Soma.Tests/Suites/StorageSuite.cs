@@ -56,7 +56,8 @@ public abstract class StorageSuite
 
         // Session i: a one-pass prefill of 3 tokens, a prefill of 9 (three passes of at most 4), then decode steps,
         // the last ones as a batch of the three sessions (different histories, one pass).
-        var sessions = new[] { layer.CreateSession(), layer.CreateSession(), layer.CreateSession() };
+        using var pool = layer.CreatePool(3);
+        var sessions = new[] { pool.OpenSession(), pool.OpenSession(), pool.OpenSession() };
         try
         {
             var inputs = new float[sessions.Length][];

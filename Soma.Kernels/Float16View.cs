@@ -1,0 +1,16 @@
+using ILGPU;
+
+namespace Soma.Kernels;
+
+/// <summary>IEEE fp16 elements held as their 16-bit patterns (see <see cref="StorageBits"/>: the kernels' own conversion, identical on every accelerator).</summary>
+internal struct Float16View : IElementView
+{
+    /// <summary>The elements.</summary>
+    public ArrayView<ushort> View;
+
+    /// <inheritdoc/>
+    public readonly float Load(int index) => StorageBits.FromHalf(View[index]);
+
+    /// <inheritdoc/>
+    public readonly void Store(int index, float value) => View[index] = StorageBits.ToHalf(value);
+}

@@ -1,0 +1,16 @@
+using ILGPU;
+
+namespace Soma.Kernels;
+
+/// <summary>IEEE fp32 elements, read and written as they are.</summary>
+internal struct Float32View : IElementView
+{
+    /// <summary>The elements.</summary>
+    public ArrayView<float> View;
+
+    /// <inheritdoc/>
+    public readonly float Load(int index) => View[index];
+
+    /// <inheritdoc/>
+    public readonly void Store(int index, float value) => View[index] = value;
+}
