@@ -2,21 +2,6 @@ using ILGPU;
 
 namespace Soma.Kernels;
 
-/// <summary>Segments of one launch: which state slot each sequence uses and which rows of the chunk are its tokens.</summary>
-internal struct SegmentArgs
-{
-    /// <summary>State slot per segment.</summary>
-    public ArrayView<int> Slot;
-    /// <summary>First row of the segment in the chunk.</summary>
-    public ArrayView<int> Start;
-    /// <summary>Rows (tokens) of the segment.</summary>
-    public ArrayView<int> Length;
-    /// <summary>Absolute position of the segment's first token.</summary>
-    public ArrayView<long> Position;
-    /// <summary>Segment count.</summary>
-    public int Count;
-}
-
 /// <summary>
 /// The far field's decaying state S_g &lt;- gamma_g S_g + (1 - gamma_g) k_g, evaluated over a chunk as a blocked
 /// parallel scan of the linear recurrence (never through gamma^-i, which overflows). The state and the scan are
@@ -32,16 +17,10 @@ internal static class FieldScan
 
     // prev[t] = (float)S before token t, final[s] = S after the segment, S_t = gamma S_{t-1} + (1-gamma) k_t, all in fp64;
     // launch: one group per (segment, channel) grid-stride, each thread scans a contiguous block of the segment's tokens.
-    public static void ScanKernel(
-        SegmentArgs seg,
-        ArrayView<double> field,
-        ArrayView<float> gamma,
-        ArrayView<float> kRaw,
-        ArrayView<float> prev,
-        ArrayView<double> final,
-        int channels,
-        int headDim)
+    public static void ScanKernel(FieldScanArgs a)
     {
+        var seg = a.Segments;
+        int channels = a.Channels;
         var shared = SharedMemory.GetDynamic<double>();
         int groupSize = Group.DimX;
         int lane = Group.IdxX;
@@ -49,7 +28,7 @@ internal static class FieldScan
         {
             int s = item / channels;
             int c = item % channels;
-            double g = gamma[c / headDim];
+            double g = a.Gamma[c / a.HeadDim];
             double oneMinus = 1.0 - g;
             int start = seg.Start[s];
             int length = seg.Length[s];
@@ -62,7 +41,7 @@ internal static class FieldScan
             double local = 0.0;
             for (int i = lo; i < hi; i++)
             {
-                local = g * local + oneMinus * kRaw[(start + i) * channels + c];
+                local = g * local + oneMinus * a.KRaw[(start + i) * channels + c];
                 decay *= g;
             }
 
@@ -71,7 +50,7 @@ internal static class FieldScan
             Group.Barrier();
 
             // Phase 2: the state entering this thread's block, from the slot's state and the blocks before it.
-            double carry = field[seg.Slot[s] * channels + c];
+            double carry = a.Field[seg.Slot[s] * channels + c];
             for (int b = 0; b < lane; b++)
             {
                 carry = shared[b] * carry + shared[groupSize + b];
@@ -81,13 +60,13 @@ internal static class FieldScan
             for (int i = lo; i < hi; i++)
             {
                 int row = (start + i) * channels + c;
-                prev[row] = (float)carry;
-                carry = g * carry + oneMinus * kRaw[row];
+                a.Prev[row] = (float)carry;
+                carry = g * carry + oneMinus * a.KRaw[row];
             }
 
             if (lane == groupSize - 1)
             {
-                final[s * channels + c] = carry;
+                a.Final[s * channels + c] = carry;
             }
 
             Group.Barrier();

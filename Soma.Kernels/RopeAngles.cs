@@ -13,20 +13,15 @@ internal static class RopeAngles
     private const double TwoPi = 2.0 * Math.PI;
 
     // cos|sin[t, j] = cos|sin((p_t * invFreq_j) mod 2pi); launch: any explicit group shape, grid-stride over n * half.
-    public static void TableKernel(
-        ArrayView<long> positions,
-        ArrayView<double> inverseFrequencies,
-        ArrayView<float> cos,
-        ArrayView<float> sin,
-        int tokens,
-        int half)
+    public static void TableKernel(RopeTableArgs a)
     {
-        int total = tokens * half;
+        int half = a.Half;
+        int total = a.Tokens * half;
         for (int e = Grid.GlobalIndex.X; e < total; e += Grid.DimX * Group.DimX)
         {
             int t = e / half;
             int j = e % half;
-            double angle = positions[t] * inverseFrequencies[j];
+            double angle = a.Positions[t] * a.InverseFrequencies[j];
             double turns = angle / TwoPi;
             double reduced = angle - TwoPi * (long)turns;
             if (reduced >= Math.PI)
@@ -35,8 +30,8 @@ internal static class RopeAngles
             }
 
             float r = (float)reduced;
-            cos[e] = XMath.Cos(r);
-            sin[e] = XMath.Sin(r);
+            a.Cos[e] = XMath.Cos(r);
+            a.Sin[e] = XMath.Sin(r);
         }
     }
 }

@@ -16,13 +16,19 @@ public class KernelTimings : AcceleratorSuite
 {
     private readonly List<IDisposable> owned = new();
     private AcceleratorStream? stream;
-    private QkvProjectionArgs qkv;
-    private LinearArgs output;
+    private ProjectionArgs qkvOperands;
+    private BiasRopeEpilogue<Float32View> qkv;
+    private Float32View qkvWeights;
+    private Float32View outputWeights;
+    private StoredKeyValues<Float32View> keyValues;
+    private ProjectionLaunch qkvLaunch;
+    private ProjectionArgs outputOperands;
+    private BiasEpilogue output;
+    private ProjectionLaunch outputLaunch;
     private AttentionArgs attention;
+    private AttentionLaunch attentionLaunch;
     private SegmentArgs segments;
-    private DeviceBuffer<double>? field;
-    private DeviceBuffer<float>? gamma;
-    private DeviceBuffer<double>? fieldFinal;
+    private FieldScanArgs scan;
     private int channels;
 
     /// <summary>Rows (tokens) in the launch: 1 is a decode step, 256 a prefill chunk.</summary>
@@ -38,37 +44,48 @@ public class KernelTimings : AcceleratorSuite
         int n = Rows, dh = o.HeadDim, q = o.Heads * dh, m = q + 2 * o.KvHeads * dh;
         channels = o.KvHeads * dh;
         var shapes = engine.Shapes;
-        var (_, qkvTiling) = shapes.Projection(n, o.ModelDim, m);
-        var (_, outTiling) = shapes.Projection(n, q, o.ModelDim);
-        qkv = new QkvProjectionArgs
+        qkvLaunch = shapes.Projection(n, o.ModelDim, m);
+        outputLaunch = shapes.Projection(n, q, o.ModelDim);
+        qkvOperands = new ProjectionArgs
         {
-            X = Random(n * o.ModelDim), WeightT = Random((long)o.ModelDim * m), Bias = Random(m), Cos = Random(n * (dh / 2)),
-            Sin = Random(n * (dh / 2)), Q = Buffer(n * q), KRotated = Buffer(n * channels), KRaw = Random(n * channels), V = Buffer(n * channels),
-            Tokens = n, ModelDim = o.ModelDim, Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = 1, Tiling = qkvTiling,
-            Partial = Buffer((long)qkvTiling.KSlices * n * m),
+            X = Random(n * o.ModelDim), Rows = n, Inner = o.ModelDim, Outer = m,
+            Partial = Buffer(Math.Max(1, qkvLaunch.PartialFloats)),
         };
-        output = new LinearArgs
+        qkvWeights = new Float32View { View = Random((long)o.ModelDim * m) };
+        qkv = new BiasRopeEpilogue<Float32View>
         {
-            X = Random(n * q), WeightT = Random((long)q * o.ModelDim), Bias = Random(o.ModelDim), Y = Buffer(n * o.ModelDim),
-            Rows = n, Inner = q, Outer = o.ModelDim, Tiling = outTiling, Partial = Buffer((long)outTiling.KSlices * n * o.ModelDim),
+            Bias = Random(m), Cos = Random(n * (dh / 2)), Sin = Random(n * (dh / 2)), Q = Buffer(n * q), KRotated = new() { View = Buffer(n * channels) },
+            KRaw = Random(n * channels), V = new() { View = Buffer(n * channels) }, Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = 1,
         };
+        outputOperands = new ProjectionArgs
+        {
+            X = Random(n * q), Rows = n, Inner = q, Outer = o.ModelDim,
+            Partial = Buffer(Math.Max(1, outputLaunch.PartialFloats)),
+        };
+        outputWeights = new Float32View { View = Random((long)q * o.ModelDim) };
+        output = new BiasEpilogue { Bias = Random(o.ModelDim), Y = Buffer(n * o.ModelDim), Outer = o.ModelDim };
         segments = new SegmentArgs
         {
             Slot = Upload(new[] { 0 }), Start = Upload(new[] { 0 }), Length = Upload(new[] { n }), Position = Upload(new[] { 10_000L }), Count = 1,
         };
-        field = Own(Engine.Allocate<double>(channels));
-        gamma = Own(Engine.Allocate<float>(o.KvHeads));
-        fieldFinal = Own(Engine.Allocate<double>(channels));
         int hpg = shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, dh);
-        int splits = shapes.AttentionSplits((long)n * o.KvHeads * ((o.HeadsPerKvHead + hpg - 1) / hpg), o.Window);
+        attentionLaunch = shapes.Attention(n, o.Heads, o.KvHeads, dh, hpg, o.Window);
         attention = new AttentionArgs
         {
-            Q = qkv.Q, K = qkv.KRotated, V = qkv.V, RingK = Random((long)o.Window * channels), RingV = Random((long)o.Window * channels),
+            Q = qkv.Q,
             FieldPrev = Random(n * channels), Alpha = Random(o.Heads), Output = Buffer(n * q), RowSegment = Upload(new int[n]),
             Tokens = n, Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Window = o.Window, IncludeCurrent = 1, FarField = 1,
-            TileKeys = shapes.TileKeys, HeadsPerGroup = hpg, Scale = (float)o.Scale, StageTiles = shapes.StageAttentionTiles ? 1 : 0,
-            Splits = splits, PartialMax = Buffer((long)n * o.Heads * splits), PartialSum = Buffer((long)n * o.Heads * splits),
-            PartialAcc = Buffer((long)n * o.Heads * splits * dh),
+            Scale = (float)o.Scale, PartialMax = Buffer(Math.Max(1, attentionLaunch.Partials)), PartialSum = Buffer(Math.Max(1, attentionLaunch.Partials)),
+            PartialAcc = Buffer(Math.Max(1, attentionLaunch.Partials) * dh),
+        };
+        keyValues = new StoredKeyValues<Float32View>
+        {
+            K = qkv.KRotated, V = qkv.V, RingK = new() { View = Random((long)o.Window * channels) }, RingV = new() { View = Random((long)o.Window * channels) },
+        };
+        scan = new FieldScanArgs
+        {
+            Segments = segments, Field = Own(Engine.Allocate<double>(channels)).View, Gamma = Own(Engine.Allocate<float>(o.KvHeads)).View, KRaw = qkv.KRaw,
+            Prev = attention.FieldPrev, Final = Own(Engine.Allocate<double>(channels)).View, Channels = channels, HeadDim = dh,
         };
         stream.Synchronize();
     }
@@ -76,14 +93,7 @@ public class KernelTimings : AcceleratorSuite
     [Benchmark]
     public void QkvProjection()
     {
-        var e = Engine;
-        var (config, _) = e.Shapes.Projection(Rows, qkv.ModelDim, (qkv.Heads + 2 * qkv.KvHeads) * qkv.HeadDim, qkv.Tiling);
-        e.Kernels.Qkv(stream!, config, qkv);
-        if (qkv.Tiling.KSlices > 1)
-        {
-            e.Kernels.QkvReduce(stream!, e.Shapes.Elements((long)Rows * (qkv.Heads + 2 * qkv.KvHeads) * qkv.HeadDim), qkv);
-        }
-
+        Engine.Kernels.Float32.Qkv.Launch(stream!, qkvLaunch, qkvOperands, qkvWeights, qkv);
         stream!.Synchronize();
     }
 
@@ -91,41 +101,21 @@ public class KernelTimings : AcceleratorSuite
     public void FieldScan()
     {
         var e = Engine;
-        e.Kernels.FieldScan(
-            stream!, e.Shapes.GroupsWithDoubles(channels, Kernels.FieldScan.SharedDoubles(e.Shapes.GroupSize)), segments,
-            field!.View, gamma!.View, qkv.KRaw, attention.FieldPrev, fieldFinal!.View, channels, qkv.HeadDim);
+        e.Kernels.FieldScan.Launch(stream!, e.Shapes.GroupsWithDoubles(channels, Kernels.FieldScan.SharedDoubles(e.Shapes.GroupSize)), scan);
         stream!.Synchronize();
     }
 
     [Benchmark]
     public void Attention()
     {
-        var e = Engine;
-        long items = (long)Rows * attention.KvHeads * ((attention.Heads / attention.KvHeads + attention.HeadsPerGroup - 1) / attention.HeadsPerGroup);
-        e.Kernels.Attention(
-            stream!,
-            e.Shapes.Groups(items * attention.Splits, NearFieldAttention.SharedFloats(attention.HeadsPerGroup, attention.HeadDim, attention.TileKeys, attention.StageTiles != 0)),
-            attention,
-            segments);
-        if (attention.Splits > 1)
-        {
-            e.Kernels.AttentionCombine(stream!, e.Shapes.Elements((long)Rows * attention.Heads * attention.HeadDim), attention);
-        }
-
+        Engine.Kernels.Float32.Attention.Launch(stream!, attentionLaunch, attention, segments, keyValues);
         stream!.Synchronize();
     }
 
     [Benchmark]
     public void OutputProjection()
     {
-        var e = Engine;
-        var (config, _) = e.Shapes.Projection(Rows, output.Inner, output.Outer, output.Tiling);
-        e.Kernels.Linear(stream!, config, output);
-        if (output.Tiling.KSlices > 1)
-        {
-            e.Kernels.LinearReduce(stream!, e.Shapes.Elements((long)Rows * output.Outer), output);
-        }
-
+        Engine.Kernels.Float32.Linear.Launch(stream!, outputLaunch, outputOperands, outputWeights, output);
         stream!.Synchronize();
     }
 

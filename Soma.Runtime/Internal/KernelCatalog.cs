@@ -16,46 +16,87 @@ internal static class KernelCatalog
     /// <summary>The ILGPU optimisation level the engine compiles kernels at.</summary>
     public const OptimizationLevel EngineOptimization = OptimizationLevel.O1;
 
-    /// <summary>QKV projection (with bias, RoPE and the ring write folded in).</summary>
-    public static Action<QkvProjectionArgs> Qkv => Projection.QkvKernel;
+    /// <summary>
+    /// QKV projection: the shared tile loop with the bias, head split and RoPE epilogue, weights read as
+    /// <typeparamref name="TW"/>, rotated k and v written as <typeparamref name="TR"/>.
+    /// </summary>
+    public static Action<ProjectionArgs, TW, BiasRopeEpilogue<TR>> Qkv<TW, TR>()
+        where TW : struct, IElementView
+        where TR : struct, IElementView => Projection.TileKernel<TW, BiasRopeEpilogue<TR>>;
 
-    /// <summary>Plain projection (the output projection).</summary>
-    public static Action<LinearArgs> Linear => Projection.LinearKernel;
+    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv{TW, TR}"/>, with the same epilogue.</summary>
+    public static Action<ProjectionArgs, BiasRopeEpilogue<TR>> QkvReduce<TR>()
+        where TR : struct, IElementView => SplitKReduce.Kernel<BiasRopeEpilogue<TR>>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv"/>.</summary>
-    public static Action<QkvProjectionArgs> QkvReduce => Projection.QkvReduceKernel;
+    /// <summary>Plain projection (the output projection): the shared tile loop with the bias epilogue, weights read as <typeparamref name="TW"/>.</summary>
+    public static Action<ProjectionArgs, TW, BiasEpilogue> Linear<TW>()
+        where TW : struct, IElementView => Projection.TileKernel<TW, BiasEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Linear"/>.</summary>
-    public static Action<LinearArgs> LinearReduce => Projection.LinearReduceKernel;
+    /// <summary>Reduce of the split-K partial sums of <see cref="Linear{TW}"/>, with the same epilogue.</summary>
+    public static Action<ProjectionArgs, BiasEpilogue> LinearReduce => SplitKReduce.Kernel<BiasEpilogue>;
 
     /// <summary>RoPE cos/sin table for the call's positions.</summary>
-    public static Action<ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int> RopeTable =>
-        RopeAngles.TableKernel;
+    public static Action<RopeTableArgs> RopeTable => RopeAngles.TableKernel;
 
     /// <summary>The field recurrence over a segment's tokens.</summary>
-    public static Action<SegmentArgs, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int> FieldScan =>
-        Kernels.FieldScan.ScanKernel;
+    public static Action<FieldScanArgs> FieldScan => Kernels.FieldScan.ScanKernel;
 
-    /// <summary>Near-field (ring) attention plus the field term.</summary>
-    public static Action<AttentionArgs, SegmentArgs> Attention => NearFieldAttention.Kernel;
+    /// <summary>Near-field (ring) attention plus the field term, keys and values read as <typeparamref name="TR"/>.</summary>
+    public static Action<AttentionArgs, AttentionTiling, SegmentArgs, StoredKeyValues<TR>> Attention<TR>()
+        where TR : struct, IElementView => NearFieldAttention.Kernel<TR>;
 
-    /// <summary>Combine of the split-window partial softmax states of <see cref="Attention"/>.</summary>
-    public static Action<AttentionArgs> AttentionCombine => NearFieldAttention.CombineKernel;
+    /// <summary>Combine of the split-window partial softmax states of <see cref="Attention{TR}"/>.</summary>
+    public static Action<AttentionArgs, AttentionTiling> AttentionCombine => SoftmaxCombine.Kernel;
 
-    /// <summary>Commit of ring rows and the field into the session state.</summary>
-    public static Action<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int> Commit =>
-        StateCommit.Kernel;
+    /// <summary>Commit of ring rows (raw 16-bit units: one kernel for every storage type) and the field into the session state.</summary>
+    public static Action<CommitArgs> Commit => StateCommit.Kernel;
 
-    /// <summary>Every kernel with a short file-safe name, in launch order of a layer call.</summary>
+    /// <summary>
+    /// Every kernel with a short file-safe name, in launch order of a layer call, in its fp32-storage form: the kernels
+    /// a call profile counts launches of (a launch of a kernel's fp16 or bf16 variant counts for the kernel).
+    /// </summary>
     public static ReadOnlyCollection<Entry> All { get; } = Array.AsReadOnly(new Entry[]
     {
         new("rope-table", RopeTable),
-        new("qkv", Qkv),
-        new("qkv-reduce", QkvReduce),
+        new("qkv", Qkv<Float32View, Float32View>()),
+        new("qkv-reduce", QkvReduce<Float32View>()),
         new("field-scan", FieldScan),
-        new("attention", Attention),
+        new("attention", Attention<Float32View>()),
         new("attention-combine", AttentionCombine),
-        new("linear", Linear),
+        new("linear", Linear<Float32View>()),
+        new("linear-reduce", LinearReduce),
+        new("commit", Commit),
+    });
+
+    /// <summary>
+    /// Every compiled variant a plan can launch, what `soma ptx` compiles: each kernel of <see cref="All"/> once per
+    /// storage type it reads or writes, named after the kernel with "-w" and the weights' type and "-r" and the ring's
+    /// where that is not f32 (qkv: 3 x 3 variants, e.g. "qkv-wbf16-rf16"; qkv-reduce and attention: 3, e.g.
+    /// "attention-rf16"; linear: 3, e.g. "linear-wbf16"; the other kernels touch no stored element: 1).
+    /// </summary>
+    public static ReadOnlyCollection<Entry> Variants { get; } = Array.AsReadOnly(new Entry[]
+    {
+        new("rope-table", RopeTable),
+        Variant("qkv", Qkv<Float32View, Float32View>(), 0, 1),
+        Variant("qkv", Qkv<Float32View, Float16View>(), 0, 1),
+        Variant("qkv", Qkv<Float32View, BFloat16View>(), 0, 1),
+        Variant("qkv", Qkv<Float16View, Float32View>(), 0, 1),
+        Variant("qkv", Qkv<Float16View, Float16View>(), 0, 1),
+        Variant("qkv", Qkv<Float16View, BFloat16View>(), 0, 1),
+        Variant("qkv", Qkv<BFloat16View, Float32View>(), 0, 1),
+        Variant("qkv", Qkv<BFloat16View, Float16View>(), 0, 1),
+        Variant("qkv", Qkv<BFloat16View, BFloat16View>(), 0, 1),
+        Variant("qkv-reduce", QkvReduce<Float32View>(), -1, 0),
+        Variant("qkv-reduce", QkvReduce<Float16View>(), -1, 0),
+        Variant("qkv-reduce", QkvReduce<BFloat16View>(), -1, 0),
+        new("field-scan", FieldScan),
+        Variant("attention", Attention<Float32View>(), -1, 0),
+        Variant("attention", Attention<Float16View>(), -1, 0),
+        Variant("attention", Attention<BFloat16View>(), -1, 0),
+        new("attention-combine", AttentionCombine),
+        Variant("linear", Linear<Float32View>(), 0, -1),
+        Variant("linear", Linear<Float16View>(), 0, -1),
+        Variant("linear", Linear<BFloat16View>(), 0, -1),
         new("linear-reduce", LinearReduce),
         new("commit", Commit),
     });
@@ -63,6 +104,28 @@ internal static class KernelCatalog
     /// <summary>The compiler setup shared by the engine and `soma ptx`: algorithms library and <paramref name="level"/>.</summary>
     public static Context.Builder Configure(Context.Builder builder, OptimizationLevel level) =>
         builder.EnableAlgorithms().Optimize(level);
+
+    /// <summary>
+    /// <paramref name="kernel"/> named after <paramref name="name"/> and the storage types of its generic arguments:
+    /// argument <paramref name="weights"/> is the weights' view type, <paramref name="ring"/> the ring's (-1: none).
+    /// </summary>
+    private static Entry Variant(string name, Delegate kernel, int weights, int ring)
+    {
+        var views = kernel.Method.GetGenericArguments();
+        string Of(int index, string prefix)
+        {
+            if (index < 0)
+            {
+                return "";
+            }
+
+            var view = views[index];
+            view = view.IsGenericType ? view.GetGenericArguments()[0] : view;
+            return view == typeof(Float16View) ? $"-{prefix}f16" : view == typeof(BFloat16View) ? $"-{prefix}bf16" : "";
+        }
+
+        return new Entry(name + Of(weights, "w") + Of(ring, "r"), kernel);
+    }
 
     /// <summary>One kernel: a short name (the .ptx file name) and its entry point.</summary>
     /// <param name="Name">Short, file-safe name.</param>

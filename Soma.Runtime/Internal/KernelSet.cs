@@ -1,46 +1,53 @@
-using ILGPU;
+using System.Collections.Concurrent;
 using ILGPU.Runtime;
 using Soma.Kernels;
 
 namespace Soma.Internal;
 
-/// <summary>Every Soma kernel of <see cref="KernelCatalog"/>, compiled and loaded once per engine.</summary>
+/// <summary>
+/// Every Soma kernel of <see cref="KernelCatalog"/>, compiled and loaded once per engine, behind typed launchers
+/// that take the plan's entry for their launch (<see cref="LaunchPlan"/>): for example
+/// <c>kernels.For&lt;Float32View, Float16View&gt;().Qkv.Launch(stream, plan.Qkv, operands, weightT, epilogue)</c> runs the QKV
+/// tile loop and, when the plan splits K, its reduce. The kernels that touch no stored element, and the fp32 storage
+/// variants, load with the engine; another storage pair's variants (<see cref="For{TW, TR}"/>) load when the first layer
+/// of those types is created, so an engine compiles only what its layers use.
+/// </summary>
 internal sealed class KernelSet
 {
-    /// <summary>How many kernels the constructor compiles and loads (for the engine's log line).</summary>
-    public static int Count => KernelCatalog.All.Count;
+    private readonly Accelerator accelerator;
+    private readonly ConcurrentDictionary<(Type Weights, Type Ring), object> variants = new();
 
+    /// <summary>Compiles and loads the storage-independent kernels and the fp32 variants on <paramref name="accelerator"/>.</summary>
+    /// <param name="accelerator">The engine's accelerator.</param>
     public KernelSet(Accelerator accelerator)
     {
-        Qkv = accelerator.LoadKernel<QkvProjectionArgs>(KernelCatalog.Qkv);
-        Linear = accelerator.LoadKernel<LinearArgs>(KernelCatalog.Linear);
-        QkvReduce = accelerator.LoadKernel<QkvProjectionArgs>(KernelCatalog.QkvReduce);
-        LinearReduce = accelerator.LoadKernel<LinearArgs>(KernelCatalog.LinearReduce);
-        RopeTable = accelerator.LoadKernel<ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int>(
-            KernelCatalog.RopeTable);
-        FieldScan = accelerator.LoadKernel<SegmentArgs, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int>(
-            KernelCatalog.FieldScan);
-        Attention = accelerator.LoadKernel<AttentionArgs, SegmentArgs>(KernelCatalog.Attention);
-        AttentionCombine = accelerator.LoadKernel<AttentionArgs>(KernelCatalog.AttentionCombine);
-        Commit = accelerator.LoadKernel<SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int>(
-            KernelCatalog.Commit);
+        this.accelerator = accelerator;
+        RopeTable = new(accelerator, KernelCatalog.RopeTable);
+        FieldScan = new(accelerator, KernelCatalog.FieldScan);
+        Commit = new(accelerator, KernelCatalog.Commit);
+        Float32 = For<Float32View, Float32View>();
     }
 
-    public Action<AcceleratorStream, KernelConfig, QkvProjectionArgs> Qkv { get; }
+    /// <summary>How many kernels there are (for the engine's log line; each has storage variants, <see cref="KernelCatalog.Variants"/>).</summary>
+    public static int Count => KernelCatalog.All.Count;
 
-    public Action<AcceleratorStream, KernelConfig, LinearArgs> Linear { get; }
+    /// <summary>The kernels of fp32 weights and an fp32 ring.</summary>
+    public StorageKernels<Float32View, Float32View> Float32 { get; }
 
-    public Action<AcceleratorStream, KernelConfig, QkvProjectionArgs> QkvReduce { get; }
+    /// <summary>The RoPE cos/sin table.</summary>
+    public KernelLauncher<RopeTableArgs> RopeTable { get; }
 
-    public Action<AcceleratorStream, KernelConfig, LinearArgs> LinearReduce { get; }
+    /// <summary>The field scan.</summary>
+    public KernelLauncher<FieldScanArgs> FieldScan { get; }
 
-    public Action<AcceleratorStream, KernelConfig, ArrayView<long>, ArrayView<double>, ArrayView<float>, ArrayView<float>, int, int> RopeTable { get; }
+    /// <summary>The commit of ring rows (raw 16-bit units, every storage type) and field.</summary>
+    public KernelLauncher<CommitArgs> Commit { get; }
 
-    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int> FieldScan { get; }
-
-    public Action<AcceleratorStream, KernelConfig, AttentionArgs, SegmentArgs> Attention { get; }
-
-    public Action<AcceleratorStream, KernelConfig, AttentionArgs> AttentionCombine { get; }
-
-    public Action<AcceleratorStream, KernelConfig, SegmentArgs, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<double>, int, int, int, int> Commit { get; }
+    /// <summary>The kernels for weights stored as <typeparamref name="TW"/> and a ring stored as <typeparamref name="TR"/>, loaded on first use.</summary>
+    /// <typeparam name="TW">How the weights are stored.</typeparam>
+    /// <typeparam name="TR">How the ring stores keys and values.</typeparam>
+    public StorageKernels<TW, TR> For<TW, TR>()
+        where TW : struct, IElementView
+        where TR : struct, IElementView =>
+        (StorageKernels<TW, TR>)variants.GetOrAdd((typeof(TW), typeof(TR)), _ => new StorageKernels<TW, TR>(accelerator));
 }

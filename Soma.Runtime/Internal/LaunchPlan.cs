@@ -26,17 +26,20 @@ internal sealed class LaunchPlan
     /// <summary>Launch of the RoPE table over tokens x dh/2 angles.</summary>
     public KernelConfig RopeConfig { get; private init; }
 
-    /// <summary>Launch of the fused QKV projection.</summary>
-    public KernelConfig QkvConfig { get; private init; }
+    /// <summary>The fused QKV projection: tile loop, tiling and (when split) reduce and partial sums.</summary>
+    public ProjectionLaunch Qkv { get; private init; }
+
+    /// <summary>Launch of the fused QKV projection (<see cref="Qkv"/>'s).</summary>
+    public KernelConfig QkvConfig => Qkv.Config;
 
     /// <summary>Tiling of the fused QKV projection (split-K when <see cref="ProjectionTiling.KSlices"/> &gt; 1).</summary>
-    public ProjectionTiling QkvTiling { get; private init; }
+    public ProjectionTiling QkvTiling => Qkv.Tiling;
 
     /// <summary>Launch of the QKV split-K reduction (used only when split).</summary>
-    public KernelConfig QkvReduceConfig { get; private init; }
+    public KernelConfig QkvReduceConfig => Qkv.ReduceConfig;
 
     /// <summary>Floats of split-K partial sums the QKV projection needs (0 when not split).</summary>
-    public long QkvPartial { get; private init; }
+    public long QkvPartial => Qkv.PartialFloats;
 
     /// <summary>Whether the pass runs the field scan (false for the standard-attention baseline).</summary>
     public bool Scan { get; private init; }
@@ -44,32 +47,38 @@ internal sealed class LaunchPlan
     /// <summary>Launch of the field scan over segments x channels, with its fp64 shared memory.</summary>
     public KernelConfig ScanConfig { get; private init; }
 
+    /// <summary>Near-field attention: launch, tiling (heads per group, key splits) and (when split) combine and partial states.</summary>
+    public AttentionLaunch Attention { get; private init; }
+
     /// <summary>Key splits per (row, head) of the attention launch (1: no split, no combine).</summary>
-    public int AttentionSplits { get; private init; }
+    public int AttentionSplits => Attention.Tiling.Splits;
 
     /// <summary>Launch of near-field attention, with the shared memory its tiles take.</summary>
-    public KernelConfig AttentionConfig { get; private init; }
+    public KernelConfig AttentionConfig => Attention.Config;
 
     /// <summary>Query heads each attention group serves (<see cref="LaunchShapes.AttentionHeadsPerGroup"/>).</summary>
-    public int HeadsPerGroup { get; private init; }
+    public int HeadsPerGroup => Attention.Tiling.HeadsPerGroup;
 
     /// <summary>Launch of the split combine (used only when split).</summary>
-    public KernelConfig CombineConfig { get; private init; }
+    public KernelConfig CombineConfig => Attention.CombineConfig;
 
     /// <summary>(row, head, split) partial states the split attention needs (0 when not split).</summary>
-    public long AttentionPartials { get; private init; }
+    public long AttentionPartials => Attention.Partials;
 
-    /// <summary>Launch of the output projection.</summary>
-    public KernelConfig OutConfig { get; private init; }
+    /// <summary>The output projection: tile loop, tiling and (when split) reduce and partial sums.</summary>
+    public ProjectionLaunch Output { get; private init; }
+
+    /// <summary>Launch of the output projection (<see cref="Output"/>'s).</summary>
+    public KernelConfig OutConfig => Output.Config;
 
     /// <summary>Tiling of the output projection.</summary>
-    public ProjectionTiling OutTiling { get; private init; }
+    public ProjectionTiling OutTiling => Output.Tiling;
 
     /// <summary>Launch of the output split-K reduction (used only when split).</summary>
-    public KernelConfig OutReduceConfig { get; private init; }
+    public KernelConfig OutReduceConfig => Output.ReduceConfig;
 
     /// <summary>Floats of split-K partial sums the output projection needs (0 when not split).</summary>
-    public long OutPartial { get; private init; }
+    public long OutPartial => Output.PartialFloats;
 
     /// <summary>Launch of the commit over segments x commit rows x channels.</summary>
     public KernelConfig CommitConfig { get; private init; }
@@ -108,31 +117,15 @@ internal sealed class LaunchPlan
         int channels = o.KvHeads * dh;
         int m = (o.Heads + 2 * o.KvHeads) * dh;
         int q = o.Heads * dh;
-        var (qkvConfig, qkvTiling) = shapes.Projection(n, o.ModelDim, m);
-        var (outConfig, outTiling) = shapes.Projection(n, q, o.ModelDim);
-        int headChunks = (o.HeadsPerKvHead + headsPerGroup - 1) / headsPerGroup;
-        long attentionItems = (long)n * o.KvHeads * headChunks;
-        int splits = shapes.AttentionSplits(attentionItems, key.MaxKeys);
         var plan = new LaunchPlan(key)
         {
             Rope = o.RopeTheta is not null,
             RopeConfig = shapes.Elements((long)n * (dh / 2)),
-            QkvConfig = qkvConfig,
-            QkvTiling = qkvTiling,
-            QkvReduceConfig = shapes.Elements((long)n * m),
-            QkvPartial = qkvTiling.KSlices > 1 ? (long)qkvTiling.KSlices * n * m : 0,
+            Qkv = shapes.Projection(n, o.ModelDim, m),
             Scan = !standard,
             ScanConfig = shapes.GroupsWithDoubles((long)key.Segments * channels, FieldScan.SharedDoubles(shapes.GroupSize)),
-            AttentionSplits = splits,
-            HeadsPerGroup = headsPerGroup,
-            AttentionConfig = shapes.Groups(
-                attentionItems * splits, NearFieldAttention.SharedFloats(headsPerGroup, dh, shapes.TileKeys, shapes.StageAttentionTiles)),
-            CombineConfig = shapes.Elements((long)n * o.Heads * dh),
-            AttentionPartials = splits > 1 ? (long)n * o.Heads * splits : 0,
-            OutConfig = outConfig,
-            OutTiling = outTiling,
-            OutReduceConfig = shapes.Elements((long)n * o.ModelDim),
-            OutPartial = outTiling.KSlices > 1 ? (long)outTiling.KSlices * n * o.ModelDim : 0,
+            Attention = shapes.Attention(n, o.Heads, o.KvHeads, dh, headsPerGroup, key.MaxKeys),
+            Output = shapes.Projection(n, q, o.ModelDim),
             CommitConfig = shapes.Elements((long)key.Segments * key.CommitRows * channels),
         };
         plan.Cost = PassCost.Of(plan, o);

@@ -101,7 +101,7 @@ internal sealed class LaunchShapes
     /// through shared memory in chunks unless whole rows fit in a modest budget.
     /// </summary>
     /// <remarks><paramref name="tiling"/> overrides the choice (tests use it to run both code paths everywhere).</remarks>
-    public (KernelConfig Config, ProjectionTiling Tiling) Projection(int rows, int inner, int outer, ProjectionTiling? tiling = null)
+    public ProjectionLaunch Projection(int rows, int inner, int outer, ProjectionTiling? tiling = null)
     {
         int budgetFloats = (cpu ? 1 << 20 : Math.Min(MaxSharedBytes, 32 * 1024)) / sizeof(float);
         bool staged = Kernels.Projection.TileRows * inner <= budgetFloats;
@@ -141,7 +141,34 @@ internal sealed class LaunchShapes
 
         int tileCols = GroupSize * chosen.ColumnsPerThread;
         long items = (long)rowTiles * ((outer + tileCols - 1) / tileCols) * chosen.KSlices;
-        return (Groups(items, chosen.SharedFloats), chosen);
+        return new ProjectionLaunch(
+            Groups(items, chosen.SharedFloats), chosen, Elements((long)rows * outer), chosen.KSlices > 1 ? (long)chosen.KSlices * rows * outer : 0);
+    }
+
+    /// <summary>
+    /// Launch and tiling of attention over <paramref name="rows"/> rows of <paramref name="heads"/> query heads sharing
+    /// <paramref name="kvHeads"/> kv-heads of width <paramref name="headDim"/>, windows of up to
+    /// <paramref name="maxKeys"/> keys: one group per (row, kv-head, chunk of <paramref name="headsPerGroup"/> heads),
+    /// each window split (<see cref="AttentionSplits"/>) when those groups fall short of the device.
+    /// </summary>
+    /// <remarks><paramref name="splits"/> and <paramref name="stageTiles"/> override the choice (tests use them to run every code path everywhere).</remarks>
+    public AttentionLaunch Attention(
+        int rows, int heads, int kvHeads, int headDim, int headsPerGroup, int maxKeys, int? splits = null, bool? stageTiles = null)
+    {
+        int headChunks = (heads / kvHeads + headsPerGroup - 1) / headsPerGroup;
+        long items = (long)rows * kvHeads * headChunks;
+        var tiling = new AttentionTiling
+        {
+            TileKeys = TileKeys,
+            StageTiles = stageTiles ?? StageAttentionTiles ? 1 : 0,
+            HeadsPerGroup = headsPerGroup,
+            Splits = splits ?? AttentionSplits(items, maxKeys),
+        };
+        return new AttentionLaunch(
+            Groups(items * tiling.Splits, tiling.SharedFloats(headDim)),
+            tiling,
+            Elements((long)rows * heads * headDim),
+            tiling.Splits > 1 ? (long)rows * heads * tiling.Splits : 0);
     }
 
     /// <summary>Key splits per (row, head) for an attention launch over <paramref name="items"/> groups and windows of up to <paramref name="maxKeys"/> keys.</summary>

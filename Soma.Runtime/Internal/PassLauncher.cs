@@ -16,6 +16,7 @@ internal sealed class PassLauncher
     private readonly int ringWindow;
     private readonly int headsPerGroup;
     private readonly CallCounters counters;
+    private readonly StoredLaunches stored;
 
     /// <summary>A launcher for <paramref name="layer"/>'s passes.</summary>
     /// <param name="layer">The layer (its options, engine and fault-injection hook).</param>
@@ -32,6 +33,7 @@ internal sealed class PassLauncher
         this.weights = weights;
         this.ringWindow = ringWindow;
         this.headsPerGroup = headsPerGroup;
+        stored = StoredLaunches.For(engine, o, weights, ringWindow);
     }
 
     /// <summary>
@@ -57,101 +59,32 @@ internal sealed class PassLauncher
         layer.OnStage(Stage.Rope);
         if (plan.Rope)
         {
-            k.RopeTable(stream, plan.RopeConfig, ws.Positions, weights.InverseFrequencies.View, ws.Cos.View, ws.Sin.View, n, dh / 2);
+            var rope = new RopeTableArgs
+            {
+                Positions = ws.Positions, InverseFrequencies = weights.InverseFrequencies.View, Cos = ws.Cos.View, Sin = ws.Sin.View, Tokens = n, Half = dh / 2,
+            };
+            k.RopeTable.Launch(stream, plan.RopeConfig, rope);
         }
 
         layer.OnStage(Stage.Qkv);
-        var qkv = new QkvProjectionArgs
-        {
-            X = io.X.View,
-            WeightT = weights.QkvT.View.Cast<float>(),
-            Bias = weights.QkvBias.View,
-            Cos = ws.Cos.View,
-            Sin = ws.Sin.View,
-            Q = ws.Q.View,
-            KRotated = ws.KRotated.View.Cast<float>(),
-            KRaw = ws.KRaw.View,
-            V = ws.V.View.Cast<float>(),
-            Tokens = n,
-            ModelDim = o.ModelDim,
-            Heads = o.Heads,
-            KvHeads = o.KvHeads,
-            HeadDim = dh,
-            Rope = plan.Rope ? 1 : 0,
-            Tiling = plan.QkvTiling,
-            Partial = plan.QkvPartial > 0 ? ws.EnsureProjectionPartial(engine, plan.QkvPartial) : default,
-        };
-        k.Qkv(stream, plan.QkvConfig, qkv);
-        if (plan.QkvPartial > 0)
-        {
-            k.QkvReduce(stream, plan.QkvReduceConfig, qkv);
-        }
+        stored.Qkv(stream, plan, io, ws, n);
 
         layer.OnStage(Stage.Scan);
         if (plan.Scan)
         {
-            k.FieldScan(
-                stream, plan.ScanConfig, seg, store.Field.View, weights.Gamma.View, ws.KRaw.View, ws.FieldPrev.View, ws.FieldFinal.View, channels, dh);
+            var scan = new FieldScanArgs
+            {
+                Segments = seg, Field = store.Field.View, Gamma = weights.Gamma.View, KRaw = ws.KRaw.View, Prev = ws.FieldPrev.View,
+                Final = ws.FieldFinal.View, Channels = channels, HeadDim = dh,
+            };
+            k.FieldScan.Launch(stream, plan.ScanConfig, scan);
         }
 
         layer.OnStage(Stage.Attention);
-        if (plan.AttentionPartials > 0)
-        {
-            ws.EnsurePartials(engine, plan.AttentionPartials, dh);
-        }
-
-        var shapes = engine.Shapes;
-        var attention = new AttentionArgs
-        {
-            Q = ws.Q.View,
-            K = ws.KRotated.View.Cast<float>(),
-            V = ws.V.View.Cast<float>(),
-            RingK = store.RingK.View.Cast<float>(),
-            RingV = store.RingV.View.Cast<float>(),
-            FieldPrev = ws.FieldPrev.View,
-            Alpha = weights.Alpha.View,
-            Output = ws.O.View,
-            RowSegment = ws.RowSegment,
-            Tokens = n,
-            Heads = o.Heads,
-            KvHeads = o.KvHeads,
-            HeadDim = dh,
-            Window = ringWindow,
-            FarField = plan.Scan ? 1 : 0,
-            IncludeCurrent = o.IncludeCurrent ? 1 : 0,
-            TileKeys = shapes.TileKeys,
-            HeadsPerGroup = headsPerGroup,
-            Scale = (float)o.Scale,
-            StageTiles = shapes.StageAttentionTiles ? 1 : 0,
-            Splits = plan.AttentionSplits,
-            PartialMax = ws.PartialMax?.View ?? default,
-            PartialSum = ws.PartialSum?.View ?? default,
-            PartialAcc = ws.PartialAcc?.View ?? default,
-        };
-        k.Attention(stream, plan.AttentionConfig, attention, seg);
-        if (plan.AttentionSplits > 1)
-        {
-            k.AttentionCombine(stream, plan.CombineConfig, attention);
-        }
+        stored.Attention(stream, plan, ws, store, seg, n);
 
         layer.OnStage(Stage.Output);
-        var output = new LinearArgs
-        {
-            X = ws.O.View,
-            WeightT = weights.OutT.View.Cast<float>(),
-            Bias = weights.OutBias.View,
-            Y = io.Y.View,
-            Rows = n,
-            Inner = o.Heads * dh,
-            Outer = o.ModelDim,
-            Tiling = plan.OutTiling,
-            Partial = plan.OutPartial > 0 ? ws.EnsureProjectionPartial(engine, plan.OutPartial) : default,
-        };
-        k.Linear(stream, plan.OutConfig, output);
-        if (plan.OutPartial > 0)
-        {
-            k.LinearReduce(stream, plan.OutReduceConfig, output);
-        }
+        stored.Output(stream, plan, io, ws, n);
 
         Log.PassPlanned(
             engine.LayerLogger, n, pass.Slots.Length, plan.QkvTiling.ChunkK, plan.QkvTiling.KSlices, plan.OutTiling.ChunkK, plan.OutTiling.KSlices,
@@ -169,8 +102,12 @@ internal sealed class PassLauncher
         layer.OnStage(Stage.Commit);
         counters.AddCommit(plan.Cost);
         int channels = o.KvHeads * o.HeadDim;
-        engine.Kernels.Commit(
-            stream, plan.CommitConfig, ws.SegmentArgsFor(pass.Slots.Length), ws.KRotated.View.Cast<float>(), ws.V.View.Cast<float>(), ws.FieldFinal.View, store.RingK.View.Cast<float>(),
-            store.RingV.View.Cast<float>(), store.Field.View, channels, ringWindow, plan.Key.CommitRows, plan.Scan ? 1 : 0);
+        var commit = new CommitArgs
+        {
+            Segments = ws.SegmentArgsFor(pass.Slots.Length), KRotated = ws.KRotated.View, V = ws.V.View, Final = ws.FieldFinal.View,
+            RingK = store.RingK.View, RingV = store.RingV.View, Field = store.Field.View, Channels = channels, Units = store.Units, Window = ringWindow,
+            RowsPerSegment = plan.Key.CommitRows, WriteField = plan.Scan ? 1 : 0,
+        };
+        engine.Kernels.Commit.Launch(stream, plan.CommitConfig, commit);
     }
 }

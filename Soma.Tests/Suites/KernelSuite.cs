@@ -64,20 +64,20 @@ public abstract class KernelSuite : IDisposable
         var v = Alloc<float>(n * kv);
         var stream = Engine.Accelerator.DefaultStream;
         var shapes = Engine.Shapes;
-        Engine.Kernels.RopeTable(stream, shapes.Elements(n * half), Upload(positions).View, Upload(inv).View, cos.View, sin.View, n, half);
-        var (config, chosen) = shapes.Projection(n, d, m, Tiling(tiling, d));
-        var args = new QkvProjectionArgs
+        var table = new RopeTableArgs { Positions = Upload(positions).View, InverseFrequencies = Upload(inv).View, Cos = cos.View, Sin = sin.View, Tokens = n, Half = half };
+        Engine.Kernels.RopeTable.Launch(stream, shapes.Elements(n * half), table);
+        var launch = shapes.Projection(n, d, m, Tiling(tiling, d));
+        var epilogue = new BiasRopeEpilogue<Float32View>
         {
-            X = Upload(x).View, WeightT = Upload(weightT).View, Bias = Upload(bias).View, Cos = cos.View, Sin = sin.View,
-            Q = qOut.View, KRotated = kRot.View, KRaw = kRaw.View, V = v.View,
-            Tokens = n, ModelDim = d, Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = rope ? 1 : 0, Tiling = chosen,
-            Partial = Alloc<float>(chosen.KSlices * n * m).View,
+            Bias = Upload(bias).View, Cos = cos.View, Sin = sin.View, Q = qOut.View, KRotated = new() { View = kRot.View }, KRaw = kRaw.View,
+            V = new() { View = v.View },
+            Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = rope ? 1 : 0,
         };
-        Engine.Kernels.Qkv(stream, config, args);
-        if (chosen.KSlices > 1)
+        var operands = new ProjectionArgs
         {
-            Engine.Kernels.QkvReduce(stream, shapes.Elements(n * m), args);
-        }
+            X = Upload(x).View, Rows = n, Inner = d, Outer = m, Partial = Alloc<float>(launch.Tiling.KSlices * n * m).View,
+        };
+        Engine.Kernels.Float32.Qkv.Launch(stream, launch, operands, new Float32View { View = Upload(weightT).View }, epilogue);
 
         var (qs, krs, kraws, vs) = (Download(qOut), Download(kRot), Download(kRaw), Download(v));
         for (int t = 0; t < n; t++)
@@ -112,17 +112,15 @@ public abstract class KernelSuite : IDisposable
 
         var y = Alloc<float>(rows * outer);
         var shapes = Engine.Shapes;
-        var (config, chosen) = shapes.Projection(rows, inner, outer, Tiling(tiling, inner));
-        var args = new LinearArgs
+        var launch = shapes.Projection(rows, inner, outer, Tiling(tiling, inner));
+        var operands = new ProjectionArgs
         {
-            X = Upload(x).View, WeightT = Upload(weightT).View, Bias = Upload(bias).View, Y = y.View, Rows = rows, Inner = inner, Outer = outer, Tiling = chosen,
-            Partial = Alloc<float>(chosen.KSlices * rows * outer).View,
+            X = Upload(x).View, Rows = rows, Inner = inner, Outer = outer,
+            Partial = Alloc<float>(launch.Tiling.KSlices * rows * outer).View,
         };
-        Engine.Kernels.Linear(Engine.Accelerator.DefaultStream, config, args);
-        if (chosen.KSlices > 1)
-        {
-            Engine.Kernels.LinearReduce(Engine.Accelerator.DefaultStream, shapes.Elements(rows * outer), args);
-        }
+        Engine.Kernels.Float32.Linear.Launch(
+            Engine.Accelerator.DefaultStream, launch, operands, new Float32View { View = Upload(weightT).View },
+            new BiasEpilogue { Bias = Upload(bias).View, Y = y.View, Outer = outer });
 
         var actual = Download(y);
         for (int r = 0; r < rows; r++)
@@ -151,9 +149,13 @@ public abstract class KernelSuite : IDisposable
         var prev = Alloc<float>(n * channels);
         var final = Alloc<double>(lengths.Length * channels);
         var seg = Segments(slots, starts, lengths, new long[lengths.Length]);
-        Engine.Kernels.FieldScan(
-            Engine.Accelerator.DefaultStream, Engine.Shapes.GroupsWithDoubles(lengths.Length * channels, FieldScan.SharedDoubles(Engine.Shapes.GroupSize)),
-            seg, Upload(field).View, Upload(gamma).View, Upload(kRaw).View, prev.View, final.View, channels, dh);
+        var scan = new FieldScanArgs
+        {
+            Segments = seg, Field = Upload(field).View, Gamma = Upload(gamma).View, KRaw = Upload(kRaw).View, Prev = prev.View, Final = final.View,
+            Channels = channels, HeadDim = dh,
+        };
+        Engine.Kernels.FieldScan.Launch(
+            Engine.Accelerator.DefaultStream, Engine.Shapes.GroupsWithDoubles(lengths.Length * channels, FieldScan.SharedDoubles(Engine.Shapes.GroupSize)), scan);
 
         var prevs = Download(prev);
         var finals = Download(final);
@@ -201,25 +203,21 @@ public abstract class KernelSuite : IDisposable
         var rowSegment = new[] { 0, 0, 0, 0, 0, 0, 1, 1 };
         var output = Alloc<float>(n * heads * dh);
         int hpg = Engine.Shapes.AttentionHeadsPerGroup(perKv, dh);
-        int chunks = (perKv + hpg - 1) / hpg;
         var args = new AttentionArgs
             {
-                Q = Upload(q).View, K = Upload(k).View, V = Upload(v).View, RingK = Upload(ringK).View, RingV = Upload(ringV).View,
+                Q = Upload(q).View,
                 FieldPrev = Upload(fieldPrev).View, Alpha = Upload(alpha).View, Output = output.View, RowSegment = Upload(rowSegment).View,
                 Tokens = n, Heads = heads, KvHeads = kvHeads, HeadDim = dh, Window = window, IncludeCurrent = includeCurrent ? 1 : 0,
-                TileKeys = Engine.Shapes.TileKeys, HeadsPerGroup = hpg, Scale = 0.7f, FarField = 1, Splits = splits, StageTiles = stageTiles ? 1 : 0,
+                Scale = 0.7f, FarField = 1,
                 PartialMax = Alloc<float>(n * heads * splits).View, PartialSum = Alloc<float>(n * heads * splits).View,
                 PartialAcc = Alloc<float>(n * heads * splits * dh).View,
             };
-        Engine.Kernels.Attention(
-            Engine.Accelerator.DefaultStream,
-            Engine.Shapes.Groups(n * kvHeads * chunks * splits, NearFieldAttention.SharedFloats(hpg, dh, Engine.Shapes.TileKeys, stageTiles)),
-            args,
-            Segments(segSlot, segStart, segLength, segFirst));
-        if (splits > 1)
+        var launch = Engine.Shapes.Attention(n, heads, kvHeads, dh, hpg, window, splits, stageTiles);
+        var keyValues = new StoredKeyValues<Float32View>
         {
-            Engine.Kernels.AttentionCombine(Engine.Accelerator.DefaultStream, Engine.Shapes.Elements(n * heads * dh), args);
-        }
+            K = new() { View = Upload(k).View }, V = new() { View = Upload(v).View }, RingK = new() { View = Upload(ringK).View }, RingV = new() { View = Upload(ringV).View },
+        };
+        Engine.Kernels.Float32.Attention.Launch(Engine.Accelerator.DefaultStream, launch, args, Segments(segSlot, segStart, segLength, segFirst), keyValues);
 
         var actual = Download(output);
         for (int t = 0; t < n; t++)
@@ -271,9 +269,13 @@ public abstract class KernelSuite : IDisposable
         var stream = Engine.Accelerator.DefaultStream;
         ringK.View.MemSetToZero(stream);
         ringV.View.MemSetToZero(stream);
-        Engine.Kernels.Commit(
-            stream, Engine.Shapes.Elements(slots * window * channels), Segments(segSlot, segStart, segLength, segFirst),
-            Upload(k).View, Upload(v).View, Upload(final).View, ringK.View, ringV.View, field.View, channels, window, window, 1);
+        var commit = new CommitArgs
+        {
+            Segments = Segments(segSlot, segStart, segLength, segFirst), KRotated = Upload(k).View.Cast<ushort>(), V = Upload(v).View.Cast<ushort>(),
+            Final = Upload(final).View, RingK = ringK.View.Cast<ushort>(), RingV = ringV.View.Cast<ushort>(), Field = field.View, Channels = channels, Units = 2,
+            Window = window, RowsPerSegment = window, WriteField = 1,
+        };
+        Engine.Kernels.Commit.Launch(stream, Engine.Shapes.Elements(slots * window * channels), commit);
 
         var expectedK = new float[slots * window * channels];
         for (int s = 0; s < 2; s++)

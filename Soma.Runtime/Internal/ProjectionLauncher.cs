@@ -1,0 +1,49 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Soma.Kernels;
+
+namespace Soma.Internal;
+
+/// <summary>
+/// A projection's kernels, loaded for one weight storage type and one epilogue: the shared tile loop
+/// (<see cref="Projection.TileKernel{TWeights, TEpilogue}"/>) and the split-K reduce (<see cref="SplitKReduce.Kernel{TEpilogue}"/>),
+/// launched as a <see cref="ProjectionLaunch"/> says.
+/// </summary>
+/// <typeparam name="TWeights">How the weights are stored (<see cref="IElementView"/>).</typeparam>
+/// <typeparam name="TEpilogue">The epilogue (<see cref="BiasRopeEpilogue{TRing}"/> for QKV, <see cref="BiasEpilogue"/> for the output projection).</typeparam>
+internal sealed class ProjectionLauncher<TWeights, TEpilogue>
+    where TWeights : struct, IElementView
+    where TEpilogue : struct, IProjectionEpilogue
+{
+    private readonly Action<AcceleratorStream, KernelConfig, ProjectionArgs, TWeights, TEpilogue> tile;
+    private readonly Action<AcceleratorStream, KernelConfig, ProjectionArgs, TEpilogue> reduce;
+
+    /// <summary>Loads <paramref name="tile"/> and <paramref name="reduce"/> on <paramref name="accelerator"/>.</summary>
+    /// <param name="accelerator">The accelerator.</param>
+    /// <param name="tile">The tile loop for <typeparamref name="TWeights"/> and <typeparamref name="TEpilogue"/> (<see cref="KernelCatalog"/>).</param>
+    /// <param name="reduce">The split-K reduce for <typeparamref name="TEpilogue"/>.</param>
+    public ProjectionLauncher(Accelerator accelerator, Action<ProjectionArgs, TWeights, TEpilogue> tile, Action<ProjectionArgs, TEpilogue> reduce)
+    {
+        this.tile = accelerator.LoadKernel(tile);
+        this.reduce = accelerator.LoadKernel(reduce);
+    }
+
+    /// <summary>
+    /// Enqueues the projection as <paramref name="launch"/> plans it: the tile loop, then the reduce when split. The
+    /// operands' tiling is the entry's (whatever <paramref name="operands"/> holds).
+    /// </summary>
+    /// <param name="stream">The stream.</param>
+    /// <param name="launch">The plan's entry.</param>
+    /// <param name="operands">x and the shapes (the partial buffer at least <see cref="ProjectionLaunch.PartialFloats"/> when split).</param>
+    /// <param name="weightT">The transposed weight W^T[K, M] in its storage type.</param>
+    /// <param name="epilogue">Bias and outputs.</param>
+    public void Launch(AcceleratorStream stream, ProjectionLaunch launch, ProjectionArgs operands, TWeights weightT, TEpilogue epilogue)
+    {
+        operands.Tiling = launch.Tiling;
+        tile(stream, launch.Config, operands, weightT, epilogue);
+        if (launch.IsSplit)
+        {
+            reduce(stream, launch.ReduceConfig, operands, epilogue);
+        }
+    }
+}
