@@ -30,9 +30,6 @@ public abstract class StorageSuite
         return data;
     }
 
-    /// <summary>What outputs are held to against the reference fed the stored values (docs/semantics.md, "Storage types").</summary>
-    public static double ToleranceFor(SomaStorageType ring) => ring == SomaStorageType.BFloat16 ? 1e-3 : Tolerance.Output;
-
     private static SomaLayerOptions Shape(SomaStorageType weights, SomaStorageType ring, int maxChunkTokens = 4) =>
         new SomaLayerOptions(16, 4, 2, 6, window: 5, ropeTheta: 10000.0, maxChunkTokens: maxChunkTokens)
         {
@@ -48,7 +45,7 @@ public abstract class StorageSuite
         var w = TestData.Weights(o, seed: 300, biases: true);
         int d = o.ModelDim;
         const int n = 17;
-        double rel = ToleranceFor(ringType);
+        double rel = Tolerance.Output; // the same bound as fp32 storage: the reference is fed the stored values
         var reference = new SomaReference(o, w);
         using var layer = Engine.CreateLayer(o, w);
         layer.Options.WeightStorage.Should().Be(weightType);
