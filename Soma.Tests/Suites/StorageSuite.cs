@@ -98,6 +98,25 @@ public abstract class StorageSuite
         }
     }
 
+    [Fact]
+    public void TheStandardAttentionBaseline_StoresItsCacheInTheRingType_AndMatchesCausalAttention()
+    {
+        var o = Shape(SomaStorageType.BFloat16, SomaStorageType.Float16);
+        var w = TestData.Weights(o, seed: 305, biases: true);
+        var x = TestData.Inputs(o.ModelDim, 10, seed: 306);
+        int d = o.ModelDim;
+        using var layer = Engine.CreateStandardAttentionLayer(o, w, kvCapacity: 16);
+        using var session = layer.CreateSession();
+        layer.StateBytes.Should().Be(2L * 16 * o.KvHeads * o.HeadDim * 2, "the KV cache holds fp16 keys and values");
+        var y = new List<float>(session.Prefill(x.AsSpan(0, 7 * d)));
+        for (int t = 7; t < 10; t++)
+        {
+            y.AddRange(session.Decode(x.AsSpan(t * d, d)));
+        }
+
+        Tolerance.ShouldMatch(y.ToArray(), CausalAttentionReference.Run(o, w, x, includeDiagonal: true), "y of the fp16-cache baseline");
+    }
+
     [Theory]
     [InlineData(SomaStorageType.Float32)]
     [InlineData(SomaStorageType.Float16)]
