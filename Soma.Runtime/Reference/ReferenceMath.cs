@@ -64,7 +64,12 @@ public static class ReferenceMath
         }
     }
 
-    /// <summary>Spec steps 1-2: q, k, v of one token and their rotated forms at absolute position p.</summary>
+    /// <summary>
+    /// Spec steps 1-2: q, k, v of one token and their rotated forms at absolute position p. With a 16-bit
+    /// <see cref="SomaLayerOptions.RingStorage"/> the rotated k and v are rounded as the ring stores them (the unrotated
+    /// k, which the field integrates, is not); the weights are used as given (<see cref="SomaReference"/> passes them
+    /// rounded to the layer's weight storage).
+    /// </summary>
     public static ProjectedToken Project(SomaLayerOptions options, SomaLayerWeights weights, ReadOnlySpan<float> x, long position)
     {
         var xd = new double[x.Length];

@@ -290,12 +290,7 @@ public abstract class HostileSnapshotSuite
         return (source, sessions);
     }
 
-    private static byte[] Save(SomaSession session)
-    {
-        using var stream = new MemoryStream();
-        session.SaveState(stream);
-        return stream.ToArray();
-    }
+    private static byte[] Save(SomaSession session) => SnapshotForge.Save(session);
 
     private static (byte[] Bytes, (float[] RingK, float[] RingV, double[] Field) State, long Position)[] Snapshot(SomaSession[] sessions) =>
         sessions.Select(s => (Save(s), s.DownloadState(), s.Position)).ToArray();

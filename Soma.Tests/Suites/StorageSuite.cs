@@ -174,10 +174,5 @@ public abstract class StorageSuite
         bv.Should().Equal(ringV.Select(v => Internal.StorageTypes.Round(v, SomaStorageType.BFloat16)));
     }
 
-    private static byte[] Save(SomaSession session)
-    {
-        using var stream = new MemoryStream();
-        session.SaveState(stream);
-        return stream.ToArray();
-    }
+    private static byte[] Save(SomaSession session) => SnapshotForge.Save(session);
 }
