@@ -150,7 +150,8 @@ public sealed class SomaLayerWeights
 
     /// <summary>
     /// Checks that every required array is set, every array's length against <paramref name="options"/>, that every
-    /// value is finite and that each gamma lies in [0, 1). Throws <see cref="ArgumentException"/> (its ParamName the
+    /// value is finite (also once stored as <see cref="SomaLayerOptions.WeightStorage"/>: fp16 ends at ±65504) and that
+    /// each gamma lies in [0, 1). Throws <see cref="ArgumentException"/> (its ParamName the
     /// member, e.g. "Gamma") naming the member, its length and the expected shape.
     /// </summary>
     public void Validate(SomaLayerOptions options)
@@ -163,6 +164,11 @@ public sealed class SomaLayerWeights
         CheckProjection(1, (long)kv * d, nameof(Wk), $"[Hkv*dh={kv}, D={d}]");
         CheckProjection(2, (long)kv * d, nameof(Wv), $"[Hkv*dh={kv}, D={d}]");
         CheckProjection(3, (long)d * q, nameof(Wo), $"[D={d}, H*dh={q}]");
+        if ((options.WeightStorage ?? ProjectionType) is SomaStorageType.Float16 and var storage && ProjectionType != storage)
+        {
+            CheckRange(storage);
+        }
+
         Check(Alpha, options.Heads, nameof(Alpha), $"[H={options.Heads}]");
         Check(Gamma, options.KvHeads, nameof(Gamma), $"[Hkv={options.KvHeads}]");
         for (int i = 0; i < Gamma.Length; i++)
@@ -281,6 +287,25 @@ public sealed class SomaLayerWeights
 
         cache = values;
         return values;
+    }
+
+    /// <summary>Throws when a projection weight rounds to an infinity in <paramref name="storage"/> (fp16 ends at ±65504).</summary>
+    private void CheckRange(SomaStorageType storage)
+    {
+        string[] names = [nameof(Wq), nameof(Wk), nameof(Wv), nameof(Wo)];
+        for (int m = 0; m < 4; m++)
+        {
+            long length = bits[m]?.LongLength ?? Floats(m)!.LongLength;
+            for (long i = 0; i < length; i++)
+            {
+                if (float.IsInfinity(Stored(m, i, storage)))
+                {
+                    throw new ArgumentOutOfRangeException(
+                        names[m], Stored(m, i, SomaStorageType.Float32),
+                        $"{names[m]}[{i}] lies beyond fp16's range (±65504): WeightStorage Float16 cannot hold it; store the weights as BFloat16 or Float32.");
+                }
+            }
+        }
     }
 
     private void CheckProjection(int matrix, long expected, string name, string shape)

@@ -41,4 +41,15 @@ public sealed class StorageOptionsTests
         var withInfinity = SomaLayerWeights.FromBits(SomaStorageType.BFloat16, Bits(r.Wq), Bits(r.Wk), Bits(r.Wv), infinite, r.Gamma, r.Alpha);
         FluentActions.Invoking(() => withInfinity.Validate(Shape)).Should().Throw<ArgumentException>().WithParameterName("Wo").WithMessage("*Wo[1]*finite*");
     }
+
+    [Fact]
+    public void WeightsBeyondFp16sRange_AreRefused_WhenStoredAsFp16()
+    {
+        var w = SomaLayerWeights.CreateRandom(Shape, seed: 361);
+        w.Wv[2] = 70000f;
+        w.Validate(Shape);
+        w.Validate(Shape with { WeightStorage = SomaStorageType.BFloat16 });
+        FluentActions.Invoking(() => w.Validate(Shape with { WeightStorage = SomaStorageType.Float16 }))
+            .Should().Throw<ArgumentOutOfRangeException>().WithParameterName("Wv").WithMessage("*Wv[2]*65504*");
+    }
 }
