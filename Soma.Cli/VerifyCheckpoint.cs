@@ -20,9 +20,10 @@ internal static class VerifyCheckpoint
         var y = session.Prefill(x);
         var reference = new SomaReference(options, weights);
         var comparison = Comparison.Of(y, reference.Run(reference.CreateState(), x));
-        bool pass = comparison.RelativeMaxError <= QuickRun.MaxRelativeError && comparison.Cosine >= QuickRun.MinCosine;
+        var (maxRelative, minCosine) = QuickRun.BoundFor(options);
+        bool pass = comparison.RelativeMaxError <= maxRelative && comparison.Cosine >= minCosine;
         output.WriteLine($"layer {layerIndex} of {folder}, {n} tokens on {engine.Device.Kind.ToString().ToLowerInvariant()}: {comparison}");
-        output.WriteLine(pass ? "PASS" : $"FAIL: relative max error must be <= {QuickRun.MaxRelativeError:E0} and cosine >= {QuickRun.MinCosine}");
+        output.WriteLine(pass ? "PASS" : $"FAIL: relative max error must be <= {maxRelative:E0} and cosine >= {minCosine}");
         return pass ? CliErrors.Success : CliErrors.CheckFailed;
     }
 }

@@ -39,6 +39,20 @@ internal static class StorageTypes
         _ => value,
     };
 
+    /// <summary>
+    /// What a layer's outputs are held to against the reference fed the stored values (docs/semantics.md, "Storage
+    /// types"): the largest |y - y_ref| / max(1, max |y_ref|) and the smallest cosine. fp32 arithmetic alone stays within
+    /// 1e-4; with a 16-bit ring the device's fp32 k or v and the reference's double one may lie on either side of a
+    /// rounding midpoint and be stored one 16-bit step apart, which moves an output by up to about one step of that
+    /// element's share (measured 1.9e-3 for bf16), so the bound is 1e-3 for fp16 and 5e-3 for bf16.
+    /// </summary>
+    public static (double Relative, double Cosine) OutputBound(SomaStorageType ring) => ring switch
+    {
+        SomaStorageType.Float16 => (1e-3, 0.99999),
+        SomaStorageType.BFloat16 => (5e-3, 0.99999),
+        _ => (1e-4, 0.999999),
+    };
+
     /// <summary>The 16-bit pattern of <paramref name="value"/> in a 16-bit <paramref name="type"/>.</summary>
     public static ushort Narrow(float value, SomaStorageType type) =>
         type == SomaStorageType.BFloat16 ? StorageBits.ToBFloat16(value) : StorageBits.ToHalf(value);

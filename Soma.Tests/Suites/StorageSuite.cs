@@ -45,7 +45,7 @@ public abstract class StorageSuite
         var w = TestData.Weights(o, seed: 300, biases: true);
         int d = o.ModelDim;
         const int n = 17;
-        double rel = Tolerance.Output; // the same bound as fp32 storage: the reference is fed the stored values
+        double rel = Internal.StorageTypes.OutputBound(ringType).Relative;
         var reference = new SomaReference(o, w);
         using var layer = Engine.CreateLayer(o, w);
         layer.Options.WeightStorage.Should().Be(weightType);
