@@ -5,7 +5,7 @@ using Soma.Cli.Bench;
 namespace Soma.Cli;
 
 /// <summary>
-/// The `soma` command line (System.CommandLine): bench (the default), verify, devices, run, ptx and bdn.
+/// The `soma` command line (System.CommandLine): bench (the default), verify, devices, run, ptx, predict and bdn.
 /// `soma` with no command runs the quick benchmark, so the benchmark's own options work at the top level.
 /// Every failure is one `error:` line on stderr and exit code 2 (1 only for a failed check): see <see cref="CliErrors"/>.
 /// </summary>
@@ -43,6 +43,7 @@ internal static class SomaCli
         root.Subcommands.Add(devices);
         root.Subcommands.Add(RunCommand.Create(output, error));
         root.Subcommands.Add(PtxCommand.Create(output));
+        root.Subcommands.Add(PredictCommand.Create(output));
 
         var bdn = new Command(
             "bdn",

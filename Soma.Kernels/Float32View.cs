@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Runtime;
 
 namespace Soma.Kernels;
 
@@ -10,6 +11,9 @@ internal struct Float32View : IElementView
 
     /// <inheritdoc/>
     public readonly float Load(int index) => View[index];
+
+    /// <inheritdoc/>
+    public readonly Float4 LoadQuad(int quadIndex) => View.AsAligned16().Cast<Float4>()[quadIndex];
 
     /// <inheritdoc/>
     public readonly void Store(int index, float value) => View[index] = value;

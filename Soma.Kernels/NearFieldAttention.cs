@@ -17,9 +17,15 @@ namespace Soma.Kernels;
 /// </remarks>
 internal static class NearFieldAttention
 {
-    /// <summary>Dynamic shared memory (floats) for one group.</summary>
+    /// <summary>
+    /// Dynamic shared memory (floats) for one group; a staged tile's rows are padded to <see cref="TileStride"/> so
+    /// that the score loop's threads (one key each, reading the same dimension) hit 32 different banks.
+    /// </summary>
     public static int SharedFloats(int headsPerGroup, int headDim, int tileKeys, bool stageTiles) =>
-        headsPerGroup * (2 * headDim + tileKeys + 3) + (stageTiles ? tileKeys * headDim : 0);
+        headsPerGroup * (2 * headDim + tileKeys + 3) + (stageTiles ? tileKeys * TileStride(headDim) : 0);
+
+    /// <summary>Floats between consecutive key rows of a staged tile: dh + 1 (an odd stride: no bank conflicts).</summary>
+    public static int TileStride(int headDim) => headDim + 1;
 
     // o[t, h] = sum_j softmax(scale q_h . k_j) v_j + alpha_h S_prev[t, g(h)] over the window of t;
     // launch: one group per (row, kv-head, head chunk, key split) grid-stride, threads over (head, key) (scores) then over (head, dim) (values).
@@ -36,8 +42,9 @@ internal static class NearFieldAttention
         int dh = a.HeadDim;
         int tk = tiling.TileKeys;
         bool staged = tiling.StageTiles != 0;
+        int stride = TileStride(dh);
 
-        // Shared layout: q[hpg*dh] | acc[hpg*dh] | p[hpg*tk] | max[hpg] | sum[hpg] | corr[hpg] | k or v tile[tk*dh].
+        // Shared layout: q[hpg*dh] | acc[hpg*dh] | p[hpg*tk] | max[hpg] | sum[hpg] | corr[hpg] | k or v tile[tk*(dh+1)].
         int accBase = hpg * dh;
         int pBase = 2 * hpg * dh;
         int maxBase = pBase + hpg * tk;
@@ -89,7 +96,7 @@ internal static class NearFieldAttention
                 if (staged)
                 {
                     // Stage the tile's keys: consecutive threads read consecutive elements of a key row.
-                    StageTile(shared, tileBase, rows, kv.K, kv.RingK, lo + j0, chunk);
+                    StageTile(shared, tileBase, stride, rows, kv.K, kv.RingK, lo + j0, chunk);
                     Group.Barrier();
                 }
 
@@ -103,7 +110,7 @@ internal static class NearFieldAttention
                     float dot = 0f;
                     for (int d = 0; d < dh; d++)
                     {
-                        float k = staged ? shared[tileBase + jj * dh + d] : rows.Read(kv.K, kv.RingK, keyPos, offset + d);
+                        float k = staged ? shared[tileBase + jj * stride + d] : rows.Read(kv.K, kv.RingK, keyPos, offset + d);
                         dot += shared[r * dh + d] * k;
                     }
 
@@ -114,7 +121,7 @@ internal static class NearFieldAttention
                 if (staged)
                 {
                     // The values replace the keys in the tile buffer while the head threads do the softmax bookkeeping.
-                    StageTile(shared, tileBase, rows, kv.V, kv.RingV, lo + j0, chunk);
+                    StageTile(shared, tileBase, stride, rows, kv.V, kv.RingV, lo + j0, chunk);
                 }
 
                 // Online softmax: one thread per query head moves its state to the tile's max and adds the tile's weights.
@@ -151,7 +158,7 @@ internal static class NearFieldAttention
                     for (int jj = 0; jj < chunk; jj++)
                     {
                         long keyPos = lo + j0 + jj;
-                        float v = staged ? shared[tileBase + jj * dh + d] : rows.Read(kv.V, kv.RingV, keyPos, rows.Offset(keyPos) + d);
+                        float v = staged ? shared[tileBase + jj * stride + d] : rows.Read(kv.V, kv.RingV, keyPos, rows.Offset(keyPos) + d);
                         acc += shared[pBase + r * tk + jj] * v;
                     }
 
@@ -189,11 +196,11 @@ internal static class NearFieldAttention
     }
 
     /// <summary>
-    /// tile[jj, d] = row of position p0 + jj (chunk rows when p &gt;= first, else the slot's ring), for jj &lt; count;
-    /// group-cooperative, one element per thread per step.
+    /// tile[jj * stride + d] = row of position p0 + jj (chunk rows when p &gt;= first, else the slot's ring), for
+    /// jj &lt; count; group-cooperative, one element per thread per step.
     /// </summary>
     private static void StageTile<TRing>(
-        ArrayView<float> shared, int tileBase, KeyRows rows, TRing chunkRows, TRing ringRows, long p0, int count)
+        ArrayView<float> shared, int tileBase, int stride, KeyRows rows, TRing chunkRows, TRing ringRows, long p0, int count)
         where TRing : struct, IElementView
     {
         int dh = rows.HeadDim;
@@ -203,7 +210,7 @@ internal static class NearFieldAttention
             int offset = rows.Offset(keyPos);
             for (int d = Group.IdxX; d < dh; d += Group.DimX)
             {
-                shared[tileBase + jj * dh + d] = rows.Read(chunkRows, ringRows, keyPos, offset + d);
+                shared[tileBase + jj * stride + d] = rows.Read(chunkRows, ringRows, keyPos, offset + d);
             }
         }
     }

@@ -122,15 +122,10 @@ internal static class Projection
         {
             int w = (k0 + k) * outer;
             float wc = weightT.Load(w + column.Col);
-            float wp = paired ? weightT.Load(w + column.Partner) : 0f;
-            for (int r = 0; r < TileRows; r++)
+            acc.AddColumn(shared, k, width, wc);
+            if (paired)
             {
-                float x = shared[r * width + k];
-                acc.Add(r, x * wc);
-                if (paired)
-                {
-                    accPartner.Add(r, x * wp);
-                }
+                accPartner.AddColumn(shared, k, width, weightT.Load(w + column.Partner));
             }
         }
     }

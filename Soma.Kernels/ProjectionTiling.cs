@@ -17,7 +17,9 @@ internal struct ProjectionTiling
     public int ColumnsPerThread;
     /// <summary>Slices of the input width computed by separate groups (1: no split-K).</summary>
     public int KSlices;
+    /// <summary>1: the decode GEMV (<see cref="Gemv"/>: four columns a thread, no tiles, ChunkK the slice width); 0: the tile loop.</summary>
+    public int Gemv;
 
-    /// <summary>Dynamic shared memory (floats) a launch with this tiling needs.</summary>
-    public readonly int SharedFloats => Projection.TileRows * ChunkK;
+    /// <summary>Dynamic shared memory (floats) a launch with this tiling needs (none for the GEMV).</summary>
+    public readonly int SharedFloats => Gemv != 0 ? 0 : Projection.TileRows * ChunkK;
 }

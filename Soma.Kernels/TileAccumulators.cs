@@ -1,6 +1,6 @@
 namespace Soma.Kernels;
 
-/// <summary>Per-thread accumulators, one per tile row, kept in registers (the row loops unroll over constants).</summary>
+/// <summary>Per-thread accumulators, one per tile row (<see cref="Projection.TileRows"/> = 8), kept in registers.</summary>
 internal struct TileAccumulators
 {
     /// <summary>Accumulator of tile row 0.</summary>
@@ -33,19 +33,23 @@ internal struct TileAccumulators
         _ => V7,
     };
 
-    /// <summary>Adds <paramref name="value"/> to the accumulator of tile row <paramref name="r"/>.</summary>
-    public void Add(int r, float value)
+    /// <summary>
+    /// acc[r] += tile[r * width + k] * w for every tile row r, written out row by row (no loop or switch left for the
+    /// compiler to unroll: eight shared loads and eight multiply-adds).
+    /// </summary>
+    /// <param name="tile">The staged rows (<see cref="Projection.TileRows"/> rows of stride <paramref name="width"/>).</param>
+    /// <param name="k">The input element.</param>
+    /// <param name="width">The rows' stride.</param>
+    /// <param name="w">The weight of input element <paramref name="k"/> for this column.</param>
+    public void AddColumn(ILGPU.ArrayView<float> tile, int k, int width, float w)
     {
-        switch (r)
-        {
-            case 0: V0 += value; break;
-            case 1: V1 += value; break;
-            case 2: V2 += value; break;
-            case 3: V3 += value; break;
-            case 4: V4 += value; break;
-            case 5: V5 += value; break;
-            case 6: V6 += value; break;
-            default: V7 += value; break;
-        }
+        V0 += tile[k] * w;
+        V1 += tile[width + k] * w;
+        V2 += tile[2 * width + k] * w;
+        V3 += tile[3 * width + k] * w;
+        V4 += tile[4 * width + k] * w;
+        V5 += tile[5 * width + k] * w;
+        V6 += tile[6 * width + k] * w;
+        V7 += tile[7 * width + k] * w;
     }
 }

@@ -11,8 +11,11 @@ namespace Soma;
 /// <param name="Sessions">Sessions (sequences) of the call.</param>
 /// <param name="Passes">Device passes the rows were cut into (per layer, summed over layers for a model).</param>
 /// <param name="LaunchesByKernel">Kernel launches by kernel name (names of the kernel catalog; kernels not launched are absent).</param>
-/// <param name="Uploads">Host-to-device copies enqueued (input rows and pass metadata).</param>
-/// <param name="Downloads">Device-to-host copies enqueued (output rows).</param>
+/// <param name="Uploads">
+/// Host-to-device copies enqueued: one block per pass, holding the pass's metadata and, for host input, its rows
+/// (<see cref="UploadBytes"/> tells the two apart: a call on device views uploads metadata only).
+/// </param>
+/// <param name="Downloads">Device-to-host copies enqueued (output rows; none for a call on device views).</param>
 /// <param name="HostWaits">Times the host waited for a stream (stream synchronizations).</param>
 /// <param name="DeviceCopies">Device-to-device copies (the save that makes commits undoable).</param>
 /// <param name="DeviceBytesRead">Device bytes the launches must read.</param>
@@ -39,6 +42,12 @@ public sealed record SomaCallProfile(
     TimeSpan Duration,
     long ManagedBytesAllocated)
 {
+    /// <summary>Bytes of the host-to-device copies (metadata blocks, and input rows when x is on the host).</summary>
+    public long UploadBytes { get; init; }
+
+    /// <summary>Bytes of the device-to-host copies (output rows when y is on the host; 0 for device views).</summary>
+    public long DownloadBytes { get; init; }
+
     /// <summary>Kernel launches of every kernel together.</summary>
     public int Launches => LaunchesByKernel.Values.Sum();
 }

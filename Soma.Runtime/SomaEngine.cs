@@ -6,18 +6,19 @@ using Soma.Internal;
 namespace Soma;
 
 /// <summary>
-/// Owns one ILGPU context and accelerator, the compiled Soma kernels and their launch shapes. Create layers from it;
-/// dispose it last. Everything it hands out that holds device memory is <see cref="IDisposable"/>.
+/// Owns one ILGPU context and accelerator (<see cref="Create"/>), or uses a caller's accelerator without owning it
+/// (<see cref="Attach"/>), with the compiled Soma kernels and their launch shapes. Create layers from it; dispose it
+/// last. Everything it hands out that holds device memory is <see cref="IDisposable"/>.
 /// </summary>
 public sealed class SomaEngine : IDisposable
 {
-    private readonly Context context;
+    private readonly Context? context;
     private readonly List<WeakReference<IDisposable>> children = new();
     private readonly object claims = new();
     private int activeClaims;
     private volatile bool disposed;
 
-    private SomaEngine(Context context, Accelerator accelerator, SomaDeviceInfo device, SomaEngineOptions options, ILogger logger)
+    private SomaEngine(Context? context, Accelerator accelerator, SomaDeviceInfo device, SomaEngineOptions options, ILogger logger)
     {
         this.context = context;
         Accelerator = accelerator;
@@ -26,9 +27,14 @@ public sealed class SomaEngine : IDisposable
         Logger = logger;
         LayerLogger = options.LoggerFactory.CreateLogger<SomaLayer>();
         Ledger = new AllocationLedger();
-        Shapes = new LaunchShapes(DeviceDescription.Of(accelerator, device.PeakBandwidth), options.Tuning);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Kernels = new KernelSet(accelerator);
+        var description = DeviceDescription.Of(accelerator, device.PeakBandwidth);
+
+        // GPUs: ILGPU's estimate of the compiled kernels (registers count too). The CPU accelerator's estimate is its
+        // simulated threads over the group size, device-wide rather than per multiprocessor: its description answers.
+        Occupancy = description.IsCpu ? description : new LiveOccupancy(accelerator, Kernels, description);
+        Shapes = new LaunchShapes(description, options.Tuning, Occupancy);
         Telemetry = new Telemetry();
         Log.KernelsLoaded(logger, KernelSet.Count, clock.Elapsed.TotalMilliseconds);
     }
@@ -42,7 +48,15 @@ public sealed class SomaEngine : IDisposable
     /// <summary>Device buffers currently held by this engine's objects.</summary>
     public long AllocatedBuffers => Ledger.Buffers;
 
-    internal Accelerator Accelerator { get; }
+    /// <summary>
+    /// The ILGPU accelerator the engine runs on: where the device views of the <c>ArrayView</c> call overloads must
+    /// live. Owned by the engine when it was made by <see cref="Create"/> (do not dispose it), the caller's when
+    /// attached (<see cref="Attach"/>).
+    /// </summary>
+    public Accelerator Accelerator { get; }
+
+    /// <summary>Whether the engine was attached to a caller's accelerator (<see cref="Attach"/>), which it then never disposes.</summary>
+    public bool IsAttached => context is null;
 
     /// <summary>The options the engine was created with (its logger factory and input checks apply to every object of it).</summary>
     internal SomaEngineOptions Options { get; }
@@ -56,6 +70,9 @@ public sealed class SomaEngine : IDisposable
     internal AllocationLedger Ledger { get; }
 
     internal LaunchShapes Shapes { get; }
+
+    /// <summary>The kernels' occupancy on this engine's accelerator, which its launch shapes are sized by.</summary>
+    internal IOccupancy Occupancy { get; }
 
     internal KernelSet Kernels { get; }
 
@@ -145,6 +162,45 @@ public sealed class SomaEngine : IDisposable
     }
 
     /// <summary>
+    /// An engine on a caller's ILGPU <paramref name="accelerator"/>, for a library embedded in a larger ILGPU
+    /// pipeline: layers, sessions and models of it allocate their memory, streams and kernels on that accelerator,
+    /// and their calls take device views on it (<see cref="SomaSession.Decode(ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>
+    /// and the other <c>ArrayView</c> overloads). The engine never disposes the accelerator or its context: disposing
+    /// the engine frees only what Soma allocated, and the accelerator stays usable. Dispose the engine before the
+    /// accelerator. The accelerator's context must have ILGPU.Algorithms enabled (<c>Context.Builder.EnableAlgorithms()</c>),
+    /// as Soma's kernels use it; <see cref="SomaEngineOptions.Accelerator"/>, <see cref="SomaEngineOptions.DeviceIndex"/>
+    /// and the CPU device shape of <paramref name="options"/> are not used.
+    /// </summary>
+    /// <param name="accelerator">The caller's accelerator (CPU, CUDA or OpenCL); not disposed.</param>
+    /// <param name="options">Logging, input checks and tuning; null for the defaults.</param>
+    /// <exception cref="ArgumentException">The accelerator is disposed, or its context lacks the algorithms library.</exception>
+    public static SomaEngine Attach(Accelerator accelerator, SomaEngineOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        if (accelerator.IsDisposed)
+        {
+            throw new ArgumentException("accelerator is disposed.", nameof(accelerator));
+        }
+
+        options ??= new SomaEngineOptions();
+        var logger = options.LoggerFactory.CreateLogger<SomaEngine>();
+        var info = DeviceCatalog.Describe(accelerator);
+        try
+        {
+            var engine = new SomaEngine(null, accelerator, info, options, logger);
+            Log.EngineCreated(
+                logger, KindName(info.Kind), info.Index, info.Name, info.ProcessorType, info.MemoryBytes, info.WarpSize, "attached to the caller's accelerator");
+            return engine;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException and not ArgumentException)
+        {
+            throw new ArgumentException(
+                $"Soma's kernels could not be loaded on the accelerator ({ex.Message}); its context must be created with EnableAlgorithms().",
+                nameof(accelerator), ex);
+        }
+    }
+
+    /// <summary>
     /// Uploads a layer's weights to this accelerator. <paramref name="weights"/> are validated against
     /// <paramref name="options"/> first; nothing is allocated when they do not fit.
     /// </summary>
@@ -218,8 +274,9 @@ public sealed class SomaEngine : IDisposable
     /// <summary>
     /// Disposes every layer still open (each waits for the call running on it), waits until no session of this
     /// engine is claimed by a call any more (calls that had not reached their layer end in
-    /// <see cref="ObjectDisposedException"/>), then frees the accelerator and the context. Never throws; a second
-    /// call does nothing. Do not call it from inside a call on this engine.
+    /// <see cref="ObjectDisposedException"/>), then frees the accelerator and the context (unless attached: an attached
+    /// engine leaves the caller's accelerator and context as they are). Never throws; a second call does nothing. Do
+    /// not call it from inside a call on this engine.
     /// </summary>
     public void Dispose()
     {
@@ -255,8 +312,12 @@ public sealed class SomaEngine : IDisposable
             }
         }
 
-        Accelerator.Dispose();
-        context.Dispose();
+        if (context is not null)
+        {
+            Accelerator.Dispose();
+            context.Dispose();
+        }
+
         Telemetry.Dispose();
         Log.EngineDisposed(Logger, held);
     }

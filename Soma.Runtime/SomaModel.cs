@@ -1,3 +1,5 @@
+using ILGPU;
+using ILGPU.Runtime;
 using Soma.Internal;
 
 namespace Soma;
@@ -116,7 +118,26 @@ public sealed class SomaModel : IDisposable
         Guard.Length(x, (long)sessions.Count * ModelDim, nameof(x), $"[B={sessions.Count}, D={ModelDim}]");
         Guard.Output(y.Length, x.Length, $"[B={sessions.Count}, D={ModelDim}]");
         Guard.Finite(x, nameof(x), Engine.Options.CheckFiniteInputs);
-        Through(sessions, Enumerable.Repeat(1, sessions.Count).ToArray(), x, y[..x.Length], default);
+        Through(sessions, Enumerable.Repeat(1, sessions.Count).ToArray(), CallIo.Host(x, y[..x.Length]), null, default);
+    }
+
+    /// <summary>
+    /// <see cref="DecodeBatch(IReadOnlyList{SomaModelSession}, ReadOnlySpan{float}, Span{float})"/> on device views:
+    /// x [B, D] and y (its first B * D values) on the engine's accelerator, used in place: the first layer reads x and
+    /// writes y, every later layer runs in place on y. No host copy of x, y or anything between layers, and one host
+    /// wait for the whole step. Stream, waiting and failure as for
+    /// <see cref="SomaSession.Decode(ILGPU.ArrayView{float}, ILGPU.ArrayView{float}, ILGPU.Runtime.AcceleratorStream?)"/>
+    /// (null: the first layer's stream; every layer runs on the one stream).
+    /// </summary>
+    /// <param name="sessions">Distinct, open sequences of this model, from one pool.</param>
+    /// <param name="x">Input rows [B, D] on the engine's accelerator.</param>
+    /// <param name="y">Output rows on the engine's accelerator: x itself (in place) or a view that does not overlap it.</param>
+    /// <param name="stream">The stream to run on (of the engine's accelerator), or null.</param>
+    public void DecodeBatch(IReadOnlyList<SomaModelSession> sessions, ArrayView<float> x, ArrayView<float> y, AcceleratorStream? stream = null)
+    {
+        CheckSessions(sessions);
+        var written = Guard.Views(x, y, (long)sessions.Count * ModelDim, "[B, D]", Engine, stream);
+        Through(sessions, Enumerable.Repeat(1, sessions.Count).ToArray(), CallIo.Device(x, written), stream, default);
     }
 
     /// <summary>
@@ -145,7 +166,29 @@ public sealed class SomaModel : IDisposable
         Guard.Finite(x, nameof(x), Engine.Options.CheckFiniteInputs);
         if (total > 0)
         {
-            Through(sessions, lengths.ToArray(), x, y[..x.Length], default);
+            Through(sessions, lengths.ToArray(), CallIo.Host(x, y[..x.Length]), null, default);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PrefillBatch(IReadOnlyList{SomaModelSession}, IReadOnlyList{int}, ReadOnlySpan{float}, Span{float})"/>
+    /// on device views (x [sum(lengths), D], y at least as long), used in place as for
+    /// <see cref="DecodeBatch(IReadOnlyList{SomaModelSession}, ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>.
+    /// </summary>
+    /// <param name="sessions">Distinct, open sequences of this model, from one pool.</param>
+    /// <param name="lengths">Rows of x per sequence.</param>
+    /// <param name="x">Input rows [sum(lengths), D] on the engine's accelerator.</param>
+    /// <param name="y">Output rows on the engine's accelerator: x itself (in place) or a view that does not overlap it.</param>
+    /// <param name="stream">The stream to run on (of the engine's accelerator), or null.</param>
+    public void PrefillBatch(
+        IReadOnlyList<SomaModelSession> sessions, IReadOnlyList<int> lengths, ArrayView<float> x, ArrayView<float> y, AcceleratorStream? stream = null)
+    {
+        CheckSessions(sessions);
+        long total = Guard.Lengths(lengths, sessions.Count);
+        var written = Guard.Views(x, y, total * ModelDim, $"[sum(lengths)={total}, D={ModelDim}]", Engine, stream);
+        if (total > 0)
+        {
+            Through(sessions, lengths.ToArray(), CallIo.Device(x, written), stream, default);
         }
     }
 
@@ -180,9 +223,15 @@ public sealed class SomaModel : IDisposable
     /// <see cref="InvalidOperationException"/> at once) and no slot of it goes back to a pool before the call has
     /// committed or rolled back in every layer. A failed or cancelled call leaves every layer's state as it was.
     /// </summary>
-    internal void Through(IReadOnlyList<SomaModelSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
+    internal void Through(IReadOnlyList<SomaModelSession> sessions, int[] rows, CallIo io, AcceleratorStream? stream, CancellationToken cancellation)
     {
         ThrowIfDisposed();
+        if (sessions.Count == 1)
+        {
+            LayerCall.Run(layers, sessions[0].PerLayer, rows, io, stream, cancellation, lastCounters);
+            return;
+        }
+
         var perLayer = new SomaSession[layers.Length][];
         for (int l = 0; l < layers.Length; l++)
         {
@@ -193,7 +242,7 @@ public sealed class SomaModel : IDisposable
             }
         }
 
-        LayerCall.Run(layers, new CallSessions(perLayer), rows, x, y, cancellation, lastCounters);
+        LayerCall.Run(layers, new CallSessions(perLayer), rows, io, stream, cancellation, lastCounters);
     }
 
     /// <summary>Throws unless every sequence is open, of this model, listed once, and from one pool in every layer.</summary>

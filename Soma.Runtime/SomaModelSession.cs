@@ -1,3 +1,5 @@
+using ILGPU;
+using ILGPU.Runtime;
 using Soma.Internal;
 
 namespace Soma;
@@ -5,10 +7,21 @@ namespace Soma;
 /// <summary>One sequence through a <see cref="SomaModel"/>: a <see cref="SomaSession"/> in every layer, advanced together.</summary>
 public sealed class SomaModelSession : IDisposable
 {
+    private readonly SomaModelSession[] self;
+    private readonly int[] oneRow = { 1 };
+
     internal SomaModelSession(SomaModel model, SomaSession[] sessions)
     {
         Model = model;
         Sessions = sessions;
+        self = new[] { this };
+        var perLayer = new IReadOnlyList<SomaSession>[sessions.Length];
+        for (int l = 0; l < sessions.Length; l++)
+        {
+            perLayer[l] = new[] { sessions[l] };
+        }
+
+        PerLayer = new CallSessions(perLayer);
     }
 
     /// <summary>The model this sequence runs through.</summary>
@@ -21,6 +34,9 @@ public sealed class SomaModelSession : IDisposable
     public long StateBytes => Model.StateBytes;
 
     internal SomaSession[] Sessions { get; }
+
+    /// <summary>This sequence as the sessions of a call of it alone (made once, so a decode step allocates none).</summary>
+    internal CallSessions PerLayer { get; }
 
     /// <summary>
     /// x [n, D] through every layer in parallel over tokens; returns y [n, D], equal to n <see cref="Decode(ReadOnlySpan{float})"/>
@@ -43,7 +59,7 @@ public sealed class SomaModelSession : IDisposable
         int rows = CheckPrefill(x, y.Length);
         if (rows > 0)
         {
-            Model.Through(new[] { this }, new[] { rows }, x, y[..x.Length], default);
+            Model.Through(self, new[] { rows }, CallIo.Host(x, y[..x.Length]), null, default);
         }
     }
 
@@ -55,7 +71,7 @@ public sealed class SomaModelSession : IDisposable
     public Task<float[]> PrefillAsync(ReadOnlyMemory<float> x, CancellationToken cancellationToken = default)
     {
         int rows = CheckPrefill(x.Span, x.Length);
-        return ThreadPoolCall.Run(x, rows, (n, input, y, token) => Model.Through(new[] { this }, new[] { n }, input.Span, y, token), cancellationToken);
+        return ThreadPoolCall.Run(x, rows, (n, input, y, token) => Model.Through(self, new[] { n }, CallIo.Host(input.Span, y), null, token), cancellationToken);
     }
 
     /// <summary>One token x [D] through every layer; returns y [D].</summary>
@@ -73,14 +89,50 @@ public sealed class SomaModelSession : IDisposable
     public void Decode(ReadOnlySpan<float> x, Span<float> y)
     {
         CheckDecode(x, y.Length);
-        Model.Through(new[] { this }, new[] { 1 }, x, y[..x.Length], default);
+        Model.Through(self, oneRow, CallIo.Host(x, y[..x.Length]), null, default);
+    }
+
+    /// <summary>
+    /// <see cref="Decode(ReadOnlySpan{float}, Span{float})"/> on device views: x [D] and y (its first D values) on the
+    /// engine's accelerator. The first layer reads x and writes y, every later layer runs in place on y: no host copy
+    /// of x, y or anything between layers, and one host wait for the whole step (the pass metadata of each layer, a
+    /// few bytes, is the only upload). Stream, waiting and failure as for
+    /// <see cref="SomaSession.Decode(ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/> (null: the first
+    /// layer's stream; every layer runs on the one stream).
+    /// </summary>
+    /// <param name="x">Input row [D] on the engine's accelerator.</param>
+    /// <param name="y">Output on the engine's accelerator (at least D values): x itself (in place) or a view that does not overlap it.</param>
+    /// <param name="stream">The stream to run on (of the engine's accelerator), or null.</param>
+    public void Decode(ArrayView<float> x, ArrayView<float> y, AcceleratorStream? stream = null)
+    {
+        ThrowIfDisposed();
+        var written = Guard.Views(x, y, Model.ModelDim, "[D]", Model.Engine, stream);
+        Model.Through(self, oneRow, CallIo.Device(x, written), stream, default);
+    }
+
+    /// <summary>
+    /// <see cref="Prefill(ReadOnlySpan{float}, Span{float})"/> on device views (x [n, D], y at least as long), used in
+    /// place as for <see cref="Decode(ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>.
+    /// </summary>
+    /// <param name="x">Input rows [n, D] on the engine's accelerator.</param>
+    /// <param name="y">Output on the engine's accelerator (at least n * D values): x itself (in place) or a view that does not overlap it.</param>
+    /// <param name="stream">The stream to run on (of the engine's accelerator), or null.</param>
+    public void Prefill(ArrayView<float> x, ArrayView<float> y, AcceleratorStream? stream = null)
+    {
+        ThrowIfDisposed();
+        int rows = Guard.DeviceRows(x, Model.Engine, Model.ModelDim);
+        var written = Guard.Views(x, y, x.Length, $"[n={rows}, D={Model.ModelDim}], the length of x", Model.Engine, stream);
+        if (rows > 0)
+        {
+            Model.Through(self, new[] { rows }, CallIo.Device(x, written), stream, default);
+        }
     }
 
     /// <summary><see cref="Decode(ReadOnlySpan{float})"/> without blocking the caller (see <see cref="PrefillAsync"/>).</summary>
     public Task<float[]> DecodeAsync(ReadOnlyMemory<float> x, CancellationToken cancellationToken = default)
     {
         CheckDecode(x.Span, Model.ModelDim);
-        return ThreadPoolCall.Run(x, 1, (n, input, y, token) => Model.Through(new[] { this }, new[] { n }, input.Span, y, token), cancellationToken);
+        return ThreadPoolCall.Run(x, 1, (n, input, y, token) => Model.Through(self, new[] { n }, CallIo.Host(input.Span, y), null, token), cancellationToken);
     }
 
     /// <summary>Forgets every token in every layer.</summary>

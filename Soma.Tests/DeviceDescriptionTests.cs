@@ -24,11 +24,12 @@ public sealed class DeviceDescriptionTests
     public void Decode_OnHopperDescription_HasTheSplitsTheRulesGive(string device)
     {
         var shapes = new LaunchShapes(Hopper(device));
-        // 128 threads (4 warps) per group; 2048 / 128 = 16 resident groups per SM x 132 SMs = 2112 groups fill the GPU.
+        // 128 threads (4 warps) per group; 2048 / 128 = 16 resident groups per SM x 132 SMs = 2112 groups fill the GPU
+        // when shared memory does not limit them. Split targets are not fixed: they follow each kernel's occupancy.
         shapes.GroupSize.Should().Be(128);
         shapes.MaxResidentGroups.Should().Be(2112);
-        shapes.AttentionTargetGroups.Should().Be(2112);
-        shapes.ProjectionTargetGroups.Should().Be(2112);
+        shapes.AttentionTargetGroups.Should().BeNull();
+        shapes.ProjectionTargetGroups.Should().BeNull();
         shapes.TileKeys.Should().Be(32);
         shapes.StageAttentionTiles.Should().BeTrue();
 
@@ -37,26 +38,30 @@ public sealed class DeviceDescriptionTests
         key.Should().Be(new PlanKey(Tokens: 1, Segments: 1, MaxKeys: 256, CommitRows: 1));
         var plan = LaunchPlan.For(Hopper(device), Qwen7B, key);
 
-        // QKV [1 x 3584] -> 4608 outputs: 8 x 3584 staged floats exceed the 32 KB budget, so inputs stream in chunks;
-        // 1 row tile x 36 column tiles < 2112 groups, so split-K: ceil(2112 / 36) = 59 slices wanted, capped at
-        // 3584 / 64 = 56 (MinSliceWidth 64), each a 64-wide slice: 36 x 56 = 2016 groups of 8 x 64 floats.
-        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 1, KSlices = 56 });
-        Launch(plan.QkvConfig).Should().Be((2016, 128, 8 * 64 * 4));
+        // QKV [1 x 3584] -> 4608 outputs, one row: the decode GEMV, one thread per 4 columns (1152 quads); no shared
+        // memory, so 16 groups per SM (thread-bound), 2112 x 128 threads fill the GPU: ceil(270336 / 1152) = 235 slices
+        // wanted, capped at 3584 / 64 = 56 (MinSliceWidth 64): 1152 x 56 threads = 504 groups, 64 inputs each.
+        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 4, KSlices = 56, Gemv = 1 });
+        plan.Qkv.GroupsPerMultiprocessor.Should().Be(16);
+        Launch(plan.QkvConfig).Should().Be((504, 128, 0));
         plan.QkvPartial.Should().Be(56L * 4608);
         Launch(plan.QkvReduceConfig).Should().Be((36, 128, 0));
 
-        // Attention: 1 row x 4 kv-heads x 1 head chunk (all 7 heads of a kv-head: 7 x (2 x 128 + 32 + 3) + 32 x 128
-        // = 6133 floats fit 48 KB) = 4 groups < 2112, so the window splits: ceil(2112 / 4) = 528 wanted, capped at
+        // Attention: 1 row x 4 kv-heads x 1 head chunk (all 7 heads of a kv-head: 7 x (2 x 128 + 32 + 3) + 32 x 129
+        // (a key tile padded to dh + 1) = 6165 floats fit 48 KB; 228 KB / (24660 + 1024 reserved) B = 9 groups per SM,
+        // 1188 on the GPU) = 4 groups < 1188, so the window splits: ceil(1188 / 4) = 297 wanted, capped at
         // 256 / 16 = 16 (MinKeysPerSplit 16): 64 groups, then a combine over 28 x 128 outputs.
         plan.HeadsPerGroup.Should().Be(7);
+        plan.Attention.GroupsPerMultiprocessor.Should().Be(9);
         plan.AttentionSplits.Should().Be(16);
-        Launch(plan.AttentionConfig).Should().Be((64, 128, 6133 * 4));
+        Launch(plan.AttentionConfig).Should().Be((64, 128, 6165 * 4));
         plan.AttentionPartials.Should().Be(28L * 16);
         Launch(plan.CombineConfig).Should().Be((28, 128, 0));
 
-        // Output [1 x 3584] -> 3584: 28 column tiles; ceil(2112 / 28) = 76 wanted, capped at 56: 28 x 56 = 1568 groups.
-        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 1, KSlices = 56 });
-        Launch(plan.OutConfig).Should().Be((1568, 128, 8 * 64 * 4));
+        // Output [1 x 3584] -> 3584: the GEMV over 896 quads; ceil(270336 / 896) = 302 slices wanted, capped at 56:
+        // 896 x 56 threads = 392 groups.
+        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 4, KSlices = 56, Gemv = 1 });
+        Launch(plan.OutConfig).Should().Be((392, 128, 0));
         plan.OutPartial.Should().Be(56L * 3584);
         Launch(plan.OutReduceConfig).Should().Be((28, 128, 0));
 
@@ -83,7 +88,7 @@ public sealed class DeviceDescriptionTests
 
         // Attention: 1024 rows x 4 kv-heads = 4096 groups >= 2112: no window split, no partials.
         plan.AttentionSplits.Should().Be(1);
-        Launch(plan.AttentionConfig).Should().Be((4096, 128, 6133 * 4));
+        Launch(plan.AttentionConfig).Should().Be((4096, 128, 6165 * 4));
         plan.AttentionPartials.Should().Be(0);
 
         // Output: 128 x 28 = 3584 groups >= 2112: no split-K.
@@ -177,6 +182,9 @@ public sealed class DeviceDescriptionTests
         { () => new DeviceDescription("x", AcceleratorType.Cuda, 132, 32, 1024, 2048, 0, null), "sharedMemoryPerGroup" },
         { () => new DeviceDescription("x", AcceleratorType.Cuda, 132, 32, 1024, 2048, 49152, -1.0), "memoryBandwidth" },
         { () => new DeviceDescription("x", AcceleratorType.Cuda, 132, 32, 1024, 2048, 49152, double.NaN), "memoryBandwidth" },
+        { () => new DeviceDescription("x", AcceleratorType.Cuda, 132, 32, 1024, 2048, 49152, null, maxGroupsPerMultiprocessor: 0), "maxGroupsPerMultiprocessor" },
+        { () => new DeviceDescription("x", AcceleratorType.Cuda, 132, 32, 1024, 2048, 49152, null, sharedMemoryPerMultiprocessor: 1024), "sharedMemoryPerMultiprocessor" },
+        { () => new DeviceDescription("x", AcceleratorType.Cuda, 132, 32, 1024, 2048, 49152, null, sharedMemoryReservedPerGroup: -1), "sharedMemoryReservedPerGroup" },
     };
 
     [Theory]

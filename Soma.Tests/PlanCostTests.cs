@@ -18,7 +18,7 @@ public sealed class PlanCostTests
         var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1));
         var cost = plan.Cost;
         Names(cost).Should().Equal(
-            "rope-table", "qkv", "qkv-reduce", "field-scan", "attention", "attention-combine", "linear", "linear-reduce");
+            "rope-table", "qkv-gemv", "qkv-reduce", "field-scan", "attention", "attention-combine", "linear-gemv", "linear-reduce");
         cost.Launches.Should().OnlyContain(c => c == 0 || c == 1);
 
         // n = 1, D = 3584, H = 28, Hkv = 4, dh = 128, M = 4608, Q = 3584, C = 512, K = 256 keys, 56 split-K slices,

@@ -44,8 +44,8 @@ public class KernelTimings : AcceleratorSuite
         int n = Rows, dh = o.HeadDim, q = o.Heads * dh, m = q + 2 * o.KvHeads * dh;
         channels = o.KvHeads * dh;
         var shapes = engine.Shapes;
-        qkvLaunch = shapes.Projection(n, o.ModelDim, m);
-        outputLaunch = shapes.Projection(n, q, o.ModelDim);
+        qkvLaunch = shapes.Projection("qkv", n, o.ModelDim, m);
+        outputLaunch = shapes.Projection("linear", n, q, o.ModelDim);
         qkvOperands = new ProjectionArgs
         {
             X = Random(n * o.ModelDim), Rows = n, Inner = o.ModelDim, Outer = m,
@@ -101,7 +101,7 @@ public class KernelTimings : AcceleratorSuite
     public void FieldScan()
     {
         var e = Engine;
-        e.Kernels.FieldScan.Launch(stream!, e.Shapes.GroupsWithDoubles(channels, Kernels.FieldScan.SharedDoubles(e.Shapes.GroupSize)), scan);
+        e.Kernels.FieldScan.Launch(stream!, e.Shapes.GroupsWithDoubles("field-scan", channels, Kernels.FieldScan.SharedDoubles(e.Shapes.GroupSize)), scan);
         stream!.Synchronize();
     }
 

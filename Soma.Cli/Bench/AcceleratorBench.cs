@@ -122,7 +122,7 @@ internal sealed class AcceleratorBench
         using var somaSession = soma.CreateSession();
         var somaMs = plan.Histories.ToDictionary(n => n, _ => double.MaxValue);
         var standardMs = plan.Histories.ToDictionary(n => n, _ => double.MaxValue);
-        var profiles = new Dictionary<long, ProfileRecord?>();
+        var profiles = new Dictionary<long, SomaCallProfile?>();
 
         // Rounds over all histories, interleaved, keeping each configuration's lowest round median: a slow round
         // caused by something else on the machine does not pass for a dependence on history.
@@ -133,7 +133,7 @@ internal sealed class AcceleratorBench
             {
                 HistoryFill.Fill(somaSession, n, seed);
                 somaMs[n] = Math.Min(somaMs[n], Measure.DecodeMedianMs(somaSession, x, warmup, steps));
-                profiles[n] = ProfileRecord.Of(soma.LastCallProfile);
+                profiles[n] = soma.LastCallProfile;
                 using (var standard = engine.CreateStandardAttentionLayer(Shape, weights, checked((int)n + warmup + steps)))
                 using (var session = standard.CreateSession())
                 {
@@ -154,7 +154,7 @@ internal sealed class AcceleratorBench
             result.Add(new DecodeRecord(
                 n, somaMs[n], standardMs[n], standardMs[n] / somaMs[n], (double)standardBytes / somaBytes, somaBytes, standardBytes,
                 somaGbS, standardGbS, peak is { } p ? 100 * somaGbS * 1e9 / p : null, peak is { } p2 ? 100 * standardGbS * 1e9 / p2 : null,
-                steps, plan.DecodeRounds, profiles.GetValueOrDefault(n)));
+                steps, plan.DecodeRounds, ProfileRecord.Of(profiles.GetValueOrDefault(n)), Predictions.For(Shape, 1, n, profiles.GetValueOrDefault(n))));
         }
 
         return result;
@@ -204,7 +204,7 @@ internal sealed class AcceleratorBench
             }
 
             double? serialTokS = pipelined ? n / serial : null;
-            var profile = ProfileRecord.Of(soma.LastCallProfile);
+            var profile = soma.LastCallProfile;
 
             double TimePrefill(SomaSession timed)
             {
@@ -235,7 +235,9 @@ internal sealed class AcceleratorBench
             }
 
             double parallelTokS = n / parallel, loopTokS = loopTokens / loop;
-            result.Add(new PrefillRecord(n, parallelTokS, loopTokS, n / standardSeconds, loopTokens, parallelTokS / loopTokS, serialTokS, profile));
+            result.Add(new PrefillRecord(
+                n, parallelTokS, loopTokS, n / standardSeconds, loopTokens, parallelTokS / loopTokS, serialTokS, ProfileRecord.Of(profile),
+                Predictions.For(Shape, n, 0, profile)));
             task.Increment(1);
         }
 

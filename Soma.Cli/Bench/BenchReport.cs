@@ -52,6 +52,9 @@ internal static class BenchReport
         }
 
         AnsiConsole.Write(decode);
+        PrintPredicted(
+            "Decode step", "history", $"measured Soma ms ({d.Kind})", run.Decode.Select(r => (r.History, F(r.SomaMs, 3), r.Predicted)),
+            p => F(p.StepMicroseconds, 1) + " µs");
 
         var prefill = Table("Prefill throughput (tokens/s; parallel and standard: the fastest of 3 runs)", "tokens", "Soma parallel", "Soma token-by-token", "standard causal", "parallel / loop", "copies serialized (overlap gain)");
         foreach (var p in run.Prefill)
@@ -63,6 +66,9 @@ internal static class BenchReport
         }
 
         AnsiConsole.Write(prefill);
+        PrintPredicted(
+            "Parallel prefill", "tokens", $"measured Soma tokens/s ({d.Kind})", run.Prefill.Select(p => ((long)p.Tokens, F(p.SomaParallelTokS, 0), p.Predicted)),
+            p => F(p.TokensPerSecond, 0) + " tokens/s");
 
         var memory = Table("Session state bytes", "history", "Soma", "standard KV cache", "ratio");
         foreach (var m in run.Memory)
@@ -103,6 +109,32 @@ internal static class BenchReport
 
         AnsiConsole.Write(targets);
         AnsiConsole.MarkupLine(Markup.Escape($"{d.Kind} run took {run.Seconds:F1} s"));
+    }
+
+    /// <summary>
+    /// The predicted figures of <paramref name="rows"/> (one column per GPU description) next to the measured one, under a
+    /// title that says they are predictions; nothing when no row has predictions.
+    /// </summary>
+    private static void PrintPredicted(
+        string call, string size, string measured, IEnumerable<(long Size, string Measured, IReadOnlyList<PredictionRecord>? Predicted)> rows,
+        Func<PredictionRecord, string> figure)
+    {
+        var list = rows.Where(r => r.Predicted is { Count: > 0 }).ToList();
+        if (list.Count == 0)
+        {
+            return;
+        }
+
+        var devices = list[0].Predicted!.Select(p => $"PREDICTED {p.Device}").ToArray();
+        var table = Table(
+            $"{call}: PREDICTED on GPU descriptions by the performance model (not measured; constants: {list[0].Predicted![0].Constants})",
+            new[] { size, measured }.Concat(devices).ToArray());
+        foreach (var r in list)
+        {
+            table.AddRow(new[] { r.Size.ToString(CultureInfo.InvariantCulture), r.Measured }.Concat(r.Predicted!.Select(figure)).ToArray());
+        }
+
+        AnsiConsole.Write(table);
     }
 
     private static Table Table(string title, params string[] columns)

@@ -40,19 +40,23 @@ internal sealed record VerifyRecord(int PrefillTokens, int DecodeSteps, double P
 /// <summary>Soma (W = n, alpha = 0) against standard causal attention on the same accelerator.</summary>
 internal sealed record FidelityRecord(int N, string Mode, double MeanErr, double MaxErr, double CosAll, double CosSkip0);
 
-/// <summary>One decode step at a history; <see cref="Profile"/> is what Soma's last timed step did on the device.</summary>
+/// <summary>
+/// One decode step at a history; <see cref="Profile"/> is what Soma's last timed step did on the device;
+/// <see cref="Predicted"/> is the same step on the built-in GPU descriptions as the performance model predicts it (not measured).
+/// </summary>
 internal sealed record DecodeRecord(
     long History, double SomaMs, double StandardMs, double Ratio, double IdealRatio,
     long SomaBytesPerStep, long StandardBytesPerStep, double SomaGbS, double StandardGbS, double? SomaPeakPct, double? StandardPeakPct, int Steps, int Rounds,
-    ProfileRecord? Profile = null);
+    ProfileRecord? Profile = null, IReadOnlyList<PredictionRecord>? Predicted = null);
 
 /// <summary>
 /// Prefill throughput at one length. <see cref="SomaSerialCopiesTokS"/>: the parallel prefill again with uploads and
 /// downloads on the compute stream instead of overlapping it; null when the prompt fits one pass (nothing to overlap).
+/// <see cref="Predicted"/>: the parallel prefill on the built-in GPU descriptions as the performance model predicts it (not measured).
 /// </summary>
 internal sealed record PrefillRecord(
     int Tokens, double SomaParallelTokS, double SomaLoopTokS, double StandardTokS, int SomaLoopTokensTimed, double ParallelOverLoop,
-    double? SomaSerialCopiesTokS = null, ProfileRecord? Profile = null);
+    double? SomaSerialCopiesTokS = null, ProfileRecord? Profile = null, IReadOnlyList<PredictionRecord>? Predicted = null);
 
 /// <summary>
 /// The runtime's profile of one Soma call (<see cref="SomaLayer.LastCallProfile"/>): launches (by kernel), copies,

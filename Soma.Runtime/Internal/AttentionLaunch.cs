@@ -13,7 +13,9 @@ namespace Soma.Internal;
 /// <param name="Tiling">Its tiling.</param>
 /// <param name="CombineConfig">Launch of the split combine (used only when <see cref="IsSplit"/>).</param>
 /// <param name="Partials">(row, head, split) partial states (0 when not split).</param>
-internal readonly record struct AttentionLaunch(KernelConfig Config, AttentionTiling Tiling, KernelConfig CombineConfig, long Partials)
+/// <param name="GroupsPerMultiprocessor">Occupancy of the attention kernel at its shared memory: resident groups per multiprocessor (<see cref="IOccupancy"/>).</param>
+internal readonly record struct AttentionLaunch(
+    KernelConfig Config, AttentionTiling Tiling, KernelConfig CombineConfig, long Partials, int GroupsPerMultiprocessor)
 {
     /// <summary>Whether each window is split across groups (then a combine launch follows).</summary>
     public bool IsSplit => Tiling.Splits > 1;

@@ -23,6 +23,12 @@ internal sealed class AttentionLauncher<TRing>
         combine = accelerator.LoadKernel(KernelCatalog.AttentionCombine);
     }
 
+    /// <summary>The compiled attention kernel (for occupancy estimates).</summary>
+    public Kernel Kernel => attention.GetKernel();
+
+    /// <summary>The compiled combine kernel.</summary>
+    public Kernel Combine => combine.GetKernel();
+
     /// <summary>Enqueues attention over <paramref name="args"/> as <paramref name="launch"/> plans it, then the combine when split.</summary>
     /// <param name="stream">The stream.</param>
     /// <param name="launch">The plan's entry.</param>

@@ -30,6 +30,12 @@ internal sealed class CallCounters
     /// <summary>Device-to-host copies.</summary>
     public int Downloads { get; set; }
 
+    /// <summary>Bytes of the host-to-device copies.</summary>
+    public long UploadBytes { get; set; }
+
+    /// <summary>Bytes of the device-to-host copies.</summary>
+    public long DownloadBytes { get; set; }
+
     /// <summary>Stream synchronizations.</summary>
     public int HostWaits { get; set; }
 
@@ -72,10 +78,11 @@ internal sealed class CallCounters
         Array.Clear(launches);
         (Passes, Uploads, Downloads, HostWaits, DeviceCopies) = (0, 0, 0, 0, 0);
         (BytesRead, BytesWritten, Flops, ElapsedTicks, ManagedBytes) = (0, 0, 0, 0, 0);
+        (UploadBytes, DownloadBytes) = (0, 0);
         (Rows, Sessions, Completed) = (0, 0, false);
     }
 
-    /// <summary>Counts a pass's launches (without its commit), its metadata uploads and its bytes and FLOPs.</summary>
+    /// <summary>Counts a pass's launches (without its commit) and their bytes and FLOPs (its upload is counted where it is enqueued).</summary>
     /// <param name="cost">The pass's cost (<see cref="LaunchPlan.Cost"/>).</param>
     public void AddPass(PassCost cost)
     {
@@ -85,7 +92,6 @@ internal sealed class CallCounters
         }
 
         Passes++;
-        Uploads += Workspace.MetadataUploads;
         BytesRead += cost.BytesRead;
         BytesWritten += cost.BytesWritten;
         Flops += cost.Flops;
@@ -121,6 +127,7 @@ internal sealed class CallCounters
 
         (Passes, Uploads, Downloads) = (Passes + other.Passes, Uploads + other.Uploads, Downloads + other.Downloads);
         (HostWaits, DeviceCopies) = (HostWaits + other.HostWaits, DeviceCopies + other.DeviceCopies);
+        (UploadBytes, DownloadBytes) = (UploadBytes + other.UploadBytes, DownloadBytes + other.DownloadBytes);
         (BytesRead, BytesWritten, Flops) = (BytesRead + other.BytesRead, BytesWritten + other.BytesWritten, Flops + other.Flops);
     }
 
@@ -138,6 +145,10 @@ internal sealed class CallCounters
 
         return new SomaCallProfile(
             Kind, Rows, Sessions, Passes, byKernel.AsReadOnly(), Uploads, Downloads, HostWaits, DeviceCopies, BytesRead, BytesWritten, Flops,
-            System.Diagnostics.Stopwatch.GetElapsedTime(0, ElapsedTicks), ManagedBytes);
+            System.Diagnostics.Stopwatch.GetElapsedTime(0, ElapsedTicks), ManagedBytes)
+        {
+            UploadBytes = UploadBytes,
+            DownloadBytes = DownloadBytes,
+        };
     }
 }

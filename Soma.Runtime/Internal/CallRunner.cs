@@ -1,3 +1,4 @@
+using ILGPU;
 using ILGPU.Runtime;
 
 namespace Soma.Internal;
@@ -9,9 +10,11 @@ namespace Soma.Internal;
 /// call in progress, so every method except <see cref="Dispose"/> runs under the layer's lock.
 /// </summary>
 /// <remarks>
-/// A call of one pass (every decode, short prompts) runs its kernels in <see cref="Run"/> and writes no state; its
-/// commit launch waits for <see cref="Commit"/>, so that a model commits no layer before every layer has computed.
-/// A call of several passes commits each pass as it goes (the next pass reads the ring), so it saves first.
+/// A call of one pass (every decode, short prompts) enqueues its upload, kernels, save and commit in
+/// <see cref="Run"/> and waits for nothing: the call waits once at its end (<see cref="LayerCall"/>). The save is
+/// enqueued before the commit on the same stream, so whatever fails (a launch, a later layer, the wait) the caller
+/// can put back what the commit overwrote (<see cref="Rollback"/>). A call of several passes commits each pass as it
+/// goes (the next pass reads the ring), so it saves first.
 /// </remarks>
 internal sealed class CallRunner : IDisposable
 {
@@ -27,8 +30,7 @@ internal sealed class CallRunner : IDisposable
     private int[] slots = new int[4];
     private long[] positions = new long[4];
     private int[] rows = Array.Empty<int>();
-    private PassPlan? pending;
-    private LaunchPlan? pendingPlan;
+    private AcceleratorStream? callStream;
     private PassPlan? onePass;
 
     /// <summary>A runner for <paramref name="layer"/>.</summary>
@@ -63,56 +65,70 @@ internal sealed class CallRunner : IDisposable
     /// <summary>Sessions whose state the runner saved for the call in progress (0: the call changed no state yet).</summary>
     public int SavedSessions => save.Sessions;
 
+    /// <summary>Whether a call of <paramref name="callRows"/> runs as one pass (every session has rows, all fit one pass).</summary>
+    /// <param name="callRows">Rows per session.</param>
+    public bool FitsOnePass(int[] callRows)
+    {
+        long total = 0;
+        for (int s = 0; s < callRows.Length; s++)
+        {
+            if (callRows[s] == 0)
+            {
+                return false;
+            }
+
+            total += callRows[s];
+        }
+
+        return total <= layer.Options.MaxChunkTokens;
+    }
+
     /// <summary>
-    /// Runs this layer's passes of a call for <paramref name="callSessions"/> (claimed by the caller) into
-    /// <paramref name="y"/>. One pass: kernels and download only, the commit waits for <see cref="Commit"/>. Several
-    /// passes: saves what the commits overwrite, then runs and commits them in a pipeline.
+    /// Runs this layer's passes of a call for <paramref name="callSessions"/> (claimed by the caller). One pass: the
+    /// upload block, kernels, y's download when y is on the host, the save of what the commit overwrites and the commit,
+    /// all enqueued on <paramref name="stream"/> without waiting (the caller waits once, then <see cref="CopyOut"/>).
+    /// Several passes: saves what the commits overwrite, then runs and commits them in turn: pipelined over the
+    /// layer's streams for host rows (waiting as it goes), on <paramref name="stream"/> for device rows.
     /// </summary>
     /// <param name="callSessions">The call's sessions of this layer.</param>
     /// <param name="callRows">Rows of x per session (laid out session after session).</param>
-    /// <param name="x">Input rows [sum(rows), D].</param>
-    /// <param name="y">Output rows [sum(rows), D].</param>
+    /// <param name="io">The rows: host, device, or (one pass only) device or host input with y left in scratch.</param>
+    /// <param name="stream">The call's stream (the layer's compute stream, the first layer's for a model, or the caller's).</param>
     /// <param name="cancellation">Observed before each pass.</param>
-    public void Run(IReadOnlyList<SomaSession> callSessions, int[] callRows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation)
+    /// <returns>Where y is on the device (invalid for host rows of several passes).</returns>
+    public ArrayView<float> Run(
+        IReadOnlyList<SomaSession> callSessions, int[] callRows, CallIo io, AcceleratorStream stream, CancellationToken cancellation)
     {
         Begin(callSessions, callRows);
+        callStream = stream;
         var store = callSessions[0].Pool.Store;
         int count = callSessions.Count;
         if (OnePass(count) is { } single)
         {
             cancellation.ThrowIfCancellationRequested();
-            var ws = EnsureWorkspace(single.Tokens, count);
-            Prepare(ws, store, single, x, y);
+            return RunOnePass(EnsureWorkspace(single.Tokens, count), store, single, io, stream);
         }
-        else
+
+        var passes = PassPlan.Split(slots.AsSpan(0, count), rows, positions.AsSpan(0, count), layer.Options.MaxChunkTokens);
+        var ws = EnsureWorkspace(layer.Options.MaxChunkTokens, Math.Min(count, layer.Options.MaxChunkTokens));
+        if (io.OnDevice)
         {
-            var passes = PassPlan.Split(slots.AsSpan(0, count), rows, positions.AsSpan(0, count), layer.Options.MaxChunkTokens);
-            var ws = EnsureWorkspace(layer.Options.MaxChunkTokens, Math.Min(count, layer.Options.MaxChunkTokens));
-            Counters.DeviceCopies += save.Take(streams.Compute, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
-            new PipelinedCall(this, ws, store, passes).Run(x, y, cancellation);
+            Counters.DeviceCopies += save.Take(stream, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
+            RunOnDevice(ws, store, passes, io.DeviceX, io.DeviceY, stream, cancellation);
+            return io.DeviceY;
         }
+
+        Counters.DeviceCopies += save.Take(streams.Compute, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
+        new PipelinedCall(this, ws, store, passes).Run(io.HostX, io.HostY, cancellation);
+        return default;
     }
 
     /// <summary>
-    /// Launches the pending commit of a one-pass call, after saving exactly the ring rows and fields it overwrites,
-    /// and waits for it. Does nothing for a call of several passes (committed as they ran).
+    /// Copies the one-pass call's downloaded y into <paramref name="y"/>; call once the call's stream has been
+    /// synchronized.
     /// </summary>
-    public void Commit()
-    {
-        if (pending is not { } pass)
-        {
-            return;
-        }
-
-        var store = sessions![0].Pool.Store;
-        int count = sessions.Count;
-        var stream = streams.Compute;
-        Counters.DeviceCopies += save.Take(stream, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
-        launcher.Commit(workspace!, store, pass, pendingPlan!, stream);
-        stream.Synchronize();
-        Counters.HostWaits++;
-        pending = null;
-    }
+    /// <param name="y">The caller's output rows.</param>
+    public void CopyOut(Span<float> y) => workspace!.First.CopyOut(y);
 
     /// <summary>
     /// After a failure anywhere in the call: drains the streams and puts back what this layer's commits overwrote
@@ -122,7 +138,7 @@ internal sealed class CallRunner : IDisposable
     {
         try
         {
-            streams.Drain();
+            streams.Drain(callStream);
             save.Restore(streams.Compute);
         }
         catch (Exception ex)
@@ -140,16 +156,50 @@ internal sealed class CallRunner : IDisposable
         }
     }
 
-    /// <summary>Forgets the call (its save, its pending pass and its sessions).</summary>
+    /// <summary>Forgets the call (its save, its stream and its sessions).</summary>
     public void End()
     {
         save.Clear();
-        (sessions, pending, pendingPlan) = (null, null, null);
+        (sessions, callStream) = (null, null);
     }
 
     /// <summary>The plan of <paramref name="pass"/>, from the cache.</summary>
     /// <param name="pass">Which rows of which sessions.</param>
     public LaunchPlan PlanOf(PassPlan pass) => plans.For(PlanKey.Of(pass, ringWindow));
+
+    /// <summary>
+    /// Test hook: the device work of this layer's part of its last one-pass call alone, as the allocation baseline of
+    /// a decode step: its upload block as packed, the plan's launches, y's download, the commit save's copies, the
+    /// commit launch and one wait, without claims, checks, packing, counters or telemetry. Writes the sessions' state
+    /// again (a test measures with it and discards them).
+    /// </summary>
+    /// <param name="session">A session of the last call's pool.</param>
+    /// <param name="stream">The stream to run on (null: the layer's compute stream).</param>
+    /// <param name="hostX">Whether the call's block carried x (host input).</param>
+    /// <param name="hostY">Whether the call downloaded y (host output of its last layer).</param>
+    /// <param name="wait">Whether the call waited after this layer (its last layer).</param>
+    internal void ReplayLastPass(SomaSession session, AcceleratorStream? stream = null, bool hostX = true, bool hostY = true, bool wait = true)
+    {
+        var (ws, pass, store) = (workspace!, onePass!, session.Pool.Store);
+        stream ??= streams.Compute;
+        var plan = PlanOf(pass);
+        int length = pass.Tokens * layer.Options.ModelDim;
+        ws.First.Send(stream, ws.First.MetadataInts + (hostX ? length : 0));
+        launcher.Launch(ws, ws.First, ws.First.X(length), ws.First.YView(length), store, pass, plan, stream);
+        if (hostY)
+        {
+            ws.First.Download(stream, length);
+        }
+
+        save.Take(stream, store, pass.Slots, pass.First, pass.Rows);
+        launcher.Commit(ws, ws.First, store, pass, plan, stream);
+        if (wait)
+        {
+            stream.Synchronize();
+        }
+
+        save.Clear();
+    }
 
     /// <summary>Frees the scratch, the save and the streams. Never throws.</summary>
     public void Dispose()
@@ -239,20 +289,62 @@ internal sealed class CallRunner : IDisposable
         return pass;
     }
 
-    /// <summary>Upload, kernels, download, y copied out: writes scratch only; the commit waits for <see cref="Commit"/>.</summary>
-    private void Prepare(Workspace ws, StateStore store, PassPlan pass, ReadOnlySpan<float> x, Span<float> y)
+    /// <summary>
+    /// Enqueues a one-pass call on <paramref name="stream"/>: one upload (metadata, and x when on the host), kernels,
+    /// y's download when on the host, the save of exactly what the commit overwrites, the commit. Waits for nothing.
+    /// </summary>
+    private ArrayView<float> RunOnePass(Workspace ws, StateStore store, PassPlan pass, CallIo io, AcceleratorStream stream)
     {
-        var stream = streams.Compute;
         var plan = PlanOf(pass);
+        var block = ws.First;
+        int length = pass.Tokens * layer.Options.ModelDim;
         layer.OnStage(Stage.Upload);
-        ws.First.Upload(stream, x);
-        launcher.Launch(ws, ws.First, store, pass, plan, stream);
-        layer.OnStage(Stage.Download);
-        ws.First.Download(stream, y.Length);
-        stream.Synchronize();
-        (Counters.Uploads, Counters.Downloads, Counters.HostWaits) = (Counters.Uploads + 1, Counters.Downloads + 1, Counters.HostWaits + 1);
-        ws.First.CopyOut(y);
-        (pending, pendingPlan) = (pass, plan);
+        Counters.UploadBytes += block.Upload(stream, pass, io.HostX);
+        Counters.Uploads++;
+        var y = io.YOnDevice ? io.DeviceY : block.YView(length);
+        launcher.Launch(ws, block, io.XOnDevice ? io.DeviceX : block.X(length), y, store, pass, plan, stream);
+        if (io.YOnHost)
+        {
+            layer.OnStage(Stage.Download);
+            block.Download(stream, length);
+            (Counters.Downloads, Counters.DownloadBytes) = (Counters.Downloads + 1, Counters.DownloadBytes + sizeof(float) * (long)length);
+        }
+
+        int count = pass.Slots.Length;
+        Counters.DeviceCopies += save.Take(stream, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
+        launcher.Commit(ws, block, store, pass, plan, stream);
+        return y;
+    }
+
+    /// <summary>
+    /// Runs and commits several passes whose rows are device views, in order on <paramref name="stream"/>: each pass
+    /// uploads only its metadata, through the workspace's two upload blocks in turn, so the host waits only before
+    /// packing a block again (from the third pass on).
+    /// </summary>
+    private void RunOnDevice(
+        Workspace ws, StateStore store, List<PassPlan> passes, ArrayView<float> x, ArrayView<float> y, AcceleratorStream stream,
+        CancellationToken cancellation)
+    {
+        int d = layer.Options.ModelDim;
+        for (int i = 0; i < passes.Count; i++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var pass = passes[i];
+            var plan = PlanOf(pass);
+            var block = ws.Io(i);
+            if (i >= 2)
+            {
+                stream.Synchronize();
+                Counters.HostWaits++;
+            }
+
+            layer.OnStage(Stage.Upload);
+            Counters.UploadBytes += block.Upload(stream, pass, default);
+            Counters.Uploads++;
+            long offset = (long)pass.Offset * d, length = (long)pass.Tokens * d;
+            launcher.Launch(ws, block, x.SubView(offset, length), y.SubView(offset, length), store, pass, plan, stream);
+            launcher.Commit(ws, block, store, pass, plan, stream);
+        }
     }
 
     /// <summary>The layer's scratch for passes of <paramref name="rowsNeeded"/> rows in <paramref name="segments"/> sessions, grown (and the commit save with it) when too small.</summary>

@@ -75,6 +75,26 @@ internal static class DeviceCatalog
         return result;
     }
 
+    /// <summary>
+    /// The description of <paramref name="accelerator"/>'s device, as <see cref="Describe(Context)"/> lists it in its
+    /// context (its index among devices of its kind there).
+    /// </summary>
+    public static SomaDeviceInfo Describe(Accelerator accelerator)
+    {
+        var all = Describe(accelerator.Context);
+        var devices = accelerator.Context.Devices;
+        for (int i = 0; i < devices.Length; i++)
+        {
+            if (ReferenceEquals(devices[i], accelerator.Device))
+            {
+                return all[i];
+            }
+        }
+
+        var kind = all.Find(d => d.Name == accelerator.Device.Name && d.WarpSize == accelerator.Device.WarpSize);
+        return kind ?? throw new ArgumentException($"The accelerator's device ({accelerator.Device.Name}) is not among its context's devices.", nameof(accelerator));
+    }
+
     /// <summary>The ILGPU device that <paramref name="info"/> describes.</summary>
     public static Device DeviceOf(Context context, SomaDeviceInfo info)
     {

@@ -13,8 +13,11 @@ namespace Soma.Internal;
 /// </summary>
 internal static class KernelCatalog
 {
-    /// <summary>The ILGPU optimisation level the engine compiles kernels at.</summary>
-    public const OptimizationLevel EngineOptimization = OptimizationLevel.O1;
+    /// <summary>
+    /// The ILGPU optimisation level the engine compiles kernels at: O2, whose address-space inference turns the
+    /// generic loads of O1 into global ones (`ld.global`, LDG) on GPUs.
+    /// </summary>
+    public const OptimizationLevel EngineOptimization = OptimizationLevel.O2;
 
     /// <summary>
     /// QKV projection: the shared tile loop with the bias, head split and RoPE epilogue, weights read as
@@ -24,7 +27,12 @@ internal static class KernelCatalog
         where TW : struct, IElementView
         where TR : struct, IElementView => Projection.TileKernel<TW, BiasRopeEpilogue<TR>>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv{TW, TR}"/>, with the same epilogue.</summary>
+    /// <summary>QKV projection of a decode pass: the GEMV (one 128-bit load of four fp32 weights, one 64-bit load of four 16-bit ones) and the same epilogue.</summary>
+    public static Action<ProjectionArgs, TW, BiasRopeEpilogue<TR>> QkvGemv<TW, TR>()
+        where TW : struct, IElementView
+        where TR : struct, IElementView => Gemv.Kernel<TW, BiasRopeEpilogue<TR>>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="Qkv{TW, TR}"/> or <see cref="QkvGemv{TW, TR}"/>, with the same epilogue.</summary>
     public static Action<ProjectionArgs, BiasRopeEpilogue<TR>> QkvReduce<TR>()
         where TR : struct, IElementView => SplitKReduce.Kernel<BiasRopeEpilogue<TR>>;
 
@@ -32,7 +40,11 @@ internal static class KernelCatalog
     public static Action<ProjectionArgs, TW, BiasEpilogue> Linear<TW>()
         where TW : struct, IElementView => Projection.TileKernel<TW, BiasEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Linear{TW}"/>, with the same epilogue.</summary>
+    /// <summary>Output projection of a decode pass: the GEMV over weights read as <typeparamref name="TW"/> and the bias epilogue.</summary>
+    public static Action<ProjectionArgs, TW, BiasEpilogue> LinearGemv<TW>()
+        where TW : struct, IElementView => Gemv.Kernel<TW, BiasEpilogue>;
+
+    /// <summary>Reduce of the split-K partial sums of <see cref="Linear{TW}"/> or <see cref="LinearGemv{TW}"/>, with the same epilogue.</summary>
     public static Action<ProjectionArgs, BiasEpilogue> LinearReduce => SplitKReduce.Kernel<BiasEpilogue>;
 
     /// <summary>RoPE cos/sin table for the call's positions.</summary>
@@ -59,11 +71,13 @@ internal static class KernelCatalog
     {
         new("rope-table", RopeTable),
         new("qkv", Qkv<Float32View, Float32View>()),
+        new("qkv-gemv", QkvGemv<Float32View, Float32View>()),
         new("qkv-reduce", QkvReduce<Float32View>()),
         new("field-scan", FieldScan),
         new("attention", Attention<Float32View>()),
         new("attention-combine", AttentionCombine),
         new("linear", Linear<Float32View>()),
+        new("linear-gemv", LinearGemv<Float32View>()),
         new("linear-reduce", LinearReduce),
         new("commit", Commit),
     });
@@ -71,8 +85,9 @@ internal static class KernelCatalog
     /// <summary>
     /// Every compiled variant a plan can launch, what `soma ptx` compiles: each kernel of <see cref="All"/> once per
     /// storage type it reads or writes, named after the kernel with "-w" and the weights' type and "-r" and the ring's
-    /// where that is not f32 (qkv: 3 x 3 variants, e.g. "qkv-wbf16-rf16"; qkv-reduce and attention: 3, e.g.
-    /// "attention-rf16"; linear: 3, e.g. "linear-wbf16"; the other kernels touch no stored element: 1).
+    /// where that is not f32 (qkv and qkv-gemv: 3 x 3 variants, e.g. "qkv-wbf16-rf16"; qkv-reduce and attention: 3,
+    /// e.g. "attention-rf16"; linear and linear-gemv: 3, e.g. "linear-gemv-wbf16"; the other kernels touch no stored
+    /// element: 1).
     /// </summary>
     public static ReadOnlyCollection<Entry> Variants { get; } = Array.AsReadOnly(new Entry[]
     {
@@ -86,6 +101,15 @@ internal static class KernelCatalog
         Variant("qkv", Qkv<BFloat16View, Float32View>(), 0, 1),
         Variant("qkv", Qkv<BFloat16View, Float16View>(), 0, 1),
         Variant("qkv", Qkv<BFloat16View, BFloat16View>(), 0, 1),
+        Variant("qkv-gemv", QkvGemv<Float32View, Float32View>(), 0, 1),
+        Variant("qkv-gemv", QkvGemv<Float32View, Float16View>(), 0, 1),
+        Variant("qkv-gemv", QkvGemv<Float32View, BFloat16View>(), 0, 1),
+        Variant("qkv-gemv", QkvGemv<Float16View, Float32View>(), 0, 1),
+        Variant("qkv-gemv", QkvGemv<Float16View, Float16View>(), 0, 1),
+        Variant("qkv-gemv", QkvGemv<Float16View, BFloat16View>(), 0, 1),
+        Variant("qkv-gemv", QkvGemv<BFloat16View, Float32View>(), 0, 1),
+        Variant("qkv-gemv", QkvGemv<BFloat16View, Float16View>(), 0, 1),
+        Variant("qkv-gemv", QkvGemv<BFloat16View, BFloat16View>(), 0, 1),
         Variant("qkv-reduce", QkvReduce<Float32View>(), -1, 0),
         Variant("qkv-reduce", QkvReduce<Float16View>(), -1, 0),
         Variant("qkv-reduce", QkvReduce<BFloat16View>(), -1, 0),
@@ -97,6 +121,9 @@ internal static class KernelCatalog
         Variant("linear", Linear<Float32View>(), 0, -1),
         Variant("linear", Linear<Float16View>(), 0, -1),
         Variant("linear", Linear<BFloat16View>(), 0, -1),
+        Variant("linear-gemv", LinearGemv<Float32View>(), 0, -1),
+        Variant("linear-gemv", LinearGemv<Float16View>(), 0, -1),
+        Variant("linear-gemv", LinearGemv<BFloat16View>(), 0, -1),
         new("linear-reduce", LinearReduce),
         new("commit", Commit),
     });
@@ -106,25 +133,40 @@ internal static class KernelCatalog
         builder.EnableAlgorithms().Optimize(level);
 
     /// <summary>
+    /// The name of <paramref name="kernel"/>'s variant for weights viewed as <paramref name="weights"/> and a ring
+    /// viewed as <paramref name="ring"/> (null: the kernel reads no such element), as <see cref="Variants"/> names it:
+    /// "-wf16" / "-wbf16" and "-rf16" / "-rbf16" added where the type is not fp32 (e.g. "qkv-gemv-wbf16-rf16").
+    /// </summary>
+    /// <param name="kernel">The kernel's name in <see cref="All"/>.</param>
+    /// <param name="weights">The weights' view type (<see cref="IElementView"/>), or null.</param>
+    /// <param name="ring">The ring's view type, or null.</param>
+    public static string VariantName(string kernel, Type? weights, Type? ring)
+    {
+        static string Of(Type? view, string prefix) =>
+            view == typeof(Float16View) ? $"-{prefix}f16" : view == typeof(BFloat16View) ? $"-{prefix}bf16" : "";
+
+        return kernel + Of(weights, "w") + Of(ring, "r");
+    }
+
+    /// <summary>
     /// <paramref name="kernel"/> named after <paramref name="name"/> and the storage types of its generic arguments:
     /// argument <paramref name="weights"/> is the weights' view type, <paramref name="ring"/> the ring's (-1: none).
     /// </summary>
     private static Entry Variant(string name, Delegate kernel, int weights, int ring)
     {
         var views = kernel.Method.GetGenericArguments();
-        string Of(int index, string prefix)
+        Type? At(int index)
         {
             if (index < 0)
             {
-                return "";
+                return null;
             }
 
             var view = views[index];
-            view = view.IsGenericType ? view.GetGenericArguments()[0] : view;
-            return view == typeof(Float16View) ? $"-{prefix}f16" : view == typeof(BFloat16View) ? $"-{prefix}bf16" : "";
+            return view.IsGenericType ? view.GetGenericArguments()[0] : view;
         }
 
-        return new Entry(name + Of(weights, "w") + Of(ring, "r"), kernel);
+        return new Entry(VariantName(name, At(weights), At(ring)), kernel);
     }
 
     /// <summary>One kernel: a short name (the .ptx file name) and its entry point.</summary>

@@ -18,6 +18,9 @@ internal sealed class KernelLauncher<TArgs>
         this.kernel = accelerator.LoadKernel(kernel);
     }
 
+    /// <summary>The compiled kernel (for occupancy estimates).</summary>
+    public Kernel Kernel => kernel.GetKernel();
+
     /// <summary>Enqueues the kernel on <paramref name="stream"/> with the plan's <paramref name="config"/>.</summary>
     /// <param name="stream">The stream.</param>
     /// <param name="config">The plan's launch.</param>

@@ -16,6 +16,7 @@ internal sealed class KernelSet
 {
     private readonly Accelerator accelerator;
     private readonly ConcurrentDictionary<(Type Weights, Type Ring), object> variants = new();
+    private readonly ConcurrentDictionary<string, Kernel> compiled = new();
 
     /// <summary>Compiles and loads the storage-independent kernels and the fp32 variants on <paramref name="accelerator"/>.</summary>
     /// <param name="accelerator">The engine's accelerator.</param>
@@ -25,6 +26,9 @@ internal sealed class KernelSet
         RopeTable = new(accelerator, KernelCatalog.RopeTable);
         FieldScan = new(accelerator, KernelCatalog.FieldScan);
         Commit = new(accelerator, KernelCatalog.Commit);
+        compiled["rope-table"] = RopeTable.Kernel;
+        compiled["field-scan"] = FieldScan.Kernel;
+        compiled["commit"] = Commit.Kernel;
         Float32 = For<Float32View, Float32View>();
     }
 
@@ -49,5 +53,28 @@ internal sealed class KernelSet
     public StorageKernels<TW, TR> For<TW, TR>()
         where TW : struct, IElementView
         where TR : struct, IElementView =>
-        (StorageKernels<TW, TR>)variants.GetOrAdd((typeof(TW), typeof(TR)), _ => new StorageKernels<TW, TR>(accelerator));
+        (StorageKernels<TW, TR>)variants.GetOrAdd((typeof(TW), typeof(TR)), _ => Load<TW, TR>());
+
+    /// <summary>
+    /// The compiled kernel named <paramref name="name"/> in <see cref="KernelCatalog.Variants"/> (for occupancy
+    /// estimates): a name of <see cref="KernelCatalog.All"/> is its fp32 variant, loaded with the engine; another
+    /// storage pair's variant (e.g. "qkv-gemv-wbf16-rf16") once <see cref="For{TW, TR}"/> has loaded it.
+    /// </summary>
+    /// <param name="name">The kernel's name.</param>
+    /// <exception cref="KeyNotFoundException">No kernel of that name is loaded.</exception>
+    public Kernel Compiled(string name) => compiled[name];
+
+    /// <summary>Loads the variants of one storage pair and records them by name (<see cref="Compiled"/>).</summary>
+    private StorageKernels<TW, TR> Load<TW, TR>()
+        where TW : struct, IElementView
+        where TR : struct, IElementView
+    {
+        var kernels = new StorageKernels<TW, TR>(accelerator);
+        foreach (var (name, kernel) in kernels.Compiled())
+        {
+            compiled[name] = kernel;
+        }
+
+        return kernels;
+    }
 }

@@ -97,10 +97,12 @@ internal sealed class LaunchPlan
     /// <param name="key">The pass shape (<see cref="PlanKey.Of"/>).</param>
     /// <param name="standard">True for the standard-attention baseline (no field scan).</param>
     /// <param name="tuning">Overrides, as <see cref="SomaEngineOptions.Tuning"/> would fix them; null for the device's defaults.</param>
-    public static LaunchPlan For(DeviceDescription device, SomaLayerOptions o, PlanKey key, bool standard = false, LaunchTuning? tuning = null)
+    /// <param name="occupancy">The kernels' occupancy (a live engine's <see cref="SomaEngine.Occupancy"/>); null for the limits <paramref name="device"/> states.</param>
+    public static LaunchPlan For(
+        DeviceDescription device, SomaLayerOptions o, PlanKey key, bool standard = false, LaunchTuning? tuning = null, IOccupancy? occupancy = null)
     {
         ArgumentNullException.ThrowIfNull(o);
-        var shapes = new LaunchShapes(device, tuning);
+        var shapes = new LaunchShapes(device, tuning, occupancy);
         return Create(shapes, o, standard, shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, o.HeadDim), key);
     }
 
@@ -120,13 +122,13 @@ internal sealed class LaunchPlan
         var plan = new LaunchPlan(key)
         {
             Rope = o.RopeTheta is not null,
-            RopeConfig = shapes.Elements((long)n * (dh / 2)),
-            Qkv = shapes.Projection(n, o.ModelDim, m),
+            RopeConfig = shapes.Elements("rope-table", (long)n * (dh / 2)),
+            Qkv = shapes.Projection("qkv", n, o.ModelDim, m, quadColumns: dh % (o.RopeTheta is null ? 4 : 8) == 0),
             Scan = !standard,
-            ScanConfig = shapes.GroupsWithDoubles((long)key.Segments * channels, FieldScan.SharedDoubles(shapes.GroupSize)),
+            ScanConfig = shapes.GroupsWithDoubles("field-scan", (long)key.Segments * channels, FieldScan.SharedDoubles(shapes.GroupSize)),
             Attention = shapes.Attention(n, o.Heads, o.KvHeads, dh, headsPerGroup, key.MaxKeys),
-            Output = shapes.Projection(n, q, o.ModelDim),
-            CommitConfig = shapes.Elements((long)key.Segments * key.CommitRows * channels),
+            Output = shapes.Projection("linear", n, q, o.ModelDim, quadColumns: true),
+            CommitConfig = shapes.Elements("commit", (long)key.Segments * key.CommitRows * channels),
         };
         plan.Cost = PassCost.Of(plan, o);
         return plan;

@@ -6,21 +6,27 @@ namespace Soma.Internal;
 
 /// <summary>
 /// Launch shapes chosen on the host for one device: group size, grid size for grid-stride loops, tile widths and the
-/// dynamic shared memory each kernel asks for. Computed from a <see cref="DeviceDescription"/> only, so a live
-/// accelerator (<see cref="DeviceDescription.Of"/>) and a described one (<see cref="DeviceDescription.H100Sxm"/>) take
-/// the same code. Kernels read group and warp size at run time.
+/// dynamic shared memory each kernel asks for. Computed from a <see cref="DeviceDescription"/> and an occupancy
+/// estimate (<see cref="IOccupancy"/>: the description's limits, or ILGPU's estimate of a live GPU's compiled kernels)
+/// only, so a live accelerator (<see cref="DeviceDescription.Of"/>) and a described one
+/// (<see cref="DeviceDescription.H100Sxm"/>) take the same code. Grids and splits are sized to the groups each kernel
+/// can keep resident: multiprocessors x its occupancy at the shared memory it asks for. Kernels read group and warp
+/// size at run time.
 /// </summary>
 internal sealed class LaunchShapes
 {
     private readonly bool cpu;
+    private readonly IOccupancy occupancy;
 
     /// <summary>The shapes for <paramref name="device"/>, with the overrides of <paramref name="tuning"/> (if any).</summary>
     /// <param name="device">The device the kernels run on (or would run on).</param>
     /// <param name="tuning">Overrides fixed when the engine is created; null for the device's defaults.</param>
-    public LaunchShapes(DeviceDescription device, LaunchTuning? tuning = null)
+    /// <param name="occupancy">The kernels' occupancy on the device; null for the limits <paramref name="device"/> states.</param>
+    public LaunchShapes(DeviceDescription device, LaunchTuning? tuning = null, IOccupancy? occupancy = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         Device = device;
+        this.occupancy = occupancy ?? device;
         int max = device.MaxGroupSize;
         cpu = device.IsCpu;
 
@@ -33,8 +39,8 @@ internal sealed class LaunchShapes
         // in place, where the copy and the extra barrier cost more than they save.
         StageAttentionTiles = tuning?.StageAttentionTiles ?? !cpu;
         TileKeys = cpu ? Math.Max(GroupSize, 16) : 32;
-        AttentionTargetGroups = tuning?.AttentionTargetGroups ?? (cpu ? 1 : MaxResidentGroups);
-        ProjectionTargetGroups = tuning?.ProjectionTargetGroups ?? (cpu ? 1 : MaxResidentGroups);
+        AttentionTargetGroups = tuning?.AttentionTargetGroups ?? (cpu ? 1 : null);
+        ProjectionTargetGroups = tuning?.ProjectionTargetGroups ?? (cpu ? 1 : null);
         MinKeysPerSplit = tuning?.MinKeysPerSplit ?? 16;
         MinSliceWidth = tuning?.MinSliceWidth ?? 64;
     }
@@ -50,15 +56,17 @@ internal sealed class LaunchShapes
 
     /// <summary>
     /// Groups the attention launch should have to fill the device; when rows x kv-heads fall short (decode), each
-    /// window is split across groups. 1 on the CPU accelerator (no split); <see cref="LaunchTuning"/> overrides it.
+    /// window is split across groups. Null on GPUs: the groups the attention kernel keeps resident at its shared
+    /// memory (<see cref="ResidentGroups"/>); 1 on the CPU accelerator (no split); <see cref="LaunchTuning"/> overrides it.
     /// </summary>
-    public int AttentionTargetGroups { get; }
+    public int? AttentionTargetGroups { get; }
 
     /// <summary>
     /// Groups a projection launch should have to fill the device; below it (decode) the input width is split across
-    /// groups (split-K). 1 on the CPU accelerator (no split); <see cref="LaunchTuning"/> overrides it.
+    /// groups (split-K). Null on GPUs: the groups the projection keeps resident at its tile's shared memory; 1 on the
+    /// CPU accelerator (no split); <see cref="LaunchTuning"/> overrides it.
     /// </summary>
-    public int ProjectionTargetGroups { get; }
+    public int? ProjectionTargetGroups { get; }
 
     /// <summary>Narrowest input slice a split-K group may take.</summary>
     public int MinSliceWidth { get; }
@@ -75,34 +83,55 @@ internal sealed class LaunchShapes
     /// <summary>Keys per attention tile.</summary>
     public int TileKeys { get; }
 
-    /// <summary>Grid for a grid-stride loop over <paramref name="groupItems"/> group-sized work items.</summary>
-    public KernelConfig Groups(long groupItems, int sharedFloats = 0)
+    /// <summary>
+    /// Groups of <paramref name="kernel"/> resident on the whole device at once with <paramref name="sharedBytes"/> of
+    /// dynamic shared memory per group: multiprocessors x its occupancy (at least one group per multiprocessor).
+    /// </summary>
+    /// <param name="kernel">The kernel's name in <see cref="KernelCatalog.All"/>.</param>
+    /// <param name="sharedBytes">Dynamic shared memory per group, in bytes.</param>
+    public int ResidentGroups(string kernel, int sharedBytes) =>
+        Device.Multiprocessors * Math.Max(1, occupancy.GroupsPerMultiprocessor(kernel, GroupSize, sharedBytes));
+
+    /// <summary>Grid for a grid-stride loop of <paramref name="kernel"/> over <paramref name="groupItems"/> group-sized work items: at most four waves of its resident groups.</summary>
+    public KernelConfig Groups(string kernel, long groupItems, int sharedFloats = 0)
     {
-        int grid = (int)Math.Clamp(groupItems, 1, MaxResidentGroups * 4L);
+        int grid = (int)Math.Clamp(groupItems, 1, ResidentGroups(kernel, sharedFloats * sizeof(float)) * 4L);
         return sharedFloats > 0
             ? new KernelConfig(grid, GroupSize, SharedMemoryConfig.RequestDynamic<float>(sharedFloats))
             : new KernelConfig(grid, GroupSize);
     }
 
-    /// <summary>Grid for a grid-stride loop over <paramref name="groupItems"/> group-sized work items with <paramref name="sharedDoubles"/> doubles of dynamic shared memory.</summary>
-    public KernelConfig GroupsWithDoubles(long groupItems, int sharedDoubles)
+    /// <summary>Grid for a grid-stride loop of <paramref name="kernel"/> over <paramref name="groupItems"/> group-sized work items with <paramref name="sharedDoubles"/> doubles of dynamic shared memory.</summary>
+    public KernelConfig GroupsWithDoubles(string kernel, long groupItems, int sharedDoubles)
     {
-        var config = Groups(groupItems);
-        return new KernelConfig(config.GridDim, config.GroupDim, SharedMemoryConfig.RequestDynamic<double>(sharedDoubles));
+        int grid = (int)Math.Clamp(groupItems, 1, ResidentGroups(kernel, sharedDoubles * sizeof(double)) * 4L);
+        return new KernelConfig(grid, GroupSize, SharedMemoryConfig.RequestDynamic<double>(sharedDoubles));
     }
 
-    /// <summary>Grid for a grid-stride loop over <paramref name="elements"/> independent elements.</summary>
-    public KernelConfig Elements(long elements) => Groups((elements + GroupSize - 1) / GroupSize);
+    /// <summary>Grid for a grid-stride loop of <paramref name="kernel"/> over <paramref name="elements"/> independent elements.</summary>
+    public KernelConfig Elements(string kernel, long elements) => Groups(kernel, (elements + GroupSize - 1) / GroupSize);
 
     /// <summary>
-    /// Launch and tiling of a projection of <paramref name="rows"/> rows, <paramref name="inner"/> inputs and
+    /// Launch and tiling of projection <paramref name="kernel"/> ("qkv" or "linear"; its split-K reduce is
+    /// <paramref name="kernel"/>-reduce) of <paramref name="rows"/> rows, <paramref name="inner"/> inputs and
     /// <paramref name="outer"/> outputs. The CPU accelerator stages whole input rows once per tile and gives each
     /// thread many columns (barriers are expensive there); GPUs keep one column per thread and stream the inputs
     /// through shared memory in chunks unless whole rows fit in a modest budget.
     /// </summary>
-    /// <remarks><paramref name="tiling"/> overrides the choice (tests use it to run both code paths everywhere).</remarks>
-    public ProjectionLaunch Projection(int rows, int inner, int outer, ProjectionTiling? tiling = null)
+    /// <remarks>
+    /// A decode pass on a GPU (at most <see cref="Gemv.MaxRows"/> rows, and <paramref name="quadColumns"/>: the
+    /// epilogue keeps four consecutive columns together) takes the GEMV instead of the tile loop
+    /// (<see cref="GemvProjection"/>). <paramref name="tiling"/> overrides the choice (tests use it to run every code
+    /// path everywhere).
+    /// </remarks>
+    public ProjectionLaunch Projection(string kernel, int rows, int inner, int outer, ProjectionTiling? tiling = null, bool quadColumns = false)
     {
+        bool gemv = tiling is { } forced ? forced.Gemv != 0 : !cpu && quadColumns && rows <= Gemv.MaxRows && outer % 4 == 0;
+        if (gemv)
+        {
+            return GemvProjection(kernel, rows, inner, outer, tiling);
+        }
+
         int budgetFloats = (cpu ? 1 << 20 : Math.Min(MaxSharedBytes, 32 * 1024)) / sizeof(float);
         bool staged = Kernels.Projection.TileRows * inner <= budgetFloats;
         var chosen = tiling ?? new ProjectionTiling
@@ -112,16 +141,28 @@ internal sealed class LaunchShapes
             KSlices = 1,
         };
         int rowTiles = (rows + Kernels.Projection.TileRows - 1) / Kernels.Projection.TileRows;
-        if (tiling is null && rowTiles * (long)((outer + GroupSize - 1) / GroupSize) < ProjectionTargetGroups)
+        long tiles = rowTiles * (long)((outer + GroupSize - 1) / GroupSize);
+        long target = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats * sizeof(float));
+        for (int round = 0; tiling is null && round < 2 && tiles < target; round++)
         {
-            // Decode: too few tiles to fill the device, so split the input width across groups as well.
-            long tiles = rowTiles * (long)((outer + GroupSize - 1) / GroupSize);
-            int slices = (int)Math.Clamp((ProjectionTargetGroups + tiles - 1) / tiles, 1, Math.Max(1, inner / MinSliceWidth));
-            if (slices > 1)
+            // Decode: too few tiles to fill the device, so split the input width across groups as well. The target
+            // is what the kernel keeps resident at its tile's shared memory; a split tile is smaller, so the target is
+            // taken again at the split tile once (a second round when it changed).
+            int slices = (int)Math.Clamp((target + tiles - 1) / tiles, 1, Math.Max(1, inner / MinSliceWidth));
+            if (slices <= 1)
             {
-                int sliceLength = (inner + slices - 1) / slices;
-                chosen = new ProjectionTiling { ChunkK = Math.Min(sliceLength, 512), ColumnsPerThread = 1, KSlices = slices };
+                break;
             }
+
+            int sliceLength = (inner + slices - 1) / slices;
+            chosen = new ProjectionTiling { ChunkK = Math.Min(sliceLength, 512), ColumnsPerThread = 1, KSlices = slices };
+            long resident = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats * sizeof(float));
+            if (resident == target)
+            {
+                break;
+            }
+
+            target = resident;
         }
 
         if (chosen.KSlices < 1 || chosen.ColumnsPerThread < 1 || chosen.ChunkK < 1)
@@ -142,14 +183,45 @@ internal sealed class LaunchShapes
         int tileCols = GroupSize * chosen.ColumnsPerThread;
         long items = (long)rowTiles * ((outer + tileCols - 1) / tileCols) * chosen.KSlices;
         return new ProjectionLaunch(
-            Groups(items, chosen.SharedFloats), chosen, Elements((long)rows * outer), chosen.KSlices > 1 ? (long)chosen.KSlices * rows * outer : 0);
+            Groups(kernel, items, chosen.SharedFloats),
+            chosen,
+            Elements(kernel + "-reduce", (long)rows * outer),
+            chosen.KSlices > 1 ? (long)chosen.KSlices * rows * outer : 0,
+            occupancy.GroupsPerMultiprocessor(kernel, GroupSize, chosen.SharedFloats * sizeof(float)));
+    }
+
+    /// <summary>
+    /// The decode GEMV of projection <paramref name="kernel"/> (its <paramref name="kernel"/>-gemv): one thread per four
+    /// columns and K slice, the input width split until the threads fill the groups the GEMV keeps resident (or the
+    /// slices reach <see cref="MinSliceWidth"/>).
+    /// </summary>
+    private ProjectionLaunch GemvProjection(string kernel, int rows, int inner, int outer, ProjectionTiling? tiling)
+    {
+        string gemv = kernel + "-gemv";
+        if (outer % 4 != 0 || rows > Gemv.MaxRows || tiling is { KSlices: < 1 })
+        {
+            throw new ArgumentException(
+                $"The GEMV needs an output width that is a multiple of 4 ({outer}), at most {Gemv.MaxRows} rows ({rows}) and KSlices >= 1.",
+                nameof(tiling));
+        }
+
+        int quads = outer / 4;
+        long threads = (long)(ProjectionTargetGroups ?? ResidentGroups(gemv, 0)) * GroupSize;
+        int slices = tiling?.KSlices ?? (int)Math.Clamp((threads + quads - 1) / quads, 1, Math.Max(1, inner / MinSliceWidth));
+        var chosen = new ProjectionTiling { ChunkK = (inner + slices - 1) / slices, ColumnsPerThread = 4, KSlices = slices, Gemv = 1 };
+        return new ProjectionLaunch(
+            Groups(gemv, ((long)quads * slices + GroupSize - 1) / GroupSize),
+            chosen,
+            Elements(kernel + "-reduce", (long)rows * outer),
+            slices > 1 ? (long)slices * rows * outer : 0,
+            occupancy.GroupsPerMultiprocessor(gemv, GroupSize, 0));
     }
 
     /// <summary>
     /// Launch and tiling of attention over <paramref name="rows"/> rows of <paramref name="heads"/> query heads sharing
     /// <paramref name="kvHeads"/> kv-heads of width <paramref name="headDim"/>, windows of up to
     /// <paramref name="maxKeys"/> keys: one group per (row, kv-head, chunk of <paramref name="headsPerGroup"/> heads),
-    /// each window split (<see cref="AttentionSplits"/>) when those groups fall short of the device.
+    /// each window split when those groups fall short of the groups the kernel keeps resident at its shared memory.
     /// </summary>
     /// <remarks><paramref name="splits"/> and <paramref name="stageTiles"/> override the choice (tests use them to run every code path everywhere).</remarks>
     public AttentionLaunch Attention(
@@ -162,24 +234,26 @@ internal sealed class LaunchShapes
             TileKeys = TileKeys,
             StageTiles = stageTiles ?? StageAttentionTiles ? 1 : 0,
             HeadsPerGroup = headsPerGroup,
-            Splits = splits ?? AttentionSplits(items, maxKeys),
         };
+        int sharedBytes = tiling.SharedFloats(headDim) * sizeof(float);
+        tiling.Splits = splits ?? AttentionSplits(items, maxKeys, AttentionTargetGroups ?? ResidentGroups("attention", sharedBytes));
         return new AttentionLaunch(
-            Groups(items * tiling.Splits, tiling.SharedFloats(headDim)),
+            Groups("attention", items * tiling.Splits, tiling.SharedFloats(headDim)),
             tiling,
-            Elements((long)rows * heads * headDim),
-            tiling.Splits > 1 ? (long)rows * heads * tiling.Splits : 0);
+            Elements("attention-combine", (long)rows * heads * headDim),
+            tiling.Splits > 1 ? (long)rows * heads * tiling.Splits : 0,
+            occupancy.GroupsPerMultiprocessor("attention", GroupSize, sharedBytes));
     }
 
-    /// <summary>Key splits per (row, head) for an attention launch over <paramref name="items"/> groups and windows of up to <paramref name="maxKeys"/> keys.</summary>
-    public int AttentionSplits(long items, int maxKeys)
+    /// <summary>Key splits per (row, head) for an attention launch over <paramref name="items"/> groups and windows of up to <paramref name="maxKeys"/> keys, to reach <paramref name="target"/> groups.</summary>
+    private int AttentionSplits(long items, int maxKeys, long target)
     {
-        if (items >= AttentionTargetGroups)
+        if (items >= target)
         {
             return 1;
         }
 
-        long wanted = (AttentionTargetGroups + items - 1) / items;
+        long wanted = (target + items - 1) / items;
         long possible = Math.Max(1, maxKeys / MinKeysPerSplit);
         return (int)Math.Clamp(Math.Min(wanted, possible), 1, 4096);
     }

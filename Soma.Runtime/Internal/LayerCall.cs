@@ -1,17 +1,21 @@
+using ILGPU;
+using ILGPU.Runtime;
+
 namespace Soma.Internal;
 
 /// <summary>
 /// The one call path of layers and models: claims every session, enters each layer in order, runs its passes
-/// (<see cref="CallRunner.Run"/>), then commits every layer, or rolls every layer back, and last advances the
-/// positions. A layer call is a call through one layer; a model call goes through its layers in order, layer l's
+/// (<see cref="CallRunner.Run"/>, which enqueues the save of what its commits overwrite before them), waits once,
+/// then advances the positions, or rolls every layer back. A layer call is a call through one layer; a model call goes through its layers in order, layer l's
 /// output being layer l+1's input.
 /// </summary>
 /// <remarks>
 /// The sessions are claimed before the call waits for any layer, so a session busy with another call throws
 /// <see cref="InvalidOperationException"/> at once, and released only after the call has committed or rolled back
 /// in every layer (a session disposed meanwhile returns its slot then). Layers are entered in model order and held to
-/// the end, so that no commit of any layer runs before every layer has computed: a failure before the commits changes
-/// nothing, and a failure after restores exactly what the commits overwrote (<see cref="CommitSave"/>).
+/// the end. Each layer enqueues, on the call's one stream, the device copy of exactly what its commit overwrites and
+/// then the commit (<see cref="CommitSave"/>), so a failure anywhere (a launch, a later layer, cancellation, the
+/// final wait) restores every layer that saved, and a failure before any save changes nothing.
 /// </remarks>
 internal static class LayerCall
 {
@@ -19,15 +23,15 @@ internal static class LayerCall
     /// <param name="layers">The layers, in order (one for a layer call).</param>
     /// <param name="perLayer">For each layer, the call's sessions of that layer (sequence s at index s).</param>
     /// <param name="rows">Rows of x per sequence (laid out sequence after sequence).</param>
-    /// <param name="x">Input rows [sum(rows), D].</param>
-    /// <param name="y">Output rows [sum(rows), D].</param>
+    /// <param name="io">Input rows [sum(rows), D] and output rows of the same shape: host spans or device views.</param>
+    /// <param name="stream">The caller's stream for a call on device views, or null: the first layer's compute stream.</param>
     /// <param name="cancellation">Observed before each layer and each pass.</param>
     /// <param name="total">
     /// For a model call, its counters, set to the sum over the layers once the call has completed; null for a layer
     /// call (each layer publishes its own part into <see cref="SomaLayer.LastCounters"/> either way).
     /// </param>
     public static void Run(
-        IReadOnlyList<SomaLayer> layers, CallSessions perLayer, int[] rows, ReadOnlySpan<float> x, Span<float> y,
+        IReadOnlyList<SomaLayer> layers, CallSessions perLayer, int[] rows, CallIo io, AcceleratorStream? stream,
         CancellationToken cancellation, CallCounters? total = null)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -37,23 +41,33 @@ internal static class LayerCall
         int entered = 0;
         try
         {
-            // Layers write y and one host buffer in turn, so that the last layer writes y.
-            var temp = layers.Count > 1 ? new float[x.Length] : Array.Empty<float>();
+            var last = layers[layers.Count - 1].Runner;
+            var callStream = stream ?? layers[0].Runner.Streams.Compute;
+            bool onePass = layers[0].Runner.FitsOnePass(rows);
+
+            // Host rows of several passes go from layer to layer through host memory (each layer pipelines its copies).
+            var temp = !io.OnDevice && !onePass && layers.Count > 1 ? new float[io.HostX.Length] : Array.Empty<float>();
             try
             {
+                ArrayView<float> previous = default;
                 for (int l = 0; l < layers.Count; l++)
                 {
                     Monitor.Enter(layers[l].Gate);
                     entered++;
                     ThrowIfDisposed(layers[l], perLayer[l]);
                     cancellation.ThrowIfCancellationRequested();
-                    var input = l == 0 ? x : OutputOf(l - 1, layers.Count, y, temp);
-                    layers[l].Runner.Run(perLayer[l], rows, input, OutputOf(l, layers.Count, y, temp), cancellation);
+                    previous = layers[l].Runner.Run(perLayer[l], rows, IoOf(io, l, layers.Count, onePass, previous, temp), callStream, cancellation);
                 }
 
-                for (int l = 0; l < layers.Count; l++)
+                // One wait for the whole call (a call of host rows in several passes waited as it went).
+                if (onePass || io.OnDevice)
                 {
-                    layers[l].Runner.Commit();
+                    callStream.Synchronize();
+                    last.Counters.HostWaits++;
+                    if (io.YOnHost)
+                    {
+                        last.CopyOut(io.HostY);
+                    }
                 }
             }
             catch (Exception ex)
@@ -84,6 +98,27 @@ internal static class LayerCall
             activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
             activity?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Layer <paramref name="l"/>'s rows of the call. Device views: the first layer reads x and writes y, the others
+    /// run in place on y (a pass reads its rows of x before it writes the same rows of y). Host rows in one pass: x is
+    /// uploaded by the first layer, each layer reads the previous one's output on the device (<paramref name="previous"/>)
+    /// and only the last downloads y. Host rows in several passes: through y and a host buffer in turn.
+    /// </summary>
+    private static CallIo IoOf(CallIo io, int l, int count, bool onePass, ArrayView<float> previous, float[] temp)
+    {
+        if (io.OnDevice)
+        {
+            return l == 0 ? io : CallIo.Device(io.DeviceY, io.DeviceY);
+        }
+
+        if (onePass)
+        {
+            return new CallIo(l == 0 ? io.HostX : default, previous, l == count - 1 ? io.HostY : default, default);
+        }
+
+        return CallIo.Host(l == 0 ? io.HostX : OutputOf(l - 1, count, io.HostY, temp), OutputOf(l, count, io.HostY, temp));
     }
 
     /// <summary>

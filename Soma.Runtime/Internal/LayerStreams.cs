@@ -40,9 +40,10 @@ internal sealed class LayerStreams : IDisposable
     /// restores state or releases memory. Called on a failure path: errors the streams report here are dropped, the
     /// failure being handled propagates.
     /// </summary>
-    public void Drain()
+    /// <param name="call">The failed call's stream when it is not one of these (a model's first layer's, the caller's), or null.</param>
+    public void Drain(AcceleratorStream? call)
     {
-        foreach (var stream in owned)
+        foreach (var stream in call is null || owned.Contains(call) ? owned : owned.Append(call))
         {
             try
             {

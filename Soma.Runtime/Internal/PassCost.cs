@@ -17,12 +17,12 @@ namespace Soma.Internal;
 /// R commit rows a segment, s the attention splits and k the split-K slices of a projection:
 /// <list type="bullet">
 /// <item>rope-table: reads 8n + 8·dh/2, writes 4·n·dh (cos and sin).</item>
-/// <item>qkv: reads 4·n·D + w·D·M + 4·M (+ 4·n·dh cos/sin with RoPE), writes 4·n·(Q + C) + r·2·n·C (q and raw k; rotated
+/// <item>qkv (or qkv-gemv): reads 4·n·D + w·D·M + 4·M (+ 4·n·dh cos/sin with RoPE), writes 4·n·(Q + C) + r·2·n·C (q and raw k; rotated
 /// k and v), or 4·k·n·M partial sums when split; the reduce reads those (+ bias, cos/sin) and writes as qkv does.</item>
 /// <item>field-scan: reads 4·n·C + 8·G·C + 4·Hkv, writes 4·n·C + 8·G·C.</item>
 /// <item>attention: reads 4·n·Q + r·(2·n·C + 2·G·K·C) + 4·(n·C + H), writes 4·n·Q, or 4·n·H·s·(dh + 2) partial states
 /// when split; the combine reads those and writes 4·n·Q.</item>
-/// <item>linear: reads 4·n·Q + w·Q·D + 4·D, writes 4·n·D or 4·k·n·D; the reduce reads those (+ bias), writes 4·n·D.</item>
+/// <item>linear (or linear-gemv): reads 4·n·Q + w·Q·D + 4·D, writes 4·n·D or 4·k·n·D; the reduce reads those (+ bias), writes 4·n·D.</item>
 /// <item>commit: reads and writes r·2·G·R·C ring rows (+ 8·G·C field).</item>
 /// </list>
 /// </remarks>
@@ -34,10 +34,22 @@ internal sealed class PassCost
     private PassCost(int kernels)
     {
         Launches = new int[kernels];
+        KernelBytesRead = new long[kernels];
+        KernelBytesWritten = new long[kernels];
+        KernelFlops = new long[kernels];
     }
 
     /// <summary>Launches of the pass (without its commit) per kernel, indexed like <see cref="KernelCatalog.All"/>.</summary>
     public int[] Launches { get; }
+
+    /// <summary>Device bytes each kernel's launches in the pass must read, indexed like <see cref="Launches"/> (the commit's are <see cref="CommitBytes"/>).</summary>
+    public long[] KernelBytesRead { get; }
+
+    /// <summary>Device bytes each kernel's launches in the pass must write, indexed like <see cref="Launches"/>.</summary>
+    public long[] KernelBytesWritten { get; }
+
+    /// <summary>FLOPs of each kernel's launches in the pass, indexed like <see cref="Launches"/>.</summary>
+    public long[] KernelFlops { get; }
 
     /// <summary>Device bytes the pass's launches (without the commit) must read.</summary>
     public long BytesRead { get; private set; }
@@ -72,7 +84,7 @@ internal sealed class PassCost
 
         long qkvSlices = plan.QkvTiling.KSlices;
         long qkvOut = F * n * (q + c) + r * 2 * n * c;
-        cost.Add("qkv", F * (n * d + m) + w * d * m + rope, plan.QkvPartial > 0 ? F * plan.QkvPartial : qkvOut, 2 * n * d * m);
+        cost.Add(plan.Qkv.Tiling.Gemv != 0 ? "qkv-gemv" : "qkv", F * (n * d + m) + w * d * m + rope, plan.QkvPartial > 0 ? F * plan.QkvPartial : qkvOut, 2 * n * d * m);
         if (plan.QkvPartial > 0)
         {
             cost.Add("qkv-reduce", F * plan.QkvPartial + F * m + rope, qkvOut, qkvSlices * n * m);
@@ -93,7 +105,7 @@ internal sealed class PassCost
         }
 
         long outSlices = plan.OutTiling.KSlices;
-        cost.Add("linear", F * (n * q + d) + w * q * d, plan.OutPartial > 0 ? F * plan.OutPartial : F * n * d, 2 * n * q * d);
+        cost.Add(plan.Output.Tiling.Gemv != 0 ? "linear-gemv" : "linear", F * (n * q + d) + w * q * d, plan.OutPartial > 0 ? F * plan.OutPartial : F * n * d, 2 * n * q * d);
         if (plan.OutPartial > 0)
         {
             cost.Add("linear-reduce", F * plan.OutPartial + F * d, F * n * d, outSlices * n * d);
@@ -120,7 +132,9 @@ internal sealed class PassCost
     /// <summary>Counts one launch of <paramref name="kernel"/> with its bytes and FLOPs.</summary>
     private void Add(string kernel, long read, long written, long flops)
     {
-        Launches[Index(kernel)]++;
+        int i = Index(kernel);
+        Launches[i]++;
+        (KernelBytesRead[i], KernelBytesWritten[i], KernelFlops[i]) = (KernelBytesRead[i] + read, KernelBytesWritten[i] + written, KernelFlops[i] + flops);
         BytesRead += read;
         BytesWritten += written;
         Flops += flops;

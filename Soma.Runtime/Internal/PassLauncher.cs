@@ -1,11 +1,12 @@
+using ILGPU;
 using ILGPU.Runtime;
 using Soma.Kernels;
 
 namespace Soma.Internal;
 
 /// <summary>
-/// Enqueues a planned pass of one layer: its segment metadata, then the kernels of its <see cref="LaunchPlan"/> in
-/// order, and, separately, its commit. Decides nothing: every shape comes from the plan.
+/// Enqueues a planned pass of one layer: the kernels of its <see cref="LaunchPlan"/> in order, and, separately, its
+/// commit. Decides nothing: every shape comes from the plan.
 /// </summary>
 internal sealed class PassLauncher
 {
@@ -37,37 +38,38 @@ internal sealed class PassLauncher
     }
 
     /// <summary>
-    /// Enqueues one pass on <paramref name="stream"/>: its metadata upload and every kernel up to y in
-    /// <see cref="PassIo.Y"/>. Writes scratch only; x must be in <see cref="PassIo.X"/> before the first kernel runs.
+    /// Enqueues one pass on <paramref name="stream"/>: every kernel from x up to y. Writes scratch and y only; x and
+    /// the pass's metadata (uploaded in <paramref name="io"/>'s block) must be on the device before the first kernel runs.
     /// </summary>
     /// <param name="ws">The layer's scratch (at least the pass's rows and segments).</param>
-    /// <param name="io">The pass's input and output rows.</param>
+    /// <param name="io">The pass's upload block (its metadata).</param>
+    /// <param name="x">The pass's input rows [rows, D] on the device.</param>
+    /// <param name="y">The pass's output rows [rows, D] on the device (may be <paramref name="x"/> itself).</param>
     /// <param name="store">The sessions' state.</param>
     /// <param name="pass">Which rows of which sessions.</param>
     /// <param name="plan">The pass's launches (<see cref="PlanKey.Of"/> of <paramref name="pass"/>).</param>
     /// <param name="stream">The stream the pass runs on.</param>
-    public void Launch(Workspace ws, PassIo io, StateStore store, PassPlan pass, LaunchPlan plan, AcceleratorStream stream)
+    public void Launch(Workspace ws, PassIo io, ArrayView<float> x, ArrayView<float> y, StateStore store, PassPlan pass, LaunchPlan plan, AcceleratorStream stream)
     {
         var k = engine.Kernels;
         int n = pass.Tokens;
         int dh = o.HeadDim;
         int channels = o.KvHeads * dh;
-        ws.UploadMetadata(stream, pass);
         counters.AddPass(plan.Cost);
-        var seg = ws.SegmentArgsFor(pass.Slots.Length);
+        var seg = io.SegmentArgsFor(pass.Slots.Length);
 
         layer.OnStage(Stage.Rope);
         if (plan.Rope)
         {
             var rope = new RopeTableArgs
             {
-                Positions = ws.Positions, InverseFrequencies = weights.InverseFrequencies.View, Cos = ws.Cos.View, Sin = ws.Sin.View, Tokens = n, Half = dh / 2,
+                Positions = io.Positions, InverseFrequencies = weights.InverseFrequencies.View, Cos = ws.Cos.View, Sin = ws.Sin.View, Tokens = n, Half = dh / 2,
             };
             k.RopeTable.Launch(stream, plan.RopeConfig, rope);
         }
 
         layer.OnStage(Stage.Qkv);
-        stored.Qkv(stream, plan, io, ws, n);
+        stored.Qkv(stream, plan, x, ws, n);
 
         layer.OnStage(Stage.Scan);
         if (plan.Scan)
@@ -81,10 +83,10 @@ internal sealed class PassLauncher
         }
 
         layer.OnStage(Stage.Attention);
-        stored.Attention(stream, plan, ws, store, seg, n);
+        stored.Attention(stream, plan, io, ws, store, seg, n);
 
         layer.OnStage(Stage.Output);
-        stored.Output(stream, plan, io, ws, n);
+        stored.Output(stream, plan, y, ws, n);
 
         Log.PassPlanned(
             engine.LayerLogger, n, pass.Slots.Length, plan.QkvTiling.ChunkK, plan.QkvTiling.KSlices, plan.OutTiling.ChunkK, plan.OutTiling.KSlices,
@@ -93,18 +95,19 @@ internal sealed class PassLauncher
 
     /// <summary>Enqueues the commit of one pass: ring entries and field into the sessions' slots (the only state write).</summary>
     /// <param name="ws">The scratch the pass's kernels wrote (rotated keys, values, field after each segment).</param>
+    /// <param name="io">The pass's upload block (its metadata).</param>
     /// <param name="store">The sessions' state.</param>
     /// <param name="pass">Which rows of which sessions.</param>
     /// <param name="plan">The pass's launches.</param>
     /// <param name="stream">The stream the pass ran on.</param>
-    public void Commit(Workspace ws, StateStore store, PassPlan pass, LaunchPlan plan, AcceleratorStream stream)
+    public void Commit(Workspace ws, PassIo io, StateStore store, PassPlan pass, LaunchPlan plan, AcceleratorStream stream)
     {
         layer.OnStage(Stage.Commit);
         counters.AddCommit(plan.Cost);
         int channels = o.KvHeads * o.HeadDim;
         var commit = new CommitArgs
         {
-            Segments = ws.SegmentArgsFor(pass.Slots.Length), KRotated = ws.KRotated.View, V = ws.V.View, Final = ws.FieldFinal.View,
+            Segments = io.SegmentArgsFor(pass.Slots.Length), KRotated = ws.KRotated.View, V = ws.V.View, Final = ws.FieldFinal.View,
             RingK = store.RingK.View, RingV = store.RingV.View, Field = store.Field.View, Channels = channels, Units = store.Units, Window = ringWindow,
             RowsPerSegment = plan.Key.CommitRows, WriteField = plan.Scan ? 1 : 0,
         };

@@ -7,8 +7,8 @@ namespace Soma.Internal;
 /// commits overwrite before the first (<see cref="CommitSave"/>), so a failed call still changes nothing.
 /// </summary>
 /// <remarks>
-/// Order per pass i: wait for upload i; enqueue metadata, kernels and commit i on the compute stream; stage and
-/// enqueue upload i+1; wait for download i-1 and copy it out; wait for the compute stream; enqueue download i. With
+/// Order per pass i: wait for upload i (its block: metadata and rows); enqueue kernels and commit i on the compute
+/// stream; stage and enqueue upload i+1; wait for download i-1 and copy it out; wait for the compute stream; enqueue download i. With
 /// <see cref="SomaEngineOptions.OverlapCopies"/> off (benchmarks compare the two), all three are the compute stream.
 /// </remarks>
 /// <param name="runner">The layer's runner (streams, launcher, plans).</param>
@@ -43,7 +43,7 @@ internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore 
 
         Log.CallPipelined(engine.LayerLogger, tokens, sessions, passes.Count);
         layer.OnStage(Stage.Upload);
-        ws.Io(0).Upload(upload, x.Slice(0, passes[0].Tokens * d));
+        counters.UploadBytes += ws.Io(0).Upload(upload, passes[0], x.Slice(0, passes[0].Tokens * d));
         counters.Uploads++;
         for (int i = 0; i < passes.Count; i++)
         {
@@ -54,13 +54,13 @@ internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore 
             var io = ws.Io(i);
             upload.Synchronize();
             counters.HostWaits++;
-            runner.Launcher.Launch(ws, io, store, pass, plan, compute);
-            runner.Launcher.Commit(ws, store, pass, plan, compute);
+            runner.Launcher.Launch(ws, io, io.X(pass.Tokens * d), io.YView(pass.Tokens * d), store, pass, plan, compute);
+            runner.Launcher.Commit(ws, io, store, pass, plan, compute);
             if (i + 1 < passes.Count)
             {
                 layer.OnStage(Stage.Upload);
                 var next = passes[i + 1];
-                ws.Io(i + 1).Upload(upload, x.Slice(next.Offset * d, next.Tokens * d));
+                counters.UploadBytes += ws.Io(i + 1).Upload(upload, next, x.Slice(next.Offset * d, next.Tokens * d));
                 counters.Uploads++;
             }
 
@@ -76,6 +76,7 @@ internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore 
             layer.OnStage(Stage.Download);
             io.Download(download, pass.Tokens * d);
             (counters.HostWaits, counters.Downloads) = (counters.HostWaits + 1, counters.Downloads + 1);
+            counters.DownloadBytes += sizeof(float) * (long)pass.Tokens * d;
         }
 
         download.Synchronize();

@@ -12,7 +12,9 @@ namespace Soma.Internal;
 /// <param name="Tiling">Its tiling.</param>
 /// <param name="ReduceConfig">Launch of the split-K reduce (used only when <see cref="IsSplit"/>).</param>
 /// <param name="PartialFloats">Floats of split-K partial sums (0 when not split).</param>
-internal readonly record struct ProjectionLaunch(KernelConfig Config, ProjectionTiling Tiling, KernelConfig ReduceConfig, long PartialFloats)
+/// <param name="GroupsPerMultiprocessor">Occupancy of the tile loop at its shared memory: resident groups per multiprocessor (<see cref="IOccupancy"/>).</param>
+internal readonly record struct ProjectionLaunch(
+    KernelConfig Config, ProjectionTiling Tiling, KernelConfig ReduceConfig, long PartialFloats, int GroupsPerMultiprocessor)
 {
     /// <summary>Whether the input width is split across groups (then a reduce launch follows).</summary>
     public bool IsSplit => Tiling.KSlices > 1;

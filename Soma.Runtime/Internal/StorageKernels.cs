@@ -14,9 +14,27 @@ internal sealed class StorageKernels<TW, TR>
     /// <param name="accelerator">The engine's accelerator.</param>
     public StorageKernels(Accelerator accelerator)
     {
-        Qkv = new(accelerator, KernelCatalog.Qkv<TW, TR>(), KernelCatalog.QkvReduce<TR>());
-        Linear = new(accelerator, KernelCatalog.Linear<TW>(), KernelCatalog.LinearReduce);
+        Qkv = new(accelerator, KernelCatalog.Qkv<TW, TR>(), KernelCatalog.QkvGemv<TW, TR>(), KernelCatalog.QkvReduce<TR>());
+        Linear = new(accelerator, KernelCatalog.Linear<TW>(), KernelCatalog.LinearGemv<TW>(), KernelCatalog.LinearReduce);
         Attention = new(accelerator);
+    }
+
+    /// <summary>
+    /// The compiled kernels by their <see cref="KernelCatalog.Variants"/> names (e.g. "qkv-gemv-wbf16-rf16"; the fp32
+    /// pair's are the <see cref="KernelCatalog.All"/> names), for occupancy estimates.
+    /// </summary>
+    public IEnumerable<KeyValuePair<string, Kernel>> Compiled()
+    {
+        var w = typeof(TW);
+        var r = typeof(TR);
+        yield return new(KernelCatalog.VariantName("qkv", w, r), Qkv.Tile);
+        yield return new(KernelCatalog.VariantName("qkv-gemv", w, r), Qkv.Gemv);
+        yield return new(KernelCatalog.VariantName("qkv-reduce", null, r), Qkv.Reduce);
+        yield return new(KernelCatalog.VariantName("attention", null, r), Attention.Kernel);
+        yield return new("attention-combine", Attention.Combine);
+        yield return new(KernelCatalog.VariantName("linear", w, null), Linear.Tile);
+        yield return new(KernelCatalog.VariantName("linear-gemv", w, null), Linear.Gemv);
+        yield return new("linear-reduce", Linear.Reduce);
     }
 
     /// <summary>The fused QKV projection (bias, head split, RoPE, k and v in the ring's type) and its split-K reduce.</summary>

@@ -1,3 +1,4 @@
+using ILGPU;
 using ILGPU.Runtime;
 using Soma.Kernels;
 
@@ -37,7 +38,7 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
     }
 
     /// <inheritdoc/>
-    public override void Qkv(AcceleratorStream stream, LaunchPlan plan, PassIo io, Workspace ws, int n)
+    public override void Qkv(AcceleratorStream stream, LaunchPlan plan, ArrayView<float> x, Workspace ws, int n)
     {
         var qkv = new BiasRopeEpilogue<TRing>
         {
@@ -55,7 +56,7 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
         };
         var operands = new ProjectionArgs
         {
-            X = io.X.View,
+            X = x,
             Rows = n,
             Inner = o.ModelDim,
             Outer = qkv.Columns,
@@ -65,7 +66,7 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
     }
 
     /// <inheritdoc/>
-    public override void Attention(AcceleratorStream stream, LaunchPlan plan, Workspace ws, StateStore store, SegmentArgs seg, int n)
+    public override void Attention(AcceleratorStream stream, LaunchPlan plan, PassIo io, Workspace ws, StateStore store, SegmentArgs seg, int n)
     {
         int dh = o.HeadDim;
         if (plan.Attention.IsSplit)
@@ -79,7 +80,7 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
             FieldPrev = ws.FieldPrev.View,
             Alpha = weights.Alpha.View,
             Output = ws.O.View,
-            RowSegment = ws.RowSegment,
+            RowSegment = io.RowSegment,
             Tokens = n,
             Heads = o.Heads,
             KvHeads = o.KvHeads,
@@ -103,7 +104,7 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
     }
 
     /// <inheritdoc/>
-    public override void Output(AcceleratorStream stream, LaunchPlan plan, PassIo io, Workspace ws, int n)
+    public override void Output(AcceleratorStream stream, LaunchPlan plan, ArrayView<float> y, Workspace ws, int n)
     {
         var output = new ProjectionArgs
         {
@@ -115,7 +116,7 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
         };
         kernels.Linear.Launch(
             stream, plan.Output, output, ElementViews.Of<TWeights>(weights.OutT.View),
-            new BiasEpilogue { Bias = weights.OutBias.View, Y = io.Y.View, Outer = o.ModelDim });
+            new BiasEpilogue { Bias = weights.OutBias.View, Y = y, Outer = o.ModelDim });
     }
 }
 
@@ -140,27 +141,28 @@ internal abstract class StoredLaunches
     /// <summary>The QKV projection (and its split-K reduce) of a pass of <paramref name="n"/> rows.</summary>
     /// <param name="stream">The pass's stream.</param>
     /// <param name="plan">The pass's plan.</param>
-    /// <param name="io">The pass's input and output rows.</param>
+    /// <param name="x">The pass's input rows [rows, D] on the device.</param>
     /// <param name="ws">The layer's scratch.</param>
     /// <param name="n">Rows of the pass.</param>
-    public abstract void Qkv(AcceleratorStream stream, LaunchPlan plan, PassIo io, Workspace ws, int n);
+    public abstract void Qkv(AcceleratorStream stream, LaunchPlan plan, ArrayView<float> x, Workspace ws, int n);
 
     /// <summary>The near-field attention (and its combine) of a pass of <paramref name="n"/> rows.</summary>
     /// <param name="stream">The pass's stream.</param>
     /// <param name="plan">The pass's plan.</param>
+    /// <param name="io">The pass's upload block (its rows' segments).</param>
     /// <param name="ws">The layer's scratch.</param>
     /// <param name="store">The sessions' state.</param>
     /// <param name="seg">The pass's segments.</param>
     /// <param name="n">Rows of the pass.</param>
-    public abstract void Attention(AcceleratorStream stream, LaunchPlan plan, Workspace ws, StateStore store, SegmentArgs seg, int n);
+    public abstract void Attention(AcceleratorStream stream, LaunchPlan plan, PassIo io, Workspace ws, StateStore store, SegmentArgs seg, int n);
 
     /// <summary>The output projection (and its split-K reduce) of a pass of <paramref name="n"/> rows.</summary>
     /// <param name="stream">The pass's stream.</param>
     /// <param name="plan">The pass's plan.</param>
-    /// <param name="io">The pass's input and output rows.</param>
+    /// <param name="y">The pass's output rows [rows, D] on the device.</param>
     /// <param name="ws">The layer's scratch.</param>
     /// <param name="n">Rows of the pass.</param>
-    public abstract void Output(AcceleratorStream stream, LaunchPlan plan, PassIo io, Workspace ws, int n);
+    public abstract void Output(AcceleratorStream stream, LaunchPlan plan, ArrayView<float> y, Workspace ws, int n);
 
     /// <summary>Picks the weights' view type, then (<see cref="WithWeights{TWeights}"/>) the ring's.</summary>
     private struct Make : ElementViews.IAction

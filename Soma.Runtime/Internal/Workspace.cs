@@ -1,6 +1,4 @@
 using ILGPU;
-using ILGPU.Runtime;
-using Soma.Kernels;
 
 namespace Soma.Internal;
 
@@ -9,9 +7,9 @@ namespace Soma.Internal;
 /// sequences. Nothing here is session state: a pass writes scratch only, until its commit launch.
 /// </summary>
 /// <remarks>
-/// Input and output rows live in <see cref="PassIo"/> sets: one for single-pass calls, a second (made on the first
-/// call that needs it) so that a multi-pass call uploads the next pass's rows and downloads the previous pass's
-/// while the current one computes.
+/// Each pass's upload block (metadata and host input rows) and output rows live in <see cref="PassIo"/> sets: one for
+/// single-pass calls, a second (made on the first call that needs it) so that a multi-pass call uploads the next
+/// pass's block and downloads the previous pass's rows while the current one computes.
 /// </remarks>
 internal sealed class Workspace : IDisposable
 {
@@ -30,7 +28,7 @@ internal sealed class Workspace : IDisposable
         int q = o.Heads * o.HeadDim;
         try
         {
-            First = Own(new PassIo(engine, rows, o.ModelDim));
+            First = Own(new PassIo(engine, rows, segments, o.ModelDim));
             Q = Own(engine.Allocate<float>((long)rows * q));
             int units = StorageTypes.Units(o.RingStorage);
             KRotated = Own(engine.Allocate<ushort>((long)rows * kv * units));
@@ -40,10 +38,6 @@ internal sealed class Workspace : IDisposable
             O = Own(engine.Allocate<float>((long)rows * q));
             Cos = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
             Sin = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
-            IntMeta = Own(engine.Allocate<int>(rows + 3L * segments));
-            LongMeta = Own(engine.Allocate<long>(rows + (long)segments));
-            HostInts = Own(engine.Accelerator.AllocatePageLocked1D<int>(rows + 3L * segments, uninitialized: false));
-            HostLongs = Own(engine.Accelerator.AllocatePageLocked1D<long>(rows + (long)segments, uninitialized: false));
             FieldFinal = Own(engine.Allocate<double>((long)segments * kv));
         }
         catch
@@ -78,73 +72,8 @@ internal sealed class Workspace : IDisposable
 
     public DeviceBuffer<float> Sin { get; } = null!;
 
-    /// <summary>One upload of a pass's int metadata: row segment [rows] | slot, start, length [segments each].</summary>
-    public DeviceBuffer<int> IntMeta { get; } = null!;
-
-    /// <summary>One upload of a pass's long metadata: row position [rows] | segment first position [segments].</summary>
-    public DeviceBuffer<long> LongMeta { get; } = null!;
-
-    /// <summary>Page-locked host staging for <see cref="IntMeta"/>.</summary>
-    public PageLockedArray1D<int> HostInts { get; } = null!;
-
-    /// <summary>Page-locked host staging for <see cref="LongMeta"/>.</summary>
-    public PageLockedArray1D<long> HostLongs { get; } = null!;
-
-    public ArrayView<long> Positions => LongMeta.View.SubView(0, Rows);
-
-    public ArrayView<int> RowSegment => IntMeta.View.SubView(0, Rows);
-
-    public ArrayView<int> SegSlot => IntMeta.View.SubView(Rows, Segments);
-
-    public ArrayView<int> SegStart => IntMeta.View.SubView(Rows + Segments, Segments);
-
-    public ArrayView<int> SegLength => IntMeta.View.SubView(Rows + 2L * Segments, Segments);
-
-    public ArrayView<long> SegPosition => LongMeta.View.SubView(Rows, Segments);
-
     /// <summary>Field after each segment of the pass [segments, Hkv, dh], fp64 like the slots' field.</summary>
     public DeviceBuffer<double> FieldFinal { get; } = null!;
-
-    /// <summary>Uploads <see cref="UploadMetadata"/> enqueues per pass (ints and longs).</summary>
-    public const int MetadataUploads = 2;
-
-    /// <summary>
-    /// Packs a pass's metadata into the page-locked staging (ints: row segment [rows] | slot, start, length
-    /// [segments each]; longs: row position [rows] | segment first position [segments]) and enqueues its two uploads.
-    /// </summary>
-    /// <param name="stream">The stream the pass runs on.</param>
-    /// <param name="pass">Which rows of which sessions (at most <see cref="Rows"/> rows, <see cref="Segments"/> segments).</param>
-    public void UploadMetadata(AcceleratorStream stream, PassPlan pass)
-    {
-        var ints = HostInts.Span;
-        var longs = HostLongs.Span;
-        var (slots, rows, first) = (pass.Slots, pass.Rows, pass.First);
-        for (int s = 0, r = 0; s < slots.Length; s++)
-        {
-            ints[Rows + s] = slots[s];
-            ints[Rows + Segments + s] = r;
-            ints[Rows + 2 * Segments + s] = rows[s];
-            longs[Rows + s] = first[s];
-            for (int i = 0; i < rows[s]; i++, r++)
-            {
-                ints[r] = s;
-                longs[r] = first[s] + i;
-            }
-        }
-
-        IntMeta.UploadAsync(stream, HostInts, HostInts.Length);
-        LongMeta.UploadAsync(stream, HostLongs, HostLongs.Length);
-    }
-
-    /// <summary>The kernels' view of the pass's first <paramref name="count"/> segments.</summary>
-    public SegmentArgs SegmentArgsFor(int count) => new()
-    {
-        Slot = SegSlot,
-        Start = SegStart,
-        Length = SegLength,
-        Position = SegPosition,
-        Count = count,
-    };
 
     /// <summary>Split-window partial state (max, sum per (row, head, split); value sums per dim), grown on demand.</summary>
     public DeviceBuffer<float>? PartialMax { get; private set; }
@@ -157,7 +86,7 @@ internal sealed class Workspace : IDisposable
     public DeviceBuffer<float>? ProjectionPartial { get; private set; }
 
     /// <summary>The input and output rows of pass <paramref name="index"/> of a multi-pass call: the two sets alternate.</summary>
-    public PassIo Io(int index) => index % 2 == 0 ? First : second ??= new PassIo(engine, Rows, modelDim);
+    public PassIo Io(int index) => index % 2 == 0 ? First : second ??= new PassIo(engine, Rows, Segments, modelDim);
 
     public ArrayView<float> EnsureProjectionPartial(SomaEngine engine, long count)
     {

@@ -19,8 +19,8 @@ public sealed class PtxCliTests : IDisposable
         error.ToString().Should().BeEmpty();
         rc.Should().Be(0);
         KernelCatalog.All.Should().HaveCount(KernelSet.Count).And.OnlyHaveUniqueItems(e => e.Name);
-        KernelCatalog.Variants.Should().OnlyHaveUniqueItems(e => e.Name).And.HaveCount(23, "qkv in 3 x 3 storage pairs, qkv-reduce, attention and linear in 3 each, 5 kernels that touch no stored element")
-            .And.Contain(e => e.Name == "qkv-wbf16-rf16").And.Contain(e => e.Name == "attention-rbf16").And.Contain(e => e.Name == "linear-wf16");
+        KernelCatalog.Variants.Should().OnlyHaveUniqueItems(e => e.Name).And.HaveCount(35, "qkv and qkv-gemv in 3 x 3 storage pairs each, qkv-reduce, attention, linear and linear-gemv in 3 each, 5 kernels that touch no stored element")
+            .And.Contain(e => e.Name == "qkv-wbf16-rf16").And.Contain(e => e.Name == "qkv-gemv-wf16-rbf16").And.Contain(e => e.Name == "linear-gemv-wbf16").And.Contain(e => e.Name == "attention-rbf16").And.Contain(e => e.Name == "linear-wf16");
         Directory.GetFiles(folder, "*.ptx").Should().HaveCount(KernelCatalog.Variants.Count);
         foreach (var kernel in KernelCatalog.Variants)
         {
@@ -29,7 +29,7 @@ public sealed class PtxCliTests : IDisposable
                 .And.Contain(".address_size 64");
         }
 
-        output.ToString().Should().Contain($"{KernelCatalog.Variants.Count} kernels compiled to PTX for sm_90 at O1");
+        output.ToString().Should().Contain($"{KernelCatalog.Variants.Count} kernels compiled to PTX for sm_90 at O2");
     }
 
     [Fact]

@@ -17,14 +17,19 @@ public abstract class KernelSuite : IDisposable
 
     protected SomaEngine Engine { get; }
 
-    /// <summary>The host's tiling for this accelerator, and the other code path forced: staged rows or K-chunks.</summary>
+    /// <summary>The host's tiling for this accelerator, and the other code paths forced: staged rows, K-chunks, split-K, the decode GEMV.</summary>
     internal static ProjectionTiling? Tiling(string kind, int inner) => kind switch
     {
         "staged" => new ProjectionTiling { ChunkK = inner, ColumnsPerThread = 3, KSlices = 1 },
         "chunked" => new ProjectionTiling { ChunkK = 5, ColumnsPerThread = 1, KSlices = 1 },
         "split" => new ProjectionTiling { ChunkK = 2, ColumnsPerThread = 1, KSlices = 3 },
+        "gemv" => new ProjectionTiling { KSlices = 1, Gemv = 1 },
+        "gemv-split" => new ProjectionTiling { KSlices = 3, Gemv = 1 },
         _ => null,
     };
+
+    /// <summary>Whether <paramref name="kind"/> forces the GEMV (at most 4 rows, four-column quads: dh a multiple of 8).</summary>
+    private static bool IsGemv(string kind) => kind.StartsWith("gemv", StringComparison.Ordinal);
 
     [Theory]
     [InlineData(true, 0L, "host")]
@@ -35,11 +40,14 @@ public abstract class KernelSuite : IDisposable
     [InlineData(false, 3L, "chunked")]
     [InlineData(true, 12L, "split")]
     [InlineData(false, 12L, "split")]
+    [InlineData(true, 40_001L, "gemv")]
+    [InlineData(false, 12L, "gemv")]
+    [InlineData(true, 12L, "gemv-split")]
     public void RopeTableAndQkvProjection_MatchReferenceProjection(bool rope, long firstPosition, string tiling)
     {
-        var o = new SomaLayerOptions(11, 4, 2, 6, window: 3, ropeTheta: rope ? 10000.0 : null);
+        var o = new SomaLayerOptions(11, 4, 2, IsGemv(tiling) ? 8 : 6, window: 3, ropeTheta: rope ? 10000.0 : null);
         var w = TestData.Weights(o, seed: 3, biases: true);
-        const int n = 7;
+        int n = IsGemv(tiling) ? 3 : 7;
         int dh = o.HeadDim, half = dh / 2, q = o.Heads * dh, kv = o.KvHeads * dh, m = q + 2 * kv, d = o.ModelDim;
         var x = TestData.Inputs(d, n, seed: 4);
         var positions = Enumerable.Range(0, n).Select(i => firstPosition + 3 * i).ToArray();
@@ -65,8 +73,8 @@ public abstract class KernelSuite : IDisposable
         var stream = Engine.Accelerator.DefaultStream;
         var shapes = Engine.Shapes;
         var table = new RopeTableArgs { Positions = Upload(positions).View, InverseFrequencies = Upload(inv).View, Cos = cos.View, Sin = sin.View, Tokens = n, Half = half };
-        Engine.Kernels.RopeTable.Launch(stream, shapes.Elements(n * half), table);
-        var launch = shapes.Projection(n, d, m, Tiling(tiling, d));
+        Engine.Kernels.RopeTable.Launch(stream, shapes.Elements("rope-table", n * half), table);
+        var launch = shapes.Projection("qkv", n, d, m, Tiling(tiling, d));
         var epilogue = new BiasRopeEpilogue<Float32View>
         {
             Bias = Upload(bias).View, Cos = cos.View, Sin = sin.View, Q = qOut.View, KRotated = new() { View = kRot.View }, KRaw = kRaw.View,
@@ -91,15 +99,24 @@ public abstract class KernelSuite : IDisposable
     }
 
     [Theory]
-    [InlineData("host")]
-    [InlineData("staged")]
-    [InlineData("chunked")]
-    [InlineData("split")]
-    public void Linear_MatchesReferenceLinear(string tiling)
+    [InlineData("host", SomaStorageType.Float32)]
+    [InlineData("staged", SomaStorageType.Float32)]
+    [InlineData("chunked", SomaStorageType.Float32)]
+    [InlineData("split", SomaStorageType.Float32)]
+    [InlineData("gemv", SomaStorageType.Float32)]
+    [InlineData("gemv-split", SomaStorageType.Float32)]
+    [InlineData("chunked", SomaStorageType.Float16)]
+    [InlineData("gemv", SomaStorageType.Float16)]
+    [InlineData("gemv-split", SomaStorageType.Float16)]
+    [InlineData("staged", SomaStorageType.BFloat16)]
+    [InlineData("gemv", SomaStorageType.BFloat16)]
+    [InlineData("gemv-split", SomaStorageType.BFloat16)]
+    public void Linear_MatchesReferenceLinear_OfTheStoredWeights(string tiling, SomaStorageType weightType)
     {
-        const int rows = 9, inner = 13, outer = 10;
+        const int inner = 13;
+        int rows = IsGemv(tiling) ? 3 : 9, outer = IsGemv(tiling) ? 12 : 10;
         var x = TestData.Inputs(inner, rows, seed: 5);
-        var weight = TestData.Inputs(inner, outer, seed: 6); // [outer, inner]
+        var weight = TestData.Inputs(inner, outer, seed: 6).Select(f => StorageTypes.Round(f, weightType)).ToArray(); // [outer, inner], as stored
         var bias = TestData.Inputs(outer, 1, seed: 7);
         var weightT = new float[inner * outer];
         for (int r = 0; r < outer; r++)
@@ -112,15 +129,27 @@ public abstract class KernelSuite : IDisposable
 
         var y = Alloc<float>(rows * outer);
         var shapes = Engine.Shapes;
-        var launch = shapes.Projection(rows, inner, outer, Tiling(tiling, inner));
+        var launch = shapes.Projection("linear", rows, inner, outer, Tiling(tiling, inner));
         var operands = new ProjectionArgs
         {
             X = Upload(x).View, Rows = rows, Inner = inner, Outer = outer,
             Partial = Alloc<float>(launch.Tiling.KSlices * rows * outer).View,
         };
-        Engine.Kernels.Float32.Linear.Launch(
-            Engine.Accelerator.DefaultStream, launch, operands, new Float32View { View = Upload(weightT).View },
-            new BiasEpilogue { Bias = Upload(bias).View, Y = y.View, Outer = outer });
+        var units = new ushort[weightT.Length * StorageTypes.Units(weightType)];
+        StorageTypes.Encode(weightT, units, weightType);
+        var stored = Upload(units).View;
+        var epilogue = new BiasEpilogue { Bias = Upload(bias).View, Y = y.View, Outer = outer };
+        var stream = Engine.Accelerator.DefaultStream;
+        void Launch<TW>()
+            where TW : struct, IElementView =>
+            Engine.Kernels.For<TW, Float32View>().Linear.Launch(stream, launch, operands, ElementViews.Of<TW>(stored), epilogue);
+
+        switch (weightType)
+        {
+            case SomaStorageType.Float16: Launch<Float16View>(); break;
+            case SomaStorageType.BFloat16: Launch<BFloat16View>(); break;
+            default: Launch<Float32View>(); break;
+        }
 
         var actual = Download(y);
         for (int r = 0; r < rows; r++)
@@ -155,7 +184,7 @@ public abstract class KernelSuite : IDisposable
             Channels = channels, HeadDim = dh,
         };
         Engine.Kernels.FieldScan.Launch(
-            Engine.Accelerator.DefaultStream, Engine.Shapes.GroupsWithDoubles(lengths.Length * channels, FieldScan.SharedDoubles(Engine.Shapes.GroupSize)), scan);
+            Engine.Accelerator.DefaultStream, Engine.Shapes.GroupsWithDoubles("field-scan", lengths.Length * channels, FieldScan.SharedDoubles(Engine.Shapes.GroupSize)), scan);
 
         var prevs = Download(prev);
         var finals = Download(final);
@@ -275,7 +304,7 @@ public abstract class KernelSuite : IDisposable
             Final = Upload(final).View, RingK = ringK.View.Cast<ushort>(), RingV = ringV.View.Cast<ushort>(), Field = field.View, Channels = channels, Units = 2,
             Window = window, RowsPerSegment = window, WriteField = 1,
         };
-        Engine.Kernels.Commit.Launch(stream, Engine.Shapes.Elements(slots * window * channels), commit);
+        Engine.Kernels.Commit.Launch(stream, Engine.Shapes.Elements("commit", slots * window * channels), commit);
 
         var expectedK = new float[slots * window * channels];
         for (int s = 0; s < 2; s++)

@@ -60,7 +60,7 @@ public abstract class ProfileSuite
     private static readonly PlanKey DecodeAt3 = new(1, 1, 4, 1);
 
     [Fact]
-    public void DecodeStep_CountsSixLaunches_ThreeUploads_OneDownload_TwoHostWaits()
+    public void DecodeStep_CountsSixLaunches_OneUpload_OneDownload_OneHostWait()
     {
         var p = DecodeAfterThreeTokens(seed: 300);
         p.Kind.Should().Be(SomaCallKind.Decode);
@@ -72,8 +72,10 @@ public abstract class ProfileSuite
             p.Launches.Should().Be(6);
         }
 
-        (p.Uploads, p.Downloads, p.HostWaits).Should().Be((3, 1, 2), "x and the two metadata arrays up, y down; wait for y, wait for the commit");
+        (p.Uploads, p.Downloads, p.HostWaits).Should().Be((1, 1, 1), "x and the pass's metadata up in one block, y down; one wait, after the commit");
         p.DeviceCopies.Should().Be(3, "the commit save copies the one ring row of K and of V and the field");
+        p.DownloadBytes.Should().Be(sizeof(float) * 12, "y, one row of D = 12");
+        p.UploadBytes.Should().Be(MetadataBytes(1, 1) + sizeof(float) * 12, "the pass's metadata and x in one block");
     }
 
     [Fact]
@@ -89,8 +91,12 @@ public abstract class ProfileSuite
         p.Kind.Should().Be(SomaCallKind.Decode);
         (p.Rows, p.Sessions, p.Passes).Should().Be((3, 3, 1));
         p.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(3, 3, 1, 1)));
-        (p.Uploads, p.Downloads, p.HostWaits, p.DeviceCopies).Should().Be((3, 1, 2, 9));
+        (p.Uploads, p.Downloads, p.HostWaits, p.DeviceCopies).Should().Be((1, 1, 1, 9));
+        (p.UploadBytes, p.DownloadBytes).Should().Be((MetadataBytes(3, 3) + sizeof(float) * 3 * 12, sizeof(float) * 3 * 12));
     }
+
+    /// <summary>Bytes of a pass's metadata: 3n + 5g ints for n rows in g segments (positions as longs).</summary>
+    private static long MetadataBytes(int rows, int segments) => sizeof(int) * (3L * rows + 5L * segments);
 
     [Fact]
     public void Prefill_InOnePass_AndInSeveralPasses_CountsEveryPass()
@@ -104,7 +110,7 @@ public abstract class ProfileSuite
         one.Kind.Should().Be(SomaCallKind.Prefill);
         (one.Rows, one.Sessions, one.Passes).Should().Be((4, 1, 1));
         one.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(4, 1, 4, 4)));
-        (one.Uploads, one.Downloads, one.HostWaits, one.DeviceCopies).Should().Be((3, 1, 2, 3), "4 ring rows from position 0 are one range");
+        (one.Uploads, one.Downloads, one.HostWaits, one.DeviceCopies).Should().Be((1, 1, 1, 3), "4 ring rows from position 0 are one range");
 
         // 11 rows in passes of at most 5: three passes, each committed as it goes, pipelined.
         session.Prefill(TestData.Inputs(o.ModelDim, 11, seed: 307));
@@ -122,7 +128,10 @@ public abstract class ProfileSuite
         {
             three.Launches.Should().Be(18);
         }
-        (three.Uploads, three.Downloads).Should().Be((9, 3), "per pass x and two metadata arrays up, y down");
+        (three.Uploads, three.Downloads).Should().Be((3, 3), "per pass one block (x and metadata) up, y down");
+        (one.UploadBytes, one.DownloadBytes).Should().Be((MetadataBytes(4, 1) + sizeof(float) * 4 * 12, sizeof(float) * 4 * 12));
+        (three.UploadBytes, three.DownloadBytes).Should().Be(
+            (2 * MetadataBytes(5, 1) + MetadataBytes(1, 1) + sizeof(float) * 11 * 12, sizeof(float) * 11 * 12), "x and y once, metadata per pass");
         three.HostWaits.Should().Be(9, "per pass: its upload and its compute; the previous pass's download (twice); the last download");
         three.DeviceCopies.Should().Be(3, "the save of all W = 4 ring rows from position 4 is one range of K and of V, and the field");
     }
@@ -142,13 +151,18 @@ public abstract class ProfileSuite
         p.Kind.Should().Be(SomaCallKind.Decode);
         (p.Rows, p.Sessions, p.Passes).Should().Be((1, 1, 3));
         p.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(1, 1, 3, 1), 3));
-        (p.Uploads, p.Downloads, p.HostWaits, p.DeviceCopies).Should().Be((9, 3, 6, 9));
-        foreach (var layer in model.Layers)
+        (p.Uploads, p.Downloads, p.HostWaits, p.DeviceCopies).Should().Be(
+            (3, 1, 1, 9), "a block per layer (x with the first layer's), y down from the last layer, one wait for the step");
+        for (int l = 0; l < model.Layers.Count; l++)
         {
-            var part = layer.LastCallProfile!;
+            var part = model.Layers[l].LastCallProfile!;
             part.LaunchesByKernel.Should().BeEquivalentTo(OnePass(new PlanKey(1, 1, 3, 1)));
-            (part.Uploads, part.Downloads, part.HostWaits).Should().Be((3, 1, 2));
+            bool last = l == model.Layers.Count - 1;
+            (part.Uploads, part.Downloads, part.HostWaits).Should().Be((1, last ? 1 : 0, last ? 1 : 0), "layers hand rows on in device memory");
         }
+
+        p.UploadBytes.Should().Be(model.Layers.Sum(l => l.LastCallProfile!.UploadBytes));
+        (p.UploadBytes, p.DownloadBytes).Should().Be((3 * MetadataBytes(1, 1) + sizeof(float) * 12, sizeof(float) * 12), "x and y once; metadata per layer");
 
         p.DeviceBytesRead.Should().Be(model.Layers.Sum(l => l.LastCallProfile!.DeviceBytesRead));
         p.Flops.Should().Be(model.Layers.Sum(l => l.LastCallProfile!.Flops));
