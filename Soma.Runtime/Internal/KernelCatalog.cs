@@ -149,6 +149,22 @@ internal static class KernelCatalog
     }
 
     /// <summary>
+    /// The <see cref="Variants"/> name of kernel <paramref name="kernel"/> of <see cref="All"/> that a layer with
+    /// weights stored as <paramref name="weights"/> and a ring stored as <paramref name="ring"/> launches (the name
+    /// itself for a kernel that reads no stored element, and for fp32).
+    /// </summary>
+    /// <param name="kernel">The kernel's name in <see cref="All"/>.</param>
+    /// <param name="weights">The layer's weight storage type.</param>
+    /// <param name="ring">The layer's ring storage type.</param>
+    public static string VariantOf(string kernel, SomaStorageType weights, SomaStorageType ring) => kernel switch
+    {
+        "qkv" or "qkv-gemv" => VariantName(kernel, ViewOf(weights), ViewOf(ring)),
+        "qkv-reduce" or "attention" => VariantName(kernel, null, ViewOf(ring)),
+        "linear" or "linear-gemv" => VariantName(kernel, ViewOf(weights), null),
+        _ => kernel,
+    };
+
+    /// <summary>
     /// <paramref name="kernel"/> named after <paramref name="name"/> and the storage types of its generic arguments:
     /// argument <paramref name="weights"/> is the weights' view type, <paramref name="ring"/> the ring's (-1: none).
     /// </summary>
@@ -168,6 +184,14 @@ internal static class KernelCatalog
 
         return new Entry(VariantName(name, At(weights), At(ring)), kernel);
     }
+
+    /// <summary>The kernels' view type of <paramref name="type"/>.</summary>
+    private static Type ViewOf(SomaStorageType type) => type switch
+    {
+        SomaStorageType.Float16 => typeof(Float16View),
+        SomaStorageType.BFloat16 => typeof(BFloat16View),
+        _ => typeof(Float32View),
+    };
 
     /// <summary>One kernel: a short name (the .ptx file name) and its entry point.</summary>
     /// <param name="Name">Short, file-safe name.</param>
