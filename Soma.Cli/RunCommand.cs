@@ -19,10 +19,13 @@ internal static class RunCommand
         var decodeFrom = new Option<int?>("--decode-from") { Description = "Prefill the first T tokens, decode the rest one by one (0 < T <= n)." };
         var stateIn = new Option<string?>("--state-in") { Description = "Start from a session snapshot written by --state-out." };
         var stateOut = new Option<string?>("--state-out") { Description = "Write the session's state afterwards (versioned, checksummed)." };
+        var convertRing = new Option<bool>("--convert-ring") { Description = "Load a --state-in snapshot whose ring type differs from --ring-type, converting it." };
+        var storage = new StorageTypeOptions();
         var command = new Command("run", "Run one attention layer of a checkpoint as a Soma layer. " + CliErrors.ExitCodes)
         {
-            model, layer, soma, input, outputFile, accelerator, decodeFrom, stateIn, stateOut,
+            model, layer, soma, input, outputFile, accelerator, decodeFrom, stateIn, stateOut, convertRing,
         };
+        storage.AddTo(command);
         command.SetAction(parse =>
         {
             var kind = SomaEngineOptions.ParseKind(parse.GetValue(accelerator)!);
@@ -31,6 +34,7 @@ internal static class RunCommand
             string? from = parse.GetValue(stateIn) is { } f ? CliPaths.ExistingFile("--state-in", f, "a snapshot file written by --state-out") : null;
             var (options, weights, x, n) = CheckpointLayer.Load(
                 parse.GetValue(model)!, parse.GetValue(layer), parse.GetValue(soma), parse.GetValue(input)!, error);
+            options = storage.Apply(parse, options);
             int prefill = parse.GetValue(decodeFrom) ?? n;
             if (prefill < 1 || prefill > n)
             {
@@ -40,7 +44,7 @@ internal static class RunCommand
             using var engine = CliEngine.Create(kind);
             using var somaLayer = engine.CreateLayer(options, weights);
             using var session = somaLayer.CreateSession();
-            var snapshotOptions = new SnapshotOptions { LayerIndex = parse.GetValue(layer) }; // state files name their layer
+            var snapshotOptions = new SnapshotOptions { LayerIndex = parse.GetValue(layer), ConvertRing = parse.GetValue(convertRing) }; // state files name their layer
             if (from is not null)
             {
                 CliErrors.About("--state-in", () =>

@@ -86,12 +86,14 @@ internal static class SomaCli
         var layer = new Option<int>("--layer") { Description = "Layer index with --model.", DefaultValueFactory = _ => 0 };
         var somaOptions = new Option<string?>("--soma") { Description = "Soma options JSON with --model." };
         var input = new Option<string?>("--input") { Description = "With --model: " + CliInput.Help };
+        var storage = new StorageTypeOptions();
         var command = new Command(
             "verify",
             "A layer's prefill (and, for a random layer, decode) on an accelerator against the double-precision reference. " + CliErrors.ExitCodes)
         {
             accelerator, shape, tokens, decode, seed, compareCpu, model, layer, somaOptions, input,
         };
+        storage.AddTo(command);
         command.SetAction(parse =>
         {
             if (parse.GetValue(model) is { } folder)
@@ -99,7 +101,7 @@ internal static class SomaCli
                 var x = parse.GetValue(input) ?? throw new ArgumentException("--input is required with --model.");
                 return VerifyCheckpoint.Run(
                     folder, parse.GetValue(layer), parse.GetValue(somaOptions), x,
-                    SomaEngineOptions.ParseKind(parse.GetValue(accelerator)!), output, error);
+                    SomaEngineOptions.ParseKind(parse.GetValue(accelerator)!), output, error, o => storage.Apply(parse, o));
             }
 
             int t = parse.GetValue(tokens), d = parse.GetValue(decode);
@@ -109,7 +111,7 @@ internal static class SomaCli
             }
 
             return QuickRun.Run(
-                SomaEngineOptions.ParseKind(parse.GetValue(accelerator)!), BenchShapes.ByName(parse.GetValue(shape)!), t, d,
+                SomaEngineOptions.ParseKind(parse.GetValue(accelerator)!), storage.Apply(parse, BenchShapes.ByName(parse.GetValue(shape)!)), t, d,
                 parse.GetValue(seed), parse.GetValue(compareCpu));
         });
         return command;

@@ -7,14 +7,6 @@ internal struct AttentionArgs
 {
     /// <summary>Rotated queries q[n, H, dh].</summary>
     public ArrayView<float> Q;
-    /// <summary>The chunk's rotated keys k[n, Hkv, dh].</summary>
-    public ArrayView<float> K;
-    /// <summary>The chunk's values v[n, Hkv, dh].</summary>
-    public ArrayView<float> V;
-    /// <summary>Ring keys [slots, W, Hkv, dh].</summary>
-    public ArrayView<float> RingK;
-    /// <summary>Ring values [slots, W, Hkv, dh].</summary>
-    public ArrayView<float> RingV;
     /// <summary>Field state before each token, [n, Hkv, dh].</summary>
     public ArrayView<float> FieldPrev;
     /// <summary>Far-field gain per query head, alpha[H].</summary>

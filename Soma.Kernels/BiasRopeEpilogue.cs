@@ -9,7 +9,10 @@ namespace Soma.Kernels;
 /// the ring stores) and raw (what the field integrates). Its projection's output width is M = (H + 2 Hkv) dh
 /// (<see cref="Columns"/>).
 /// </summary>
-internal struct BiasRopeEpilogue : IProjectionEpilogue
+/// <typeparam name="TRing">How the ring stores keys and values: rotated k and v are written in that type (rounded
+/// once, here), so attention reads the chunk's rows and the ring's alike and the commit copies them unchanged.</typeparam>
+internal struct BiasRopeEpilogue<TRing> : IProjectionEpilogue
+    where TRing : struct, IElementView
 {
     /// <summary>Fused bias b[M] (zeros when the layer has none).</summary>
     public ArrayView<float> Bias;
@@ -19,12 +22,12 @@ internal struct BiasRopeEpilogue : IProjectionEpilogue
     public ArrayView<float> Sin;
     /// <summary>Output q[n, H, dh], rotated.</summary>
     public ArrayView<float> Q;
-    /// <summary>Output k[n, Hkv, dh], rotated.</summary>
-    public ArrayView<float> KRotated;
+    /// <summary>Output k[n, Hkv, dh], rotated, in the ring's type.</summary>
+    public TRing KRotated;
     /// <summary>Output k[n, Hkv, dh] before rotation.</summary>
     public ArrayView<float> KRaw;
-    /// <summary>Output v[n, Hkv, dh].</summary>
-    public ArrayView<float> V;
+    /// <summary>Output v[n, Hkv, dh], in the ring's type.</summary>
+    public TRing V;
     /// <summary>Query heads H.</summary>
     public int Heads;
     /// <summary>Key/value heads Hkv.</summary>
@@ -85,16 +88,16 @@ internal struct BiasRopeEpilogue : IProjectionEpilogue
         {
             int o = row * KvHeads * HeadDim + within;
             KRaw[o] = x1;
-            KRotated[o] = y1;
+            KRotated.Store(o, y1);
             if (column.Paired)
             {
                 KRaw[o + half] = x2;
-                KRotated[o + half] = y2;
+                KRotated.Store(o + half, y2);
             }
         }
         else
         {
-            V[row * KvHeads * HeadDim + within] = y1;
+            V.Store(row * KvHeads * HeadDim + within, y1);
         }
     }
 

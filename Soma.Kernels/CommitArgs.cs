@@ -7,20 +7,22 @@ internal struct CommitArgs
 {
     /// <summary>The launch's segments (slot, rows, first position of each sequence).</summary>
     public SegmentArgs Segments;
-    /// <summary>The chunk's rotated keys [n, Hkv * dh].</summary>
-    public ArrayView<float> KRotated;
-    /// <summary>The chunk's values [n, Hkv * dh].</summary>
-    public ArrayView<float> V;
+    /// <summary>The chunk's rotated keys [n, Hkv * dh], raw 16-bit units of the ring's storage type.</summary>
+    public ArrayView<ushort> KRotated;
+    /// <summary>The chunk's values [n, Hkv * dh], raw 16-bit units.</summary>
+    public ArrayView<ushort> V;
     /// <summary>The field after each segment, fp64, [segments, Hkv * dh].</summary>
     public ArrayView<double> Final;
-    /// <summary>Ring keys [slots, W, Hkv * dh] (written).</summary>
-    public ArrayView<float> RingK;
-    /// <summary>Ring values [slots, W, Hkv * dh] (written).</summary>
-    public ArrayView<float> RingV;
+    /// <summary>Ring keys [slots, W, Hkv * dh] (written), raw 16-bit units.</summary>
+    public ArrayView<ushort> RingK;
+    /// <summary>Ring values [slots, W, Hkv * dh] (written), raw 16-bit units.</summary>
+    public ArrayView<ushort> RingV;
     /// <summary>Field state per slot [slots, Hkv * dh] (written when <see cref="WriteField"/>).</summary>
     public ArrayView<double> Field;
     /// <summary>Channels Hkv * dh.</summary>
     public int Channels;
+    /// <summary>16-bit units per ring value: 2 (fp32) or 1 (fp16, bf16).</summary>
+    public int Units;
     /// <summary>Ring capacity W.</summary>
     public int Window;
     /// <summary>Ring rows the launch covers per segment: min(W, longest segment).</summary>

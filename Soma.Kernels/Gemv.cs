@@ -6,9 +6,10 @@ namespace Soma.Kernels;
 /// <summary>
 /// The decode projection: a matrix-vector product for one to <see cref="MaxRows"/> rows over W^T[K, M], with the same
 /// epilogues (<see cref="IProjectionEpilogue"/>) and split-K partial sums (<see cref="SplitKReduce"/>) as the tile loop
-/// of <see cref="Projection"/>. Each thread owns four consecutive output columns, read as one 128-bit load per input
-/// element (a warp reads 512 contiguous bytes), with four loads in flight; the rows' inputs are read directly (every
-/// thread of a warp reads the same element). No shared memory, no barriers, no zero rows.
+/// of <see cref="Projection"/>, over weights of any storage type (<see cref="IElementView.LoadQuad"/>). Each thread owns
+/// four consecutive output columns, read as one load per input element (fp32: one 128-bit load, a warp reads 512
+/// contiguous bytes; fp16/bf16: one 64-bit load, widened in registers), with four loads in flight; the rows' inputs
+/// are read directly (every thread of a warp reads the same element). No shared memory, no barriers, no zero rows.
 /// </summary>
 internal static class Gemv
 {
@@ -17,7 +18,8 @@ internal static class Gemv
 
     // out[t, c..c+3] = epilogue(x[t] . WT[:, c..c+3]) (or split-K partial sums), t < n <= 4, M % 4 == 0;
     // launch: one thread per (4 columns, K slice), consecutive threads on consecutive columns, grid-stride.
-    public static void Kernel<TEpilogue>(ProjectionArgs a, TEpilogue epilogue)
+    public static void Kernel<TWeights, TEpilogue>(ProjectionArgs a, TWeights weightT, TEpilogue epilogue)
+        where TWeights : struct, IElementView
         where TEpilogue : struct, IProjectionEpilogue
     {
         int quads = a.Outer / 4;
@@ -37,10 +39,10 @@ internal static class Gemv
             int kEnd = XMath.Min(a.Inner, kBegin + sliceLength);
             GemvAccumulators acc = default;
             GemvAccumulators partner = default;
-            Accumulate(a, col / 4, kBegin, kEnd, ref acc);
+            Accumulate(a, weightT, col / 4, kBegin, kEnd, ref acc);
             if (column.Paired)
             {
-                Accumulate(a, column.Partner / 4, kBegin, kEnd, ref partner);
+                Accumulate(a, weightT, column.Partner / 4, kBegin, kEnd, ref partner);
             }
 
             for (int r = 0; r < MaxRows && r < a.Rows; r++)
@@ -66,16 +68,17 @@ internal static class Gemv
     }
 
     /// <summary>acc[r, 0..3] = sum over k in [kBegin, kEnd) of x[r, k] * WT[k, 4 quad .. 4 quad + 3], k in order, four loads ahead.</summary>
-    private static void Accumulate(ProjectionArgs a, int quad, int kBegin, int kEnd, ref GemvAccumulators acc)
+    private static void Accumulate<TWeights>(ProjectionArgs a, TWeights weightT, int quad, int kBegin, int kEnd, ref GemvAccumulators acc)
+        where TWeights : struct, IElementView
     {
         int quads = a.Outer / 4;
         int k = kBegin;
         for (; k + 4 <= kEnd; k += 4)
         {
-            var w0 = ProjectionWeights.ReadQuad(a.WeightT, k * quads + quad);
-            var w1 = ProjectionWeights.ReadQuad(a.WeightT, (k + 1) * quads + quad);
-            var w2 = ProjectionWeights.ReadQuad(a.WeightT, (k + 2) * quads + quad);
-            var w3 = ProjectionWeights.ReadQuad(a.WeightT, (k + 3) * quads + quad);
+            var w0 = weightT.LoadQuad(k * quads + quad);
+            var w1 = weightT.LoadQuad((k + 1) * quads + quad);
+            var w2 = weightT.LoadQuad((k + 2) * quads + quad);
+            var w3 = weightT.LoadQuad((k + 3) * quads + quad);
             Step(a, k, w0, ref acc);
             Step(a, k + 1, w1, ref acc);
             Step(a, k + 2, w2, ref acc);
@@ -84,7 +87,7 @@ internal static class Gemv
 
         for (; k < kEnd; k++)
         {
-            Step(a, k, ProjectionWeights.ReadQuad(a.WeightT, k * quads + quad), ref acc);
+            Step(a, k, weightT.LoadQuad(k * quads + quad), ref acc);
         }
     }
 

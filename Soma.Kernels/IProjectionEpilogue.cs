@@ -3,7 +3,7 @@ namespace Soma.Kernels;
 /// <summary>
 /// What a projection does with a finished dot product: which columns a thread computes (a rotated column brings its
 /// RoPE partner) and how the sums become outputs. Implemented by structs and called through a struct type parameter
-/// (<see cref="Projection.TileKernel{TEpilogue}"/>, <see cref="SplitKReduce.Kernel{TEpilogue}"/>), so ILGPU
+/// (<see cref="Projection.TileKernel{TWeights, TEpilogue}"/>, <see cref="SplitKReduce.Kernel{TEpilogue}"/>), so ILGPU
 /// compiles one specialised kernel per epilogue with the calls inlined: no virtual dispatch on the device. The
 /// epilogue is also the projection's output arguments (views and shapes).
 /// </summary>

@@ -4,7 +4,8 @@ namespace Soma.Kernels;
 
 /// <summary>
 /// Where the key and value rows of kv-head g of one segment live: positions from the segment's first on in the
-/// chunk's rows (fp32 scratch), earlier ones in the session slot's ring at position mod W.
+/// chunk's rows (scratch the QKV epilogue wrote in the ring's storage type), earlier ones in the session slot's ring
+/// at position mod W.
 /// </summary>
 internal struct KeyRows
 {
@@ -54,12 +55,14 @@ internal struct KeyRows
 
     /// <summary>
     /// The one read of a key or value element: chunkRows[index] for a position in the chunk, else ringRows[index]
-    /// (the session's ring, where a storage type other than fp32 is widened).
+    /// (the session's ring), each widened from the ring's storage type.
     /// </summary>
+    /// <typeparam name="TRing">How the ring (and the chunk's rows) store keys and values.</typeparam>
     /// <param name="chunkRows">The chunk's keys or values.</param>
     /// <param name="ringRows">The ring's keys or values.</param>
     /// <param name="keyPos">Absolute position of the key.</param>
     /// <param name="index">Element index (<see cref="Offset"/> + dimension).</param>
-    public readonly float Read(ArrayView<float> chunkRows, ArrayView<float> ringRows, long keyPos, int index) =>
-        keyPos >= First ? chunkRows[index] : ringRows[index];
+    public readonly float Read<TRing>(TRing chunkRows, TRing ringRows, long keyPos, int index)
+        where TRing : struct, IElementView =>
+        keyPos >= First ? chunkRows.Load(index) : ringRows.Load(index);
 }

@@ -29,7 +29,8 @@ internal static class NearFieldAttention
 
     // o[t, h] = sum_j softmax(scale q_h . k_j) v_j + alpha_h S_prev[t, g(h)] over the window of t;
     // launch: one group per (row, kv-head, head chunk, key split) grid-stride, threads over (head, key) (scores) then over (head, dim) (values).
-    public static void Kernel(AttentionArgs a, AttentionTiling tiling, SegmentArgs seg)
+    public static void Kernel<TRing>(AttentionArgs a, AttentionTiling tiling, SegmentArgs seg, StoredKeyValues<TRing> kv)
+        where TRing : struct, IElementView
     {
         var shared = SharedMemory.GetDynamic<float>();
         int groupSize = Group.DimX;
@@ -95,7 +96,7 @@ internal static class NearFieldAttention
                 if (staged)
                 {
                     // Stage the tile's keys: consecutive threads read consecutive elements of a key row.
-                    StageTile(shared, tileBase, stride, rows, a.K, a.RingK, lo + j0, chunk);
+                    StageTile(shared, tileBase, stride, rows, kv.K, kv.RingK, lo + j0, chunk);
                     Group.Barrier();
                 }
 
@@ -109,7 +110,7 @@ internal static class NearFieldAttention
                     float dot = 0f;
                     for (int d = 0; d < dh; d++)
                     {
-                        float k = staged ? shared[tileBase + jj * stride + d] : rows.Read(a.K, a.RingK, keyPos, offset + d);
+                        float k = staged ? shared[tileBase + jj * stride + d] : rows.Read(kv.K, kv.RingK, keyPos, offset + d);
                         dot += shared[r * dh + d] * k;
                     }
 
@@ -120,7 +121,7 @@ internal static class NearFieldAttention
                 if (staged)
                 {
                     // The values replace the keys in the tile buffer while the head threads do the softmax bookkeeping.
-                    StageTile(shared, tileBase, stride, rows, a.V, a.RingV, lo + j0, chunk);
+                    StageTile(shared, tileBase, stride, rows, kv.V, kv.RingV, lo + j0, chunk);
                 }
 
                 // Online softmax: one thread per query head moves its state to the tile's max and adds the tile's weights.
@@ -157,7 +158,7 @@ internal static class NearFieldAttention
                     for (int jj = 0; jj < chunk; jj++)
                     {
                         long keyPos = lo + j0 + jj;
-                        float v = staged ? shared[tileBase + jj * stride + d] : rows.Read(a.V, a.RingV, keyPos, rows.Offset(keyPos) + d);
+                        float v = staged ? shared[tileBase + jj * stride + d] : rows.Read(kv.V, kv.RingV, keyPos, rows.Offset(keyPos) + d);
                         acc += shared[pBase + r * tk + jj] * v;
                     }
 
@@ -198,8 +199,9 @@ internal static class NearFieldAttention
     /// tile[jj * stride + d] = row of position p0 + jj (chunk rows when p &gt;= first, else the slot's ring), for
     /// jj &lt; count; group-cooperative, one element per thread per step.
     /// </summary>
-    private static void StageTile(
-        ArrayView<float> shared, int tileBase, int stride, KeyRows rows, ArrayView<float> chunkRows, ArrayView<float> ringRows, long p0, int count)
+    private static void StageTile<TRing>(
+        ArrayView<float> shared, int tileBase, int stride, KeyRows rows, TRing chunkRows, TRing ringRows, long p0, int count)
+        where TRing : struct, IElementView
     {
         int dh = rows.HeadDim;
         for (int jj = 0; jj < count; jj++)

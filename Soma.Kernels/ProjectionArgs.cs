@@ -3,15 +3,14 @@ using ILGPU;
 namespace Soma.Kernels;
 
 /// <summary>
-/// The operands of a projection (<see cref="Projection"/>, <see cref="SplitKReduce"/>): sum[t, c] = x[t] . WT[:, c],
-/// which its epilogue (<see cref="BiasEpilogue"/>, <see cref="BiasRopeEpilogue"/>) turns into outputs.
+/// The operands of a projection (<see cref="Projection"/>, <see cref="SplitKReduce"/>) but its weights (a separate
+/// kernel argument, typed by their storage): sum[t, c] = x[t] . WT[:, c],
+/// which its epilogue (<see cref="BiasEpilogue"/>, <see cref="BiasRopeEpilogue{TRing}"/>) turns into outputs.
 /// </summary>
 internal struct ProjectionArgs
 {
     /// <summary>Input rows x[n, K].</summary>
     public ArrayView<float> X;
-    /// <summary>Transposed weight W^T[K, M].</summary>
-    public ArrayView<float> WeightT;
     /// <summary>Rows n.</summary>
     public int Rows;
     /// <summary>Input width K.</summary>

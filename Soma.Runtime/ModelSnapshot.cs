@@ -41,7 +41,7 @@ internal static class ModelSnapshot
     /// Reads a whole model snapshot for <paramref name="layers"/> (the stream must hold exactly one) and checks
     /// every section, and that all are at one position, before returning. Throws <see cref="InvalidDataException"/>.
     /// </summary>
-    public static SessionState[] Read(Stream stream, IReadOnlyList<SomaLayer> layers, bool allowOtherLayer)
+    public static SessionState[] Read(Stream stream, IReadOnlyList<SomaLayer> layers, bool allowOtherLayer, bool convertRing)
     {
         var states = new SessionState[layers.Count];
         Span<byte> magic = stackalloc byte[8];
@@ -77,7 +77,7 @@ internal static class ModelSnapshot
             }
 
             SessionSnapshot.CheckMagic(magic);
-            states[l] = SessionSnapshot.ReadSection(stream, new SnapshotTarget(layers[l], l, InModel: true, allowOtherLayer), sectionVersion);
+            states[l] = SessionSnapshot.ReadSection(stream, new SnapshotTarget(layers[l], l, InModel: true, allowOtherLayer, convertRing), sectionVersion);
         }
 
         SnapshotBytes.ExpectEnd(stream);

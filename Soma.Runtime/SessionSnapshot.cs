@@ -54,8 +54,12 @@ internal static class SessionSnapshot
         BinaryPrimitives.WriteUInt32LittleEndian(prefix[12..], (uint)headerBytes.Length);
         SnapshotBytes.Write<byte>(stream, hash, prefix);
         SnapshotBytes.Write<byte>(stream, hash, headerBytes);
-        SnapshotBytes.Write(stream, hash, ringK);
-        SnapshotBytes.Write(stream, hash, ringV);
+        var type = StorageTypes.Parse(header.RingDtype) ?? SomaStorageType.Float32;
+        var units = new ushort[ringK.Length * StorageTypes.Units(type)];
+        StorageTypes.Encode(ringK, units, type);
+        SnapshotBytes.Write<ushort>(stream, hash, units);
+        StorageTypes.Encode(ringV, units, type);
+        SnapshotBytes.Write<ushort>(stream, hash, units);
         SnapshotBytes.Write(stream, hash, field);
         stream.Write(hash.GetHashAndReset());
     }
@@ -133,8 +137,22 @@ internal static class SessionSnapshot
         int channels = checked(o.KvHeads * o.HeadDim);
         var ringK = new float[ringElements];
         var ringV = new float[ringElements];
-        SnapshotBytes.Read<float>(stream, hash, ringK, "the snapshot's ring K");
-        SnapshotBytes.Read<float>(stream, hash, ringV, "the snapshot's ring V");
+        var ringType = StorageTypes.Parse(header.RingDtype)!.Value;
+        var units = new ushort[ringElements * StorageTypes.Units(ringType)];
+        SnapshotBytes.Read<ushort>(stream, hash, units, "the snapshot's ring K");
+        StorageTypes.Decode(units, ringK, ringType);
+        SnapshotBytes.Read<ushort>(stream, hash, units, "the snapshot's ring V");
+        StorageTypes.Decode(units, ringV, ringType);
+        if (ringType != o.RingStorage)
+        {
+            // SnapshotOptions.ConvertRing (checked with the header): round once to the layer's type, here, so that a
+            // value the layer's type cannot hold (past fp16's 65504) fails the finiteness check below.
+            for (long i = 0; i < ringElements; i++)
+            {
+                ringK[i] = StorageTypes.Round(ringK[i], o.RingStorage);
+                ringV[i] = StorageTypes.Round(ringV[i], o.RingStorage);
+            }
+        }
         var field = new double[channels];
         if (header.FieldDtype == SnapshotHeader.F64)
         {
@@ -209,7 +227,8 @@ internal static class SessionSnapshot
 /// <param name="LayerIndex">The layer's index: its position in a model, or the caller's <see cref="SnapshotOptions.LayerIndex"/>.</param>
 /// <param name="InModel">True for a model's section, whose index is its position in the stack and always checked.</param>
 /// <param name="AllowOtherLayer"><see cref="SnapshotOptions.AllowOtherLayer"/>.</param>
-internal readonly record struct SnapshotTarget(SomaLayer Layer, int? LayerIndex, bool InModel, bool AllowOtherLayer)
+/// <param name="ConvertRing"><see cref="SnapshotOptions.ConvertRing"/>: a ring of another storage type converts to the layer's.</param>
+internal readonly record struct SnapshotTarget(SomaLayer Layer, int? LayerIndex, bool InModel, bool AllowOtherLayer, bool ConvertRing)
 {
     /// <summary>Ring rows of one session of the layer: W for Soma, the KV capacity for the baseline.</summary>
     public int RingRows => Layer.KvCapacity ?? Layer.Options.Window;

@@ -16,7 +16,7 @@ namespace Soma;
 /// <param name="IncludeCurrent">The window mode.</param>
 /// <param name="RopeTheta">RoPE base, or null.</param>
 /// <param name="Scale">Softmax scale.</param>
-/// <param name="RingDtype">Storage type of the ring: "f32".</param>
+/// <param name="RingDtype">Storage type of the ring: "f32", "f16" or "bf16" (<see cref="SomaLayerOptions.RingStorage"/>; version 1: "f32").</param>
 /// <param name="FieldDtype">Storage type of the field: "f64" (version 2) or "f32" (version 1).</param>
 /// <param name="Position">Tokens consumed, 0..<see cref="SomaSession.MaxPosition"/>.</param>
 /// <param name="LayerIndex">The layer's index in its model, or null when not known.</param>
@@ -50,7 +50,7 @@ internal sealed record SnapshotHeader(
         var o = layer.Options;
         return new SnapshotHeader(
             layer.IsStandardAttention ? "standard" : "soma", o.ModelDim, o.Heads, o.KvHeads, o.HeadDim, o.Window,
-            layer.KvCapacity ?? o.Window, o.IncludeCurrent, o.RopeTheta, o.Scale, F32, F64, position, layerIndex, layer.WeightsSha256);
+            layer.KvCapacity ?? o.Window, o.IncludeCurrent, o.RopeTheta, o.Scale, StorageTypes.Name(o.RingStorage), F64, position, layerIndex, layer.WeightsSha256);
     }
 
     /// <summary>
@@ -62,13 +62,21 @@ internal sealed record SnapshotHeader(
     {
         bool legacy = version == SessionSnapshot.LegacyVersion;
         string field = legacy ? F32 : F64;
-        if (RingDtype != F32 || FieldDtype != field)
+        if (StorageTypes.Parse(RingDtype) is not { } ring || RingDtype != StorageTypes.Name(ring) || (legacy && ring != SomaStorageType.Float32)
+            || FieldDtype != field)
         {
             throw new InvalidDataException(
-                $"Snapshot storage types ring '{RingDtype}', field '{FieldDtype}' are not supported; expected ring '{F32}', field '{field}'.");
+                $"Snapshot storage types ring '{RingDtype}', field '{FieldDtype}' are not supported; expected ring 'f32', 'f16' or 'bf16' (version 1: 'f32'), field '{field}'.");
         }
 
         var layer = target.Layer;
+        if (ring != layer.Options.RingStorage && !target.ConvertRing)
+        {
+            throw new InvalidDataException(
+                $"The snapshot's ring is stored as '{RingDtype}'; this layer's ring as '{StorageTypes.Name(layer.Options.RingStorage)}'. " +
+                "Pass SnapshotOptions { ConvertRing = true } to convert it on load (narrowing rounds to nearest even).");
+        }
+
         var mine = Of(layer, Position, LayerIndex);
         var differences = new List<string>();
         void Compare<T>(string name, T snapshot, T layerValue)

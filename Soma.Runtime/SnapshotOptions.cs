@@ -42,4 +42,12 @@ public sealed record SnapshotOptions
     /// who means it, e.g. to carry a conversation over to fine-tuned weights. Off by default.
     /// </summary>
     public bool AllowOtherLayer { get; init; }
+
+    /// <summary>
+    /// Load a snapshot whose ring is stored in another type than the layer's <see cref="SomaLayerOptions.RingStorage"/>
+    /// (its header's ring_dtype), converting every key and value: widening (fp16 or bf16 to fp32) is exact, narrowing
+    /// rounds to nearest even, and fp16 and bf16 convert through fp32. Off by default: a snapshot of another ring
+    /// type is refused with <see cref="InvalidDataException"/>, so no state is rounded unasked.
+    /// </summary>
+    public bool ConvertRing { get; init; }
 }

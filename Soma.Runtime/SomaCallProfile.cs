@@ -4,7 +4,7 @@ namespace Soma;
 /// What one completed call did on the device, counted by the runtime as it launched (not measured by a profiler):
 /// <see cref="SomaLayer.LastCallProfile"/> for a layer's part of its last call, <see cref="SomaModel.LastCallProfile"/>
 /// the sum over the model's layers of its last call. Device bytes and FLOPs are computed from the plans' shapes
-/// (fp32 storage, formulas in <c>Internal/PassCost.cs</c> and docs/architecture.md).
+/// (weights and ring at the layer's storage types, the rest fp32; formulas in <c>Internal/PassCost.cs</c> and docs/architecture.md).
 /// </summary>
 /// <param name="Kind">Decode (one token a session) or prefill.</param>
 /// <param name="Rows">Tokens of the call, over all its sessions.</param>

@@ -27,6 +27,7 @@ public sealed class SomaLayer : IDisposable
     internal SomaLayer(SomaEngine engine, SomaLayerOptions options, SomaLayerWeights weights, int? kvCapacity = null)
     {
         Engine = engine;
+        options = options with { WeightStorage = options.WeightStorage ?? weights.ProjectionType };
         Options = options;
         KvCapacity = kvCapacity;
         self = new[] { this };
@@ -51,18 +52,21 @@ public sealed class SomaLayer : IDisposable
     /// <summary>SHA-256 of the weights as uploaded (lower-case hex), computed once here; snapshots record it.</summary>
     internal string WeightsSha256 { get; }
 
-    /// <summary>The layer's shape and behaviour.</summary>
+    /// <summary>
+    /// The layer's shape and behaviour, with <see cref="SomaLayerOptions.WeightStorage"/> resolved to the type the
+    /// layer stores its weights in.
+    /// </summary>
     public SomaLayerOptions Options { get; }
 
     /// <summary>The engine whose accelerator holds this layer.</summary>
     public SomaEngine Engine { get; }
 
     /// <summary>
-    /// Device bytes of one session's state: for Soma 2 W Hkv dh * 4 + Hkv dh * 8 (fp32 ring, fp64 field),
-    /// independent of how many tokens it consumed; for the standard-attention baseline the whole KV cache,
-    /// 2 * capacity * Hkv * dh * 4.
+    /// Device bytes of one session's state: for Soma 2 W Hkv dh * b + Hkv dh * 8 (ring in
+    /// <see cref="SomaLayerOptions.RingStorage"/>, b = 4 or 2 bytes; fp64 field), independent of how many tokens it
+    /// consumed; for the standard-attention baseline the whole KV cache, 2 * capacity * Hkv * dh * b.
     /// </summary>
-    public long StateBytes => KvCapacity is { } c ? 2L * c * Options.KvHeads * Options.HeadDim * sizeof(float) : Options.StateBytes;
+    public long StateBytes => KvCapacity is { } c ? 2L * c * Options.KvHeads * Options.HeadDim * StorageTypes.Bytes(Options.RingStorage) : Options.StateBytes;
 
     /// <summary>
     /// Null for a Soma layer. For the standard-attention baseline (<see cref="SomaEngine.CreateStandardAttentionLayer"/>):

@@ -10,9 +10,18 @@ namespace Soma;
 /// default); pass <c>ropeTheta: null</c> to turn it off. A query head h reads kv-head h / (H / Hkv). The near field attends over the W most recent tokens
 /// (including the current one when <see cref="IncludeCurrent"/>); the far field adds alpha[h] times the decaying
 /// field state. See docs/semantics.md for the exact math.
+/// <para>
+/// Storage: <see cref="WeightStorage"/> (default: the weights' own type, fp32 for float arrays, the checkpoint's
+/// dtype for <see cref="SomaLayerWeights.FromBits"/>) and <see cref="RingStorage"/> (default fp32) pick how weights
+/// and the ring's keys and values sit on the device; set them with an initializer, e.g.
+/// <c>new SomaLayerOptions(...) { RingStorage = SomaStorageType.Float16 }</c>. Accumulation is always fp32, the field fp64.
+/// </para>
 /// </remarks>
 public sealed record SomaLayerOptions
 {
+    private readonly SomaStorageType? weightStorage;
+    private readonly SomaStorageType ringStorage;
+
     /// <summary>Creates and validates layer options.</summary>
     /// <param name="modelDim">D: input and output width, &gt;= 1.</param>
     /// <param name="heads">H: query heads, &gt;= 1 and a multiple of <paramref name="kvHeads"/>.</param>
@@ -110,12 +119,43 @@ public sealed record SomaLayerOptions
     /// <summary>Tokens per device pass in prefill.</summary>
     public int MaxChunkTokens { get; }
 
+    /// <summary>
+    /// How the projection weights (Wq, Wk, Wv, Wo) are stored on the device, or null (the default) for the weights'
+    /// own type: <see cref="SomaStorageType.Float32"/> for float arrays, the checkpoint's dtype for weights made by
+    /// <see cref="SomaLayerWeights.FromBits"/> (a bf16 checkpoint stays bf16, bit for bit). A narrower type rounds
+    /// each weight once, to nearest even. Biases, gamma and alpha stay fp32. <see cref="SomaLayer.Options"/> reports
+    /// the type the layer chose. Must be a defined <see cref="SomaStorageType"/>.
+    /// </summary>
+    public SomaStorageType? WeightStorage
+    {
+        get => weightStorage;
+        init => weightStorage = value is { } type ? Defined(type, nameof(WeightStorage)) : null;
+    }
+
+    /// <summary>
+    /// How the ring's rotated keys and values are stored on the device and in snapshots: default
+    /// <see cref="SomaStorageType.Float32"/> (exact, and what earlier builds stored). With fp16 or bf16 each key and
+    /// value row is rounded once, to nearest even, when the projection writes it, and attention reads it as stored, the
+    /// current token's own row included (docs/semantics.md, "Storage types", gives the measured error). Halves the
+    /// state and the attention's reads. Must be a defined <see cref="SomaStorageType"/>.
+    /// </summary>
+    public SomaStorageType RingStorage
+    {
+        get => ringStorage;
+        init => ringStorage = Defined(value, nameof(RingStorage));
+    }
+
     /// <summary>H / Hkv: query heads that share one kv-head.</summary>
     public int HeadsPerKvHead => Heads / KvHeads;
 
     /// <summary>
-    /// Bytes of one session's state: the fp32 ring K and V and the fp64 field, 2 W Hkv dh * 4 + Hkv dh * 8,
-    /// independent of tokens consumed.
+    /// Bytes of one session's state: the ring K and V in <see cref="RingStorage"/> and the fp64 field,
+    /// 2 W Hkv dh * b + Hkv dh * 8 with b = 4 (fp32) or 2 (fp16, bf16), independent of tokens consumed.
     /// </summary>
-    public long StateBytes => 2L * Window * KvHeads * HeadDim * sizeof(float) + (long)KvHeads * HeadDim * sizeof(double);
+    public long StateBytes => 2L * Window * KvHeads * HeadDim * Internal.StorageTypes.Bytes(RingStorage) + (long)KvHeads * HeadDim * sizeof(double);
+
+    private static SomaStorageType Defined(SomaStorageType type, string name) =>
+        Enum.IsDefined(type)
+            ? type
+            : throw new ArgumentOutOfRangeException(name, type, $"{name} must be Float32, Float16 or BFloat16.");
 }

@@ -213,7 +213,7 @@ public sealed class SomaModelSession : IDisposable
         }
 
         ThrowIfDisposed();
-        var states = ModelSnapshot.Read(stream, Sessions.Select(s => s.Layer).ToArray(), options.AllowOtherLayer);
+        var states = ModelSnapshot.Read(stream, Sessions.Select(s => s.Layer).ToArray(), options.AllowOtherLayer, options.ConvertRing);
         SessionClaims.ClaimAll(new CallSessions(Sessions));
         try
         {

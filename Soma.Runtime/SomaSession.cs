@@ -223,7 +223,7 @@ public sealed class SomaSession : IDisposable
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(options);
         ThrowIfDisposed();
-        var state = SessionSnapshot.Read(stream, new SnapshotTarget(Layer, options.LayerIndex, InModel: false, options.AllowOtherLayer));
+        var state = SessionSnapshot.Read(stream, new SnapshotTarget(Layer, options.LayerIndex, InModel: false, options.AllowOtherLayer, options.ConvertRing));
         Claim();
         try
         {
@@ -279,7 +279,7 @@ public sealed class SomaSession : IDisposable
         Close();
     }
 
-    /// <summary>Copies the session's device state to the host: ring K, ring V ([W, Hkv, dh]) and the fp64 field ([Hkv, dh]).</summary>
+    /// <summary>Copies the session's device state to the host: ring K, ring V ([W, Hkv, dh], widened exactly from the ring's storage type) and the fp64 field ([Hkv, dh]).</summary>
     internal (float[] RingK, float[] RingV, double[] Field) DownloadState()
     {
         ThrowIfDisposed();
@@ -288,15 +288,19 @@ public sealed class SomaSession : IDisposable
         var ringK = new float[store.RingElements];
         var ringV = new float[store.RingElements];
         var field = new double[store.Channels];
-        store.RingK.Download(stream, ringK, Slot * store.RingElements);
-        store.RingV.Download(stream, ringV, Slot * store.RingElements);
+        var rawK = new ushort[store.RingElements * store.Units];
+        var rawV = new ushort[rawK.Length];
+        store.RingK.Download(stream, rawK, Slot * rawK.LongLength);
+        store.RingV.Download(stream, rawV, Slot * rawV.LongLength);
         store.Field.Download(stream, field, (long)Slot * store.Channels);
         stream.Synchronize();
+        StorageTypes.Decode(rawK, ringK, store.RingType);
+        StorageTypes.Decode(rawV, ringV, store.RingType);
         return (ringK, ringV, field);
     }
 
     /// <summary>
-    /// Replaces the session's device state with host arrays (ring K, ring V [W, Hkv, dh], fp64 field [Hkv, dh]) at
+    /// Replaces the session's device state with host arrays (ring K, ring V [W, Hkv, dh], rounded to the ring's storage type; fp64 field [Hkv, dh]) at
     /// <paramref name="position"/> (0..<see cref="MaxPosition"/>). Used by snapshots, and by tests and benchmarks that
     /// start mid-stream without running the prefix.
     /// </summary>
@@ -309,9 +313,13 @@ public sealed class SomaSession : IDisposable
         Guard.Length(field, store.Channels, nameof(field), "[Hkv, dh]");
         ArgumentOutOfRangeException.ThrowIfNegative(position);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(position, MaxPosition);
+        var rawK = new ushort[store.RingElements * store.Units];
+        var rawV = new ushort[rawK.Length];
+        StorageTypes.Encode(ringK, rawK, store.RingType);
+        StorageTypes.Encode(ringV, rawV, store.RingType);
         var stream = Layer.Engine.Accelerator.DefaultStream;
-        store.RingK.Upload(stream, ringK, Slot * store.RingElements);
-        store.RingV.Upload(stream, ringV, Slot * store.RingElements);
+        store.RingK.Upload(stream, rawK, Slot * rawK.LongLength);
+        store.RingV.Upload(stream, rawV, Slot * rawV.LongLength);
         store.Field.Upload(stream, field, (long)Slot * store.Channels);
         stream.Synchronize();
         Position = position;
@@ -392,8 +400,8 @@ public sealed class SomaSession : IDisposable
     {
         var store = Pool.Store;
         var stream = Layer.Engine.Accelerator.DefaultStream;
-        store.RingK.View.SubView(Slot * store.RingElements, store.RingElements).MemSetToZero(stream);
-        store.RingV.View.SubView(Slot * store.RingElements, store.RingElements).MemSetToZero(stream);
+        store.Rows(store.RingK, Slot, 0, store.RingElements / store.Channels).MemSetToZero(stream);
+        store.Rows(store.RingV, Slot, 0, store.RingElements / store.Channels).MemSetToZero(stream);
         store.Field.View.SubView((long)Slot * store.Channels, store.Channels).MemSetToZero(stream);
         stream.Synchronize();
     }

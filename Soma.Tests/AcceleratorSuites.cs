@@ -35,6 +35,7 @@ namespace Soma.Tests.Cpu
     [Collection(CpuCollection.Name)] public sealed class LiveDescriptionTests(CpuFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class ProfileTests(CpuFixture fixture) : ProfileSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class CausalLMTests(CpuFixture fixture) : CausalLMSuite(fixture);
+    [Collection(CpuCollection.Name)] public sealed class StorageTests(CpuFixture fixture) : StorageSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class DeviceIoTests(CpuFixture fixture) : DeviceIoSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class SteadyStateTests(CpuFixture fixture) : SteadyStateSuite(fixture);
 }
@@ -63,6 +64,7 @@ namespace Soma.Tests.Cuda
     [Collection(CudaCollection.Name)] public sealed class LiveDescriptionTests(CudaFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class ProfileTests(CudaFixture fixture) : ProfileSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class CausalLMTests(CudaFixture fixture) : CausalLMSuite(fixture);
+    [Collection(CudaCollection.Name)] public sealed class StorageTests(CudaFixture fixture) : StorageSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class DeviceIoTests(CudaFixture fixture) : DeviceIoSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class SteadyStateTests(CudaFixture fixture) : SteadyStateSuite(fixture);
 }
@@ -91,6 +93,7 @@ namespace Soma.Tests.OpenCL
     [Collection(OpenClCollection.Name)] public sealed class LiveDescriptionTests(OpenClFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class ProfileTests(OpenClFixture fixture) : ProfileSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class CausalLMTests(OpenClFixture fixture) : CausalLMSuite(fixture);
+    [Collection(OpenClCollection.Name)] public sealed class StorageTests(OpenClFixture fixture) : StorageSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class DeviceIoTests(OpenClFixture fixture) : DeviceIoSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class SteadyStateTests(OpenClFixture fixture) : SteadyStateSuite(fixture);
 }

@@ -57,6 +57,26 @@ public sealed class OccupancyTests
     }
 
     [Fact]
+    public void LayerWithStorageTypes_AsksTheOccupancyOfItsOwnVariants()
+    {
+        // A layer of bf16 weights and an fp16 ring launches the variants of that pair, so its plans ask their
+        // occupancy (a live GPU's differs: registers); at the same answers the plan is the fp32 layer's.
+        var asked = new FixedOccupancy(1);
+        var options = Qwen7B with { WeightStorage = SomaStorageType.BFloat16, RingStorage = SomaStorageType.Float16 };
+        var decode = LaunchPlan.For(DeviceDescription.H100Sxm, options, new PlanKey(1, 1, 256, 1), occupancy: asked);
+        LaunchPlan.For(DeviceDescription.H100Sxm, options, new PlanKey(1024, 1, 256, 256), occupancy: asked);
+        asked.Asked.Should().Contain(new[]
+            {
+                "qkv-gemv-wbf16-rf16", "qkv-reduce-rf16", "attention-rf16", "linear-gemv-wbf16", "qkv-wbf16-rf16", "linear-wbf16",
+                "rope-table", "field-scan", "commit",
+            })
+            .And.NotContain(new[] { "qkv-gemv", "qkv-reduce", "attention", "linear-gemv", "qkv", "linear" });
+        var fp32 = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1), occupancy: new FixedOccupancy(1));
+        decode.Qkv.Should().Be(fp32.Qkv);
+        decode.Attention.Should().Be(fp32.Attention);
+    }
+
+    [Fact]
     public void SixteenRowPass_SplitsKUntilTheSplitTilesFillTheGpu()
     {
         // 16 rows take the tile loop: 2 row tiles x 36 column tiles = 72 groups. At 512-wide chunks (16 KB) the H100
@@ -78,6 +98,16 @@ public sealed class OccupancyTests
         {
             int expected = engine.Accelerator.EstimateMaxActiveGroupsPerMultiprocessor(engine.Kernels.Compiled(kernel.Name), group, 256);
             live.GroupsPerMultiprocessor(kernel.Name, group, 256).Should().Be(expected, kernel.Name);
+        }
+
+        // A storage pair's variants answer by their own names (those soma ptx writes) once the pair is loaded.
+        engine.Kernels.For<Kernels.BFloat16View, Kernels.Float16View>();
+        var pair = new[] { "qkv-wbf16-rf16", "qkv-gemv-wbf16-rf16", "qkv-reduce-rf16", "attention-rf16", "linear-wbf16", "linear-gemv-wbf16" };
+        KernelCatalog.Variants.Select(v => v.Name).Should().Contain(pair);
+        foreach (var name in pair)
+        {
+            int expected = engine.Accelerator.EstimateMaxActiveGroupsPerMultiprocessor(engine.Kernels.Compiled(name), group, 256);
+            live.GroupsPerMultiprocessor(name, group, 256).Should().Be(expected, name);
         }
 
         // The CPU engine plans from its description: ILGPU's CPU estimate is its simulated threads over the group size,

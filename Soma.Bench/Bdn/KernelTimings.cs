@@ -17,7 +17,10 @@ public class KernelTimings : AcceleratorSuite
     private readonly List<IDisposable> owned = new();
     private AcceleratorStream? stream;
     private ProjectionArgs qkvOperands;
-    private BiasRopeEpilogue qkv;
+    private BiasRopeEpilogue<Float32View> qkv;
+    private Float32View qkvWeights;
+    private Float32View outputWeights;
+    private StoredKeyValues<Float32View> keyValues;
     private ProjectionLaunch qkvLaunch;
     private ProjectionArgs outputOperands;
     private BiasEpilogue output;
@@ -45,19 +48,21 @@ public class KernelTimings : AcceleratorSuite
         outputLaunch = shapes.Projection("linear", n, q, o.ModelDim);
         qkvOperands = new ProjectionArgs
         {
-            X = Random(n * o.ModelDim), WeightT = Random((long)o.ModelDim * m), Rows = n, Inner = o.ModelDim, Outer = m,
+            X = Random(n * o.ModelDim), Rows = n, Inner = o.ModelDim, Outer = m,
             Partial = Buffer(Math.Max(1, qkvLaunch.PartialFloats)),
         };
-        qkv = new BiasRopeEpilogue
+        qkvWeights = new Float32View { View = Random((long)o.ModelDim * m) };
+        qkv = new BiasRopeEpilogue<Float32View>
         {
-            Bias = Random(m), Cos = Random(n * (dh / 2)), Sin = Random(n * (dh / 2)), Q = Buffer(n * q), KRotated = Buffer(n * channels),
-            KRaw = Random(n * channels), V = Buffer(n * channels), Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = 1,
+            Bias = Random(m), Cos = Random(n * (dh / 2)), Sin = Random(n * (dh / 2)), Q = Buffer(n * q), KRotated = new() { View = Buffer(n * channels) },
+            KRaw = Random(n * channels), V = new() { View = Buffer(n * channels) }, Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = 1,
         };
         outputOperands = new ProjectionArgs
         {
-            X = Random(n * q), WeightT = Random((long)q * o.ModelDim), Rows = n, Inner = q, Outer = o.ModelDim,
+            X = Random(n * q), Rows = n, Inner = q, Outer = o.ModelDim,
             Partial = Buffer(Math.Max(1, outputLaunch.PartialFloats)),
         };
+        outputWeights = new Float32View { View = Random((long)q * o.ModelDim) };
         output = new BiasEpilogue { Bias = Random(o.ModelDim), Y = Buffer(n * o.ModelDim), Outer = o.ModelDim };
         segments = new SegmentArgs
         {
@@ -67,11 +72,15 @@ public class KernelTimings : AcceleratorSuite
         attentionLaunch = shapes.Attention(n, o.Heads, o.KvHeads, dh, hpg, o.Window);
         attention = new AttentionArgs
         {
-            Q = qkv.Q, K = qkv.KRotated, V = qkv.V, RingK = Random((long)o.Window * channels), RingV = Random((long)o.Window * channels),
+            Q = qkv.Q,
             FieldPrev = Random(n * channels), Alpha = Random(o.Heads), Output = Buffer(n * q), RowSegment = Upload(new int[n]),
             Tokens = n, Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Window = o.Window, IncludeCurrent = 1, FarField = 1,
             Scale = (float)o.Scale, PartialMax = Buffer(Math.Max(1, attentionLaunch.Partials)), PartialSum = Buffer(Math.Max(1, attentionLaunch.Partials)),
             PartialAcc = Buffer(Math.Max(1, attentionLaunch.Partials) * dh),
+        };
+        keyValues = new StoredKeyValues<Float32View>
+        {
+            K = qkv.KRotated, V = qkv.V, RingK = new() { View = Random((long)o.Window * channels) }, RingV = new() { View = Random((long)o.Window * channels) },
         };
         scan = new FieldScanArgs
         {
@@ -84,7 +93,7 @@ public class KernelTimings : AcceleratorSuite
     [Benchmark]
     public void QkvProjection()
     {
-        Engine.Kernels.Qkv.Launch(stream!, qkvLaunch, qkvOperands, qkv);
+        Engine.Kernels.Float32.Qkv.Launch(stream!, qkvLaunch, qkvOperands, qkvWeights, qkv);
         stream!.Synchronize();
     }
 
@@ -99,14 +108,14 @@ public class KernelTimings : AcceleratorSuite
     [Benchmark]
     public void Attention()
     {
-        Engine.Kernels.Attention.Launch(stream!, attentionLaunch, attention, segments);
+        Engine.Kernels.Float32.Attention.Launch(stream!, attentionLaunch, attention, segments, keyValues);
         stream!.Synchronize();
     }
 
     [Benchmark]
     public void OutputProjection()
     {
-        Engine.Kernels.Linear.Launch(stream!, outputLaunch, outputOperands, output);
+        Engine.Kernels.Float32.Linear.Launch(stream!, outputLaunch, outputOperands, outputWeights, output);
         stream!.Synchronize();
     }
 

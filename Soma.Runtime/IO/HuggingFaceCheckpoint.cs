@@ -104,7 +104,10 @@ public sealed class HuggingFaceCheckpoint : IDisposable
 
     /// <summary>
     /// The attention of layer <paramref name="layer"/> as a Soma layer: shape from config.json and
-    /// <paramref name="soma"/>, weights q/k/v/o_proj (biases where present) converted to float. Tensors whose shape
+    /// <paramref name="soma"/>, weights q/k/v/o_proj (biases where present). When the four projections are all F16 or
+    /// all BF16 they are read as their raw 16-bit patterns (<see cref="SomaLayerWeights.FromBits"/>: never widened on
+    /// the host, and a layer stores them bit for bit unless <see cref="SomaLayerOptions.WeightStorage"/> says
+    /// otherwise); else they, and every bias, are read as float (exact for F16 and BF16). Tensors whose shape
     /// does not match config.json are an error naming the tensor and the expected shape.
     /// </summary>
     /// <remarks>
@@ -127,11 +130,34 @@ public sealed class HuggingFaceCheckpoint : IDisposable
             soma.IncludeCurrent, (soma.Rope ?? true) ? c.RopeTheta ?? SomaParameters.DefaultRopeTheta : null, soma.Scale);
         string prefix = $"model.layers.{layer}.self_attn.";
         int q = c.Heads * c.HeadDim, kv = c.KvHeads * c.HeadDim, d = c.HiddenSize;
-        var weights = new SomaLayerWeights(
-            Read(prefix + "q_proj.weight", q, d), Read(prefix + "k_proj.weight", kv, d), Read(prefix + "v_proj.weight", kv, d),
-            Read(prefix + "o_proj.weight", d, q), soma.GammaFor(c.KvHeads), soma.AlphaFor(c.Heads),
-            ReadOptional(prefix + "q_proj.bias", q), ReadOptional(prefix + "k_proj.bias", kv), ReadOptional(prefix + "v_proj.bias", kv),
-            ReadOptional(prefix + "o_proj.bias", d));
+        string[] names = [prefix + "q_proj.weight", prefix + "k_proj.weight", prefix + "v_proj.weight", prefix + "o_proj.weight"];
+        long[][] shapes = [[q, d], [kv, d], [kv, d], [d, q]];
+        var dtypes = names.Select(n => FileOf(n) is { } f && f.Tensors.TryGetValue(n, out var info) ? info.Dtype : null).Distinct().ToArray();
+        SomaLayerWeights weights;
+        if (dtypes is ["F16" or "BF16"])
+        {
+            var bits = new ushort[4][];
+            var type = SomaStorageType.Float32;
+            for (int m = 0; m < 4; m++)
+            {
+                Check(names[m], shapes[m]);
+                (type, bits[m]) = FileOf(names[m])!.ReadBits(names[m]);
+            }
+
+            weights = SomaLayerWeights.FromBits(
+                type, bits[0], bits[1], bits[2], bits[3], soma.GammaFor(c.KvHeads), soma.AlphaFor(c.Heads),
+                ReadOptional(prefix + "q_proj.bias", q), ReadOptional(prefix + "k_proj.bias", kv), ReadOptional(prefix + "v_proj.bias", kv),
+                ReadOptional(prefix + "o_proj.bias", d));
+        }
+        else
+        {
+            weights = new SomaLayerWeights(
+                Read(names[0], shapes[0]), Read(names[1], shapes[1]), Read(names[2], shapes[2]), Read(names[3], shapes[3]),
+                soma.GammaFor(c.KvHeads), soma.AlphaFor(c.Heads),
+                ReadOptional(prefix + "q_proj.bias", q), ReadOptional(prefix + "k_proj.bias", kv), ReadOptional(prefix + "v_proj.bias", kv),
+                ReadOptional(prefix + "o_proj.bias", d));
+        }
+
         weights.Validate(options);
         return (options, weights);
     }
@@ -184,12 +210,15 @@ public sealed class HuggingFaceCheckpoint : IDisposable
     private float[] Read(string name, params long[] shape) =>
         ReadOptional(name, shape) ?? throw new InvalidDataException($"{Folder} has no tensor '{name}'.");
 
-    private float[]? ReadOptional(string name, params long[] shape)
+    private float[]? ReadOptional(string name, params long[] shape) => Check(name, shape) ? FileOf(name)!.ReadFloats(name) : null;
+
+    /// <summary>Whether tensor <paramref name="name"/> exists; throws when it exists with another shape.</summary>
+    private bool Check(string name, long[] shape)
     {
         var file = FileOf(name);
         if (file is null || !file.Tensors.TryGetValue(name, out var info))
         {
-            return null;
+            return false;
         }
 
         if (!info.Shape.SequenceEqual(shape))
@@ -198,7 +227,7 @@ public sealed class HuggingFaceCheckpoint : IDisposable
                 $"Tensor '{name}' has shape [{string.Join(", ", info.Shape)}]; config.json implies [{string.Join(", ", shape)}].");
         }
 
-        return file.ReadFloats(name);
+        return true;
     }
 
     private SafetensorsFile? FileOf(string name)

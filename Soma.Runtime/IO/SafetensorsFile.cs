@@ -149,6 +149,49 @@ public sealed class SafetensorsFile : IDisposable
         return StreamReads.Elements(view, info.ElementCount, ElementDecoding.Size(type), ElementDecoding.ToFloat(type, Path), Path, $"tensor '{name}'");
     }
 
+    /// <summary>
+    /// Reads F16 or BF16 tensor <paramref name="name"/> as its raw 16-bit patterns (little-endian), converting
+    /// nothing: how a 16-bit checkpoint reaches a layer bit for bit (<see cref="SomaLayerWeights.FromBits"/>).
+    /// Returns the type with the bits; throws for other dtypes.
+    /// </summary>
+    public (SomaStorageType Type, ushort[] Bits) ReadBits(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (!Tensors.TryGetValue(name, out var info))
+        {
+            throw new KeyNotFoundException($"{Path} has no tensor '{name}'.");
+        }
+
+        var type = info.Dtype switch
+        {
+            "F16" => SomaStorageType.Float16,
+            "BF16" => SomaStorageType.BFloat16,
+            _ => throw new InvalidDataException($"Tensor '{name}' in {Path} is {info.Dtype}; expected F16 or BF16 for a 16-bit read."),
+        };
+        if (info.ElementCount > Array.MaxLength)
+        {
+            throw new NotSupportedException($"Tensor '{name}' in {Path} has {info.ElementCount} elements, more than one array holds.");
+        }
+
+        if (info.ElementCount == 0)
+        {
+            return (type, []);
+        }
+
+        using var view = map.CreateViewStream(dataStart + info.Begin, info.End - info.Begin, MemoryMappedFileAccess.Read);
+        var bits = StreamReads.Elements<ushort>(
+            view, info.ElementCount, sizeof(ushort),
+            (raw, target, _) =>
+            {
+                for (int i = 0; i < target.Length; i++)
+                {
+                    target[i] = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(raw[(i * 2)..]);
+                }
+            },
+            Path, $"tensor '{name}'");
+        return (type, bits);
+    }
+
     /// <summary>Releases the mapping.</summary>
     public void Dispose() => map.Dispose();
 

@@ -7,7 +7,7 @@ namespace Soma.Internal;
 /// <summary>
 /// A planned attention (<see cref="LaunchShapes.Attention"/>): its launch and tiling (heads per group, key splits,
 /// staged tiles) and, when the window is split, the combine launch and the partial states it needs. Run by
-/// <see cref="AttentionLauncher"/>.
+/// <see cref="AttentionLauncher{TRing}"/>.
 /// </summary>
 /// <param name="Config">Launch of the attention kernel, with the shared memory its tiles take.</param>
 /// <param name="Tiling">Its tiling.</param>

@@ -8,16 +8,18 @@ namespace Soma.Internal;
 /// Near-field attention and its split combine (<see cref="NearFieldAttention"/>, <see cref="SoftmaxCombine"/>),
 /// launched as an <see cref="AttentionLaunch"/> says.
 /// </summary>
-internal sealed class AttentionLauncher
+/// <typeparam name="TRing">How the ring stores keys and values (<see cref="IElementView"/>).</typeparam>
+internal sealed class AttentionLauncher<TRing>
+    where TRing : struct, IElementView
 {
-    private readonly Action<AcceleratorStream, KernelConfig, AttentionArgs, AttentionTiling, SegmentArgs> attention;
+    private readonly Action<AcceleratorStream, KernelConfig, AttentionArgs, AttentionTiling, SegmentArgs, StoredKeyValues<TRing>> attention;
     private readonly Action<AcceleratorStream, KernelConfig, AttentionArgs, AttentionTiling> combine;
 
     /// <summary>Loads both kernels on <paramref name="accelerator"/>.</summary>
     /// <param name="accelerator">The accelerator.</param>
     public AttentionLauncher(Accelerator accelerator)
     {
-        attention = accelerator.LoadKernel(KernelCatalog.Attention);
+        attention = accelerator.LoadKernel(KernelCatalog.Attention<TRing>());
         combine = accelerator.LoadKernel(KernelCatalog.AttentionCombine);
     }
 
@@ -32,9 +34,10 @@ internal sealed class AttentionLauncher
     /// <param name="launch">The plan's entry.</param>
     /// <param name="args">Inputs and outputs (partial buffers at least <see cref="AttentionLaunch.Partials"/> states when split).</param>
     /// <param name="segments">The launch's segments.</param>
-    public void Launch(AcceleratorStream stream, AttentionLaunch launch, in AttentionArgs args, SegmentArgs segments)
+    /// <param name="keyValues">The chunk's and the rings' keys and values in the ring's storage type.</param>
+    public void Launch(AcceleratorStream stream, AttentionLaunch launch, in AttentionArgs args, SegmentArgs segments, StoredKeyValues<TRing> keyValues)
     {
-        attention(stream, launch.Config, args, launch.Tiling, segments);
+        attention(stream, launch.Config, args, launch.Tiling, segments, keyValues);
         if (launch.IsSplit)
         {
             combine(stream, launch.CombineConfig, args, launch.Tiling);

@@ -45,8 +45,9 @@ internal sealed class CallRunner : IDisposable
         var o = layer.Options;
         int headsPerGroup = engine.Shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, o.HeadDim);
         launcher = new PassLauncher(layer, weights, ringWindow, headsPerGroup, Counters);
-        plans = new PlanCache(key => LaunchPlan.Create(engine.Shapes, o, layer.IsStandardAttention, headsPerGroup, key));
-        save = new CommitSave(engine, o.KvHeads * o.HeadDim, ringWindow);
+        var shapes = engine.Shapes.ForStorage(o.WeightStorage ?? SomaStorageType.Float32, o.RingStorage);
+        plans = new PlanCache(key => LaunchPlan.Create(shapes, o, layer.IsStandardAttention, headsPerGroup, key));
+        save = new CommitSave(engine, o.KvHeads * o.HeadDim, ringWindow, StorageTypes.Units(o.RingStorage));
         streams = new LayerStreams(engine.Accelerator);
     }
 

@@ -14,8 +14,9 @@ internal sealed class CommitSave : IDisposable
     private readonly SomaEngine engine;
     private readonly int channels;
     private readonly int window;
-    private DeviceBuffer<float>? ringK;
-    private DeviceBuffer<float>? ringV;
+    private readonly int units;
+    private DeviceBuffer<ushort>? ringK;
+    private DeviceBuffer<ushort>? ringV;
     private DeviceBuffer<double>? field;
     private int[] rangeSlot = new int[8];
     private int[] rangeStart = new int[8];
@@ -25,12 +26,14 @@ internal sealed class CommitSave : IDisposable
     private int fields;
     private StateStore? store;
 
-    /// <summary>A save area for a layer whose rings have <paramref name="window"/> rows of <paramref name="channels"/> values.</summary>
+    /// <summary>A save area for a layer whose rings have <paramref name="window"/> rows of <paramref name="channels"/> values of <paramref name="units"/> 16-bit units each.</summary>
     /// <param name="engine">The engine that allocates (and accounts for) the device copies.</param>
     /// <param name="channels">Hkv * dh: values per ring row and per field.</param>
     /// <param name="window">Ring rows per session.</param>
-    public CommitSave(SomaEngine engine, int channels, int window)
+    /// <param name="units">16-bit units per ring value: 2 (fp32) or 1 (fp16, bf16).</param>
+    public CommitSave(SomaEngine engine, int channels, int window, int units)
     {
+        this.units = units;
         this.engine = engine;
         this.channels = channels;
         this.window = window;
@@ -47,14 +50,14 @@ internal sealed class CommitSave : IDisposable
     /// <param name="sessions">Fields to hold.</param>
     public void Reserve(long rows, int sessions)
     {
-        if (ringK is null || ringK.Length < rows * channels)
+        if (ringK is null || ringK.Length < rows * channels * units)
         {
             ringK?.Dispose();
             ringV?.Dispose();
             ringK = ringV = null;
-            long length = Math.Max(1, rows) * channels;
-            ringK = engine.Allocate<float>(length);
-            ringV = engine.Allocate<float>(length);
+            long length = Math.Max(1, rows) * channels * units;
+            ringK = engine.Allocate<ushort>(length);
+            ringV = engine.Allocate<ushort>(length);
         }
 
         if (field is null || field.Length < (long)sessions * channels)
@@ -99,8 +102,8 @@ internal sealed class CommitSave : IDisposable
 
         for (int i = 0, offset = 0; i < count; offset += rangeRows[i], i++)
         {
-            Ring(state.RingK, rangeSlot[i], rangeStart[i], rangeRows[i]).CopyTo(stream, Saved(ringK!, offset, rangeRows[i]));
-            Ring(state.RingV, rangeSlot[i], rangeStart[i], rangeRows[i]).CopyTo(stream, Saved(ringV!, offset, rangeRows[i]));
+            Ring(state, state.RingK, rangeSlot[i], rangeStart[i], rangeRows[i]).CopyTo(stream, Saved(ringK!, offset, rangeRows[i]));
+            Ring(state, state.RingV, rangeSlot[i], rangeStart[i], rangeRows[i]).CopyTo(stream, Saved(ringV!, offset, rangeRows[i]));
         }
 
         for (int s = 0; s < slots.Length; s++)
@@ -123,8 +126,8 @@ internal sealed class CommitSave : IDisposable
 
         for (int i = 0, offset = 0; i < ranges; offset += rangeRows[i], i++)
         {
-            Saved(ringK!, offset, rangeRows[i]).CopyTo(stream, Ring(state.RingK, rangeSlot[i], rangeStart[i], rangeRows[i]));
-            Saved(ringV!, offset, rangeRows[i]).CopyTo(stream, Ring(state.RingV, rangeSlot[i], rangeStart[i], rangeRows[i]));
+            Saved(ringK!, offset, rangeRows[i]).CopyTo(stream, Ring(state, state.RingK, rangeSlot[i], rangeStart[i], rangeRows[i]));
+            Saved(ringV!, offset, rangeRows[i]).CopyTo(stream, Ring(state, state.RingV, rangeSlot[i], rangeStart[i], rangeRows[i]));
         }
 
         for (int s = 0; s < fields; s++)
@@ -176,12 +179,12 @@ internal sealed class CommitSave : IDisposable
     }
 
     /// <summary>Ring rows <paramref name="start"/> .. + <paramref name="rows"/> of <paramref name="slot"/>.</summary>
-    private ArrayView<float> Ring(DeviceBuffer<float> ring, int slot, int start, int rows) =>
-        ring.View.SubView(slot * (long)window * channels + (long)start * channels, (long)rows * channels);
+    private static ArrayView<ushort> Ring(StateStore state, DeviceBuffer<ushort> ring, int slot, int start, int rows) =>
+        state.Rows(ring, slot, start, rows);
 
     /// <summary>The saved copy of <paramref name="rows"/> rows from row <paramref name="offset"/>.</summary>
-    private ArrayView<float> Saved(DeviceBuffer<float> saved, int offset, int rows) =>
-        saved.View.SubView((long)offset * channels, (long)rows * channels);
+    private ArrayView<ushort> Saved(DeviceBuffer<ushort> saved, int offset, int rows) =>
+        saved.View.SubView((long)offset * channels * units, (long)rows * channels * units);
 
     /// <summary>The field of <paramref name="slot"/>.</summary>
     private ArrayView<double> FieldOf(StateStore state, int slot) => state.Field.View.SubView((long)slot * channels, channels);

@@ -52,8 +52,8 @@ internal sealed class DecoderKernels
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, int, int> Argmax { get; }
 
     /// <summary>act = silu(x Wg^T) * (x Wu^T), one projection over [gate; up] (tile loop or decode GEMV).</summary>
-    public ProjectionLauncher<SwiGluEpilogue> GateUp { get; }
+    public ProjectionLauncher<Float32View, SwiGluEpilogue> GateUp { get; }
 
     /// <summary>h += act Wd^T (tile loop or decode GEMV).</summary>
-    public ProjectionLauncher<ResidualEpilogue> Down { get; }
+    public ProjectionLauncher<Float32View, ResidualEpilogue> Down { get; }
 }

@@ -98,7 +98,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
 
         Norm(s, weights.FinalNorm);
         k.RowGather(stream, engine.Shapes.Elements("row-gather", (long)picked * d), s.X.View, s.Ids.View.SubView(rows, picked), s.PickedRows.View, picked, d, d, 1);
-        Project(engine.Kernels.Linear, "linear", s, s.PickedRows, weights.HeadT, picked, d, v, true,
+        Project(engine.Kernels.Float32.Linear, "linear", s, s.PickedRows, weights.HeadT, picked, d, v, true,
             new BiasEpilogue { Bias = weights.ZeroBias.View, Y = s.Logits.View, Outer = v });
         if (greedy)
         {
@@ -130,7 +130,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     /// columns together (the decode GEMV may serve it).
     /// </summary>
     private void Project<TEpilogue>(
-        ProjectionLauncher<TEpilogue> launcher, string kernel, DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<float> weightT,
+        ProjectionLauncher<Float32View, TEpilogue> launcher, string kernel, DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<float> weightT,
         int n, int innerWidth, int outer, bool quadColumns, TEpilogue epilogue)
         where TEpilogue : struct, IProjectionEpilogue
     {
@@ -145,12 +145,11 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         launcher.Launch(stream, launch, new ProjectionArgs
         {
             X = x.View,
-            WeightT = weightT.View,
             Rows = n,
             Inner = innerWidth,
             Outer = outer,
             Partial = s.Partial?.View ?? default,
-        }, epilogue);
+        }, new Float32View { View = weightT.View }, epilogue);
     }
 
     /// <summary>The scratch, replaced by a larger one when the call has more rows or picked rows than it holds.</summary>

@@ -17,7 +17,7 @@ internal static class KernelPtx
 
     /// <summary>
     /// Compiles every kernel for compute capability <paramref name="sm"/> (e.g. 90 for sm_90) at
-    /// <paramref name="level"/>; returns each kernel's name and PTX text, in <see cref="KernelCatalog.All"/>'s order.
+    /// <paramref name="level"/>; returns each variant's name and PTX text, in <see cref="KernelCatalog.Variants"/>'s order (every storage variant of every kernel).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="sm"/> is not a CUDA architecture ILGPU knows.</exception>
     public static IReadOnlyList<(string Name, string Ptx)> Compile(int sm, OptimizationLevel level)
@@ -26,8 +26,8 @@ internal static class KernelPtx
         using var context = Context.Create(builder => KernelCatalog.Configure(builder, level));
         using var backend = new PTXBackend(
             context, new CudaCapabilityContext(architecture), architecture, DefaultInstructionSet, nvvmAPI: null);
-        var result = new List<(string, string)>(KernelCatalog.All.Count);
-        foreach (var entry in KernelCatalog.All)
+        var result = new List<(string, string)>(KernelCatalog.Variants.Count);
+        foreach (var entry in KernelCatalog.Variants)
         {
             var description = EntryPointDescription.FromExplicitlyGroupedKernel(entry.Kernel.Method);
             var compiled = (PTXCompiledKernel)backend.Compile(description, KernelSpecialization.Empty);

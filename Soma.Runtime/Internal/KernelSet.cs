@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ILGPU.Runtime;
 using Soma.Kernels;
 
@@ -6,37 +7,30 @@ namespace Soma.Internal;
 /// <summary>
 /// Every Soma kernel of <see cref="KernelCatalog"/>, compiled and loaded once per engine, behind typed launchers
 /// that take the plan's entry for their launch (<see cref="LaunchPlan"/>): for example
-/// <c>kernels.Qkv.Launch(stream, plan.Qkv, operands, epilogue)</c> runs the QKV tile loop and, when the plan splits K, its reduce.
+/// <c>kernels.For&lt;Float32View, Float16View&gt;().Qkv.Launch(stream, plan.Qkv, operands, weightT, epilogue)</c> runs the QKV
+/// tile loop and, when the plan splits K, its reduce. The kernels that touch no stored element, and the fp32 storage
+/// variants, load with the engine; another storage pair's variants (<see cref="For{TW, TR}"/>) load when the first layer
+/// of those types is created, so an engine compiles only what its layers use.
 /// </summary>
 internal sealed class KernelSet
 {
-    private readonly Dictionary<string, Kernel> compiled;
+    private readonly Accelerator accelerator;
+    private readonly ConcurrentDictionary<(Type Weights, Type Ring), object> variants = new();
+    private readonly ConcurrentDictionary<string, Kernel> compiled = new();
     private readonly Lazy<DecoderKernels> decoder;
 
-    /// <summary>Compiles and loads every kernel on <paramref name="accelerator"/>.</summary>
+    /// <summary>Compiles and loads the storage-independent kernels and the fp32 variants on <paramref name="accelerator"/>.</summary>
     /// <param name="accelerator">The engine's accelerator.</param>
     public KernelSet(Accelerator accelerator)
     {
-        Qkv = new(accelerator, KernelCatalog.Qkv, KernelCatalog.QkvGemv, KernelCatalog.QkvReduce);
-        Linear = new(accelerator, KernelCatalog.Linear, KernelCatalog.LinearGemv, KernelCatalog.LinearReduce);
-        Attention = new(accelerator);
+        this.accelerator = accelerator;
         RopeTable = new(accelerator, KernelCatalog.RopeTable);
         FieldScan = new(accelerator, KernelCatalog.FieldScan);
         Commit = new(accelerator, KernelCatalog.Commit);
-        compiled = new Dictionary<string, Kernel>
-        {
-            ["rope-table"] = RopeTable.Kernel,
-            ["qkv"] = Qkv.Tile,
-            ["qkv-gemv"] = Qkv.Gemv,
-            ["qkv-reduce"] = Qkv.Reduce,
-            ["field-scan"] = FieldScan.Kernel,
-            ["attention"] = Attention.Kernel,
-            ["attention-combine"] = Attention.Combine,
-            ["linear"] = Linear.Tile,
-            ["linear-gemv"] = Linear.Gemv,
-            ["linear-reduce"] = Linear.Reduce,
-            ["commit"] = Commit.Kernel,
-        };
+        compiled["rope-table"] = RopeTable.Kernel;
+        compiled["field-scan"] = FieldScan.Kernel;
+        compiled["commit"] = Commit.Kernel;
+        Float32 = For<Float32View, Float32View>();
         decoder = new Lazy<DecoderKernels>(() => new DecoderKernels(accelerator));
     }
 
@@ -46,17 +40,11 @@ internal sealed class KernelSet
     /// <summary>How many kernels the constructor compiles (the whole-model kernels wait for <see cref="Decoder"/>).</summary>
     public static int LoadedAtStart => Count - DecoderKernels.Count;
 
-    /// <summary>How many kernels the catalog holds: what the engine compiles once it has made a decoder.</summary>
+    /// <summary>How many kernels there are (each layer kernel has storage variants, <see cref="KernelCatalog.Variants"/>; the whole-model kernels count once they are compiled).</summary>
     public static int Count => KernelCatalog.All.Count;
 
-    /// <summary>The fused QKV projection (bias, head split, RoPE): tile loop or decode GEMV, and its split-K reduce.</summary>
-    public ProjectionLauncher<BiasRopeEpilogue> Qkv { get; }
-
-    /// <summary>The output projection (bias): tile loop or decode GEMV, and its split-K reduce.</summary>
-    public ProjectionLauncher<BiasEpilogue> Linear { get; }
-
-    /// <summary>Near-field attention and its split combine.</summary>
-    public AttentionLauncher Attention { get; }
+    /// <summary>The kernels of fp32 weights and an fp32 ring.</summary>
+    public StorageKernels<Float32View, Float32View> Float32 { get; }
 
     /// <summary>The RoPE cos/sin table.</summary>
     public KernelLauncher<RopeTableArgs> RopeTable { get; }
@@ -64,12 +52,38 @@ internal sealed class KernelSet
     /// <summary>The field scan.</summary>
     public KernelLauncher<FieldScanArgs> FieldScan { get; }
 
-    /// <summary>The commit of ring rows and field.</summary>
+    /// <summary>The commit of ring rows (raw 16-bit units, every storage type) and field.</summary>
     public KernelLauncher<CommitArgs> Commit { get; }
 
-    /// <summary>The compiled kernel named <paramref name="name"/> in <see cref="KernelCatalog.All"/>.</summary>
+    /// <summary>The kernels for weights stored as <typeparamref name="TW"/> and a ring stored as <typeparamref name="TR"/>, loaded on first use.</summary>
+    /// <typeparam name="TW">How the weights are stored.</typeparam>
+    /// <typeparam name="TR">How the ring stores keys and values.</typeparam>
+    public StorageKernels<TW, TR> For<TW, TR>()
+        where TW : struct, IElementView
+        where TR : struct, IElementView =>
+        (StorageKernels<TW, TR>)variants.GetOrAdd((typeof(TW), typeof(TR)), _ => Load<TW, TR>());
+
+    /// <summary>
+    /// The compiled kernel named <paramref name="name"/> in <see cref="KernelCatalog.Variants"/> (for occupancy
+    /// estimates): a name of <see cref="KernelCatalog.All"/> is its fp32 variant, loaded with the engine; another
+    /// storage pair's variant (e.g. "qkv-gemv-wbf16-rf16") once <see cref="For{TW, TR}"/> has loaded it.
+    /// </summary>
     /// <param name="name">The kernel's name.</param>
+    /// <exception cref="KeyNotFoundException">No kernel of that name is loaded.</exception>
     /// <remarks>A whole-model kernel's name compiles <see cref="Decoder"/> first, if no decoder has yet.</remarks>
-    /// <exception cref="KeyNotFoundException">No kernel has that name.</exception>
     public Kernel Compiled(string name) => compiled.TryGetValue(name, out var kernel) ? kernel : Decoder.Compiled(name);
+
+    /// <summary>Loads the variants of one storage pair and records them by name (<see cref="Compiled"/>).</summary>
+    private StorageKernels<TW, TR> Load<TW, TR>()
+        where TW : struct, IElementView
+        where TR : struct, IElementView
+    {
+        var kernels = new StorageKernels<TW, TR>(accelerator);
+        foreach (var (name, kernel) in kernels.Compiled())
+        {
+            compiled[name] = kernel;
+        }
+
+        return kernels;
+    }
 }

@@ -102,12 +102,12 @@ internal sealed class LaunchPlan
         DeviceDescription device, SomaLayerOptions o, PlanKey key, bool standard = false, LaunchTuning? tuning = null, IOccupancy? occupancy = null)
     {
         ArgumentNullException.ThrowIfNull(o);
-        var shapes = new LaunchShapes(device, tuning, occupancy);
+        var shapes = new LaunchShapes(device, tuning, occupancy).ForStorage(o.WeightStorage ?? SomaStorageType.Float32, o.RingStorage);
         return Create(shapes, o, standard, shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, o.HeadDim), key);
     }
 
     /// <summary>Decides every launch of a pass of shape <paramref name="key"/> for a layer.</summary>
-    /// <param name="shapes">The engine's launch shapes (fixed for the engine's lifetime).</param>
+    /// <param name="shapes">The engine's launch shapes (fixed for the engine's lifetime), for the layer's storage types (<see cref="LaunchShapes.ForStorage"/>).</param>
     /// <param name="o">The layer's options.</param>
     /// <param name="standard">True for the standard-attention baseline (no field scan).</param>
     /// <param name="headsPerGroup">Query heads per attention group (<see cref="LaunchShapes.AttentionHeadsPerGroup"/>).</param>

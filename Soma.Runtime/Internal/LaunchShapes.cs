@@ -17,6 +17,7 @@ internal sealed class LaunchShapes
 {
     private readonly bool cpu;
     private readonly IOccupancy occupancy;
+    private readonly LaunchTuning? tuning;
 
     /// <summary>The shapes for <paramref name="device"/>, with the overrides of <paramref name="tuning"/> (if any).</summary>
     /// <param name="device">The device the kernels run on (or would run on).</param>
@@ -27,6 +28,7 @@ internal sealed class LaunchShapes
         ArgumentNullException.ThrowIfNull(device);
         Device = device;
         this.occupancy = occupancy ?? device;
+        this.tuning = tuning;
         int max = device.MaxGroupSize;
         cpu = device.IsCpu;
 
@@ -44,6 +46,17 @@ internal sealed class LaunchShapes
         MinKeysPerSplit = tuning?.MinKeysPerSplit ?? 16;
         MinSliceWidth = tuning?.MinSliceWidth ?? 64;
     }
+
+    /// <summary>
+    /// These shapes for a layer whose weights are stored as <paramref name="weights"/> and ring as
+    /// <paramref name="ring"/>: the same, with occupancy asked of the layer's kernel variants (<see cref="StoredOccupancy"/>).
+    /// </summary>
+    /// <param name="weights">The layer's weight storage type.</param>
+    /// <param name="ring">The layer's ring storage type.</param>
+    public LaunchShapes ForStorage(SomaStorageType weights, SomaStorageType ring) =>
+        weights == SomaStorageType.Float32 && ring == SomaStorageType.Float32
+            ? this
+            : new LaunchShapes(Device, tuning, new StoredOccupancy(occupancy, weights, ring));
 
     /// <summary>The device these shapes are for.</summary>
     public DeviceDescription Device { get; }

@@ -21,16 +21,18 @@ internal sealed class LayerWeights : IDisposable
         int kv = options.KvHeads * dh;
         int m = q + 2 * kv;
 
-        var qkvT = new float[(long)d * m];
-        Transpose(weights.Wq, q, d, qkvT, m, 0);
-        Transpose(weights.Wk, kv, d, qkvT, m, q);
-        Transpose(weights.Wv, kv, d, qkvT, m, q + kv);
+        WeightType = options.WeightStorage ?? weights.ProjectionType;
+        int units = StorageTypes.Units(WeightType);
+        var qkvT = new ushort[(long)d * m * units];
+        Transpose(weights, 0, q, d, qkvT, m, 0, WeightType);
+        Transpose(weights, 1, kv, d, qkvT, m, q, WeightType);
+        Transpose(weights, 2, kv, d, qkvT, m, q + kv, WeightType);
         var bias = new float[m];
         weights.Bq?.CopyTo(bias, 0);
         weights.Bk?.CopyTo(bias, q);
         weights.Bv?.CopyTo(bias, q + kv);
-        var outT = new float[(long)q * d];
-        Transpose(weights.Wo, d, q, outT, d, 0);
+        var outT = new ushort[(long)q * d * units];
+        Transpose(weights, 3, d, q, outT, d, 0, WeightType);
         int half = Math.Max(1, dh / 2);
         var inv = new double[half];
         if (options.RopeTheta is { } theta)
@@ -59,7 +61,8 @@ internal sealed class LayerWeights : IDisposable
             throw;
         }
 
-        Bytes = (qkvT.LongLength + bias.Length + outT.LongLength + d + options.KvHeads + options.Heads) * sizeof(float) + (long)half * sizeof(double);
+        Bytes = (qkvT.LongLength + outT.LongLength) * sizeof(ushort) + (bias.Length + d + options.KvHeads + options.Heads) * sizeof(float)
+            + (long)half * sizeof(double);
 
         DeviceBuffer<T> Upload<T>(T[] data)
             where T : unmanaged
@@ -71,14 +74,17 @@ internal sealed class LayerWeights : IDisposable
         }
     }
 
-    /// <summary>W^T of the fused projection [D, (H + 2 Hkv) dh]: columns Q | K | V.</summary>
-    public DeviceBuffer<float> QkvT { get; } = null!;
+    /// <summary>How <see cref="QkvT"/> and <see cref="OutT"/> store the weights.</summary>
+    public SomaStorageType WeightType { get; }
+
+    /// <summary>W^T of the fused projection [D, (H + 2 Hkv) dh]: columns Q | K | V, raw 16-bit units of <see cref="WeightType"/>.</summary>
+    public DeviceBuffer<ushort> QkvT { get; } = null!;
 
     /// <summary>Bias of the fused projection [(H + 2 Hkv) dh] (zeros where the checkpoint has none).</summary>
     public DeviceBuffer<float> QkvBias { get; } = null!;
 
-    /// <summary>W_o^T [H dh, D].</summary>
-    public DeviceBuffer<float> OutT { get; } = null!;
+    /// <summary>W_o^T [H dh, D], raw 16-bit units of <see cref="WeightType"/>.</summary>
+    public DeviceBuffer<ushort> OutT { get; } = null!;
 
     /// <summary>Output bias [D] (zeros where the checkpoint has none).</summary>
     public DeviceBuffer<float> OutBias { get; } = null!;
@@ -106,7 +112,45 @@ internal sealed class LayerWeights : IDisposable
         owned.Clear();
     }
 
-    /// <summary>Writes source [rows, cols] transposed into target's columns from <paramref name="targetOffset"/> (target has <paramref name="targetCols"/> columns).</summary>
+    /// <summary>
+    /// Writes projection <paramref name="matrix"/> of <paramref name="weights"/> ([rows, cols]) transposed into target's
+    /// columns from <paramref name="targetOffset"/> (target has <paramref name="targetCols"/> columns), as
+    /// <paramref name="type"/> stores it: 16-bit weights of the same type are copied bit for bit.
+    /// </summary>
+    private static void Transpose(
+        SomaLayerWeights weights, int matrix, int rows, int cols, ushort[] target, int targetCols, int targetOffset, SomaStorageType type)
+    {
+        var bits = weights.Bits(matrix);
+        bool copy = bits is not null && weights.ProjectionType == type;
+        var plain = type == SomaStorageType.Float32 ? weights.Floats(matrix) : null;
+        var floats = System.Runtime.InteropServices.MemoryMarshal.Cast<ushort, float>(target.AsSpan());
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < cols; c++)
+            {
+                long e = (long)c * targetCols + targetOffset + r;
+                long i = (long)r * cols + c;
+                if (copy)
+                {
+                    target[e] = bits![i];
+                }
+                else if (plain is not null)
+                {
+                    floats[checked((int)e)] = plain[i];
+                }
+                else if (type == SomaStorageType.Float32)
+                {
+                    floats[checked((int)e)] = weights.Stored(matrix, i, type);
+                }
+                else
+                {
+                    target[e] = StorageTypes.Narrow(weights.Stored(matrix, i, SomaStorageType.Float32), type);
+                }
+            }
+        }
+    }
+
+    /// <summary>Writes source [rows, cols] transposed into target's columns from <paramref name="targetOffset"/> (target has <paramref name="targetCols"/> columns): fp32 weights of the whole-model decoder.</summary>
     internal static void Transpose(float[] source, int rows, int cols, float[] target, int targetCols, int targetOffset)
     {
         for (int r = 0; r < rows; r++)

@@ -6,7 +6,9 @@ namespace Soma.Internal;
 /// their FLOPs. The one place of these formulas; <see cref="SomaCallProfile"/> sums them over a call.
 /// </summary>
 /// <remarks>
-/// Storage is fp32 (4 bytes an element) except the field and the RoPE inputs (fp64, 8 bytes) and positions (8 bytes).
+/// Elements are fp32 (4 bytes) except the projection weights (w = 4 or 2 bytes, <see cref="SomaLayerOptions.WeightStorage"/>),
+/// rotated keys and values in the chunk and the ring (r = 4 or 2 bytes, <see cref="SomaLayerOptions.RingStorage"/>), the
+/// field and the RoPE inputs (fp64, 8 bytes) and positions (8 bytes).
 /// Bytes are the compulsory traffic: every element a launch must read once and write once (caches and re-reads of
 /// tiles not counted). FLOPs count a multiply-add as 2 and only the dot products: projections 2·n·in·out, attention
 /// 4·n·H·dh·K (scores and values over at most K = <see cref="PlanKey.MaxKeys"/> ring keys a row, the plan's bound),
@@ -15,13 +17,13 @@ namespace Soma.Internal;
 /// R commit rows a segment, s the attention splits and k the split-K slices of a projection:
 /// <list type="bullet">
 /// <item>rope-table: reads 8n + 8·dh/2, writes 4·n·dh (cos and sin).</item>
-/// <item>qkv (or qkv-gemv): reads 4(n·D + D·M + M) (+ 4·n·dh cos/sin with RoPE), writes 4·n·(M + C) (q, rotated k, raw k, v), or
-/// 4·k·n·M partial sums when split; the reduce reads those (+ bias, cos/sin) and writes 4·n·(M + C).</item>
+/// <item>qkv (or qkv-gemv): reads 4·n·D + w·D·M + 4·M (+ 4·n·dh cos/sin with RoPE), writes 4·n·(Q + C) + r·2·n·C (q and raw k; rotated
+/// k and v), or 4·k·n·M partial sums when split; the reduce reads those (+ bias, cos/sin) and writes as qkv does.</item>
 /// <item>field-scan: reads 4·n·C + 8·G·C + 4·Hkv, writes 4·n·C + 8·G·C.</item>
-/// <item>attention: reads 4(n·Q + 2·n·C + 2·G·K·C + n·C + H), writes 4·n·Q, or 4·n·H·s·(dh + 2) partial states
+/// <item>attention: reads 4·n·Q + r·(2·n·C + 2·G·K·C) + 4·(n·C + H), writes 4·n·Q, or 4·n·H·s·(dh + 2) partial states
 /// when split; the combine reads those and writes 4·n·Q.</item>
-/// <item>linear (or linear-gemv): reads 4(n·Q + Q·D + D), writes 4·n·D or 4·k·n·D; the reduce reads those (+ bias), writes 4·n·D.</item>
-/// <item>commit: reads and writes 4·2·G·R·C ring rows (+ 8·G·C field).</item>
+/// <item>linear (or linear-gemv): reads 4·n·Q + w·Q·D + 4·D, writes 4·n·D or 4·k·n·D; the reduce reads those (+ bias), writes 4·n·D.</item>
+/// <item>commit: reads and writes r·2·G·R·C ring rows (+ 8·G·C field).</item>
 /// </list>
 /// </remarks>
 internal sealed class PassCost
@@ -73,6 +75,7 @@ internal sealed class PassCost
         long n = key.Tokens, d = o.ModelDim, h = o.Heads, hkv = o.KvHeads, dh = o.HeadDim, g = key.Segments;
         long m = (h + 2 * hkv) * dh, q = h * dh, c = hkv * dh, keys = key.MaxKeys;
         long rope = plan.Rope ? F * n * dh : 0;
+        long w = StorageTypes.Bytes(o.WeightStorage ?? SomaStorageType.Float32), r = StorageTypes.Bytes(o.RingStorage);
         var cost = new PassCost(KernelCatalog.All.Count);
         if (plan.Rope)
         {
@@ -80,8 +83,8 @@ internal sealed class PassCost
         }
 
         long qkvSlices = plan.QkvTiling.KSlices;
-        long qkvOut = F * n * (m + c);
-        cost.Add(plan.Qkv.Tiling.Gemv != 0 ? "qkv-gemv" : "qkv", F * (n * d + d * m + m) + rope, plan.QkvPartial > 0 ? F * plan.QkvPartial : qkvOut, 2 * n * d * m);
+        long qkvOut = F * n * (q + c) + r * 2 * n * c;
+        cost.Add(plan.Qkv.Tiling.Gemv != 0 ? "qkv-gemv" : "qkv", F * (n * d + m) + w * d * m + rope, plan.QkvPartial > 0 ? F * plan.QkvPartial : qkvOut, 2 * n * d * m);
         if (plan.QkvPartial > 0)
         {
             cost.Add("qkv-reduce", F * plan.QkvPartial + F * m + rope, qkvOut, qkvSlices * n * m);
@@ -94,7 +97,7 @@ internal sealed class PassCost
 
         long partials = F * plan.AttentionPartials * (dh + 2);
         cost.Add(
-            "attention", F * (n * q + 2 * n * c + 2 * g * keys * c + (plan.Scan ? n * c + h : 0)), partials > 0 ? partials : F * n * q,
+            "attention", F * (n * q + (plan.Scan ? n * c + h : 0)) + r * (2 * n * c + 2 * g * keys * c), partials > 0 ? partials : F * n * q,
             4 * n * h * dh * keys);
         if (plan.AttentionSplits > 1)
         {
@@ -102,13 +105,13 @@ internal sealed class PassCost
         }
 
         long outSlices = plan.OutTiling.KSlices;
-        cost.Add(plan.Output.Tiling.Gemv != 0 ? "linear-gemv" : "linear", F * (n * q + q * d + d), plan.OutPartial > 0 ? F * plan.OutPartial : F * n * d, 2 * n * q * d);
+        cost.Add(plan.Output.Tiling.Gemv != 0 ? "linear-gemv" : "linear", F * (n * q + d) + w * q * d, plan.OutPartial > 0 ? F * plan.OutPartial : F * n * d, 2 * n * q * d);
         if (plan.OutPartial > 0)
         {
             cost.Add("linear-reduce", F * plan.OutPartial + F * d, F * n * d, outSlices * n * d);
         }
 
-        cost.CommitBytes = F * 2 * g * key.CommitRows * c + (plan.Scan ? Dbl * g * c : 0);
+        cost.CommitBytes = r * 2 * g * key.CommitRows * c + (plan.Scan ? Dbl * g * c : 0);
         return cost;
     }
 

@@ -17,6 +17,7 @@ internal sealed class PassLauncher
     private readonly int ringWindow;
     private readonly int headsPerGroup;
     private readonly CallCounters counters;
+    private readonly StoredLaunches stored;
 
     /// <summary>A launcher for <paramref name="layer"/>'s passes.</summary>
     /// <param name="layer">The layer (its options, engine and fault-injection hook).</param>
@@ -33,6 +34,7 @@ internal sealed class PassLauncher
         this.weights = weights;
         this.ringWindow = ringWindow;
         this.headsPerGroup = headsPerGroup;
+        stored = StoredLaunches.For(engine, o, weights, ringWindow);
     }
 
     /// <summary>
@@ -67,30 +69,7 @@ internal sealed class PassLauncher
         }
 
         layer.OnStage(Stage.Qkv);
-        var qkv = new BiasRopeEpilogue
-        {
-            Bias = weights.QkvBias.View,
-            Cos = ws.Cos.View,
-            Sin = ws.Sin.View,
-            Q = ws.Q.View,
-            KRotated = ws.KRotated.View,
-            KRaw = ws.KRaw.View,
-            V = ws.V.View,
-            Heads = o.Heads,
-            KvHeads = o.KvHeads,
-            HeadDim = dh,
-            Rope = plan.Rope ? 1 : 0,
-        };
-        var qkvOperands = new ProjectionArgs
-        {
-            X = x,
-            WeightT = weights.QkvT.View,
-            Rows = n,
-            Inner = o.ModelDim,
-            Outer = qkv.Columns,
-            Partial = plan.Qkv.IsSplit ? ws.EnsureProjectionPartial(engine, plan.Qkv.PartialFloats) : default,
-        };
-        k.Qkv.Launch(stream, plan.Qkv, qkvOperands, qkv);
+        stored.Qkv(stream, plan, x, ws, n);
 
         layer.OnStage(Stage.Scan);
         if (plan.Scan)
@@ -104,47 +83,10 @@ internal sealed class PassLauncher
         }
 
         layer.OnStage(Stage.Attention);
-        if (plan.Attention.IsSplit)
-        {
-            ws.EnsurePartials(engine, plan.Attention.Partials, dh);
-        }
-
-        var attention = new AttentionArgs
-        {
-            Q = ws.Q.View,
-            K = ws.KRotated.View,
-            V = ws.V.View,
-            RingK = store.RingK.View,
-            RingV = store.RingV.View,
-            FieldPrev = ws.FieldPrev.View,
-            Alpha = weights.Alpha.View,
-            Output = ws.O.View,
-            RowSegment = io.RowSegment,
-            Tokens = n,
-            Heads = o.Heads,
-            KvHeads = o.KvHeads,
-            HeadDim = dh,
-            Window = ringWindow,
-            FarField = plan.Scan ? 1 : 0,
-            IncludeCurrent = o.IncludeCurrent ? 1 : 0,
-            Scale = (float)o.Scale,
-            PartialMax = ws.PartialMax?.View ?? default,
-            PartialSum = ws.PartialSum?.View ?? default,
-            PartialAcc = ws.PartialAcc?.View ?? default,
-        };
-        k.Attention.Launch(stream, plan.Attention, attention, seg);
+        stored.Attention(stream, plan, io, ws, store, seg, n);
 
         layer.OnStage(Stage.Output);
-        var output = new ProjectionArgs
-        {
-            X = ws.O.View,
-            WeightT = weights.OutT.View,
-            Rows = n,
-            Inner = o.Heads * dh,
-            Outer = o.ModelDim,
-            Partial = plan.Output.IsSplit ? ws.EnsureProjectionPartial(engine, plan.Output.PartialFloats) : default,
-        };
-        k.Linear.Launch(stream, plan.Output, output, new BiasEpilogue { Bias = weights.OutBias.View, Y = y, Outer = o.ModelDim });
+        stored.Output(stream, plan, y, ws, n);
 
         Log.PassPlanned(
             engine.LayerLogger, n, pass.Slots.Length, plan.QkvTiling.ChunkK, plan.QkvTiling.KSlices, plan.OutTiling.ChunkK, plan.OutTiling.KSlices,
@@ -166,7 +108,7 @@ internal sealed class PassLauncher
         var commit = new CommitArgs
         {
             Segments = io.SegmentArgsFor(pass.Slots.Length), KRotated = ws.KRotated.View, V = ws.V.View, Final = ws.FieldFinal.View,
-            RingK = store.RingK.View, RingV = store.RingV.View, Field = store.Field.View, Channels = channels, Window = ringWindow,
+            RingK = store.RingK.View, RingV = store.RingV.View, Field = store.Field.View, Channels = channels, Units = store.Units, Window = ringWindow,
             RowsPerSegment = plan.Key.CommitRows, WriteField = plan.Scan ? 1 : 0,
         };
         engine.Kernels.Commit.Launch(stream, plan.CommitConfig, commit);

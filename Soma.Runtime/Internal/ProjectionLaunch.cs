@@ -6,7 +6,7 @@ namespace Soma.Internal;
 
 /// <summary>
 /// A planned projection (<see cref="LaunchShapes.Projection"/>): the tile loop's launch and tiling, and, when the
-/// tiling splits K, the reduce launch and the partial sums it needs. Run by <see cref="ProjectionLauncher{TEpilogue}"/>.
+/// tiling splits K, the reduce launch and the partial sums it needs. Run by <see cref="ProjectionLauncher{TWeights, TEpilogue}"/>.
 /// </summary>
 /// <param name="Config">Launch of the tile loop (grid, group, dynamic shared memory).</param>
 /// <param name="Tiling">Its tiling.</param>

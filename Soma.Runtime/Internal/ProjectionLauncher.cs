@@ -5,25 +5,30 @@ using Soma.Kernels;
 namespace Soma.Internal;
 
 /// <summary>
-/// A projection's kernels, loaded for one epilogue: the shared tile loop (<see cref="Projection.TileKernel{TEpilogue}"/>),
-/// the decode GEMV (<see cref="Kernels.Gemv.Kernel{TEpilogue}"/>) and the split-K reduce
-/// (<see cref="SplitKReduce.Kernel{TEpilogue}"/>), launched as a <see cref="ProjectionLaunch"/> says.
+/// A projection's kernels, loaded for one weight storage type and one epilogue: the shared tile loop
+/// (<see cref="Projection.TileKernel{TWeights, TEpilogue}"/>), the decode GEMV (<see cref="Kernels.Gemv.Kernel{TWeights, TEpilogue}"/>)
+/// and the split-K reduce (<see cref="SplitKReduce.Kernel{TEpilogue}"/>), launched as a <see cref="ProjectionLaunch"/> says.
 /// </summary>
-/// <typeparam name="TEpilogue">The epilogue (<see cref="BiasRopeEpilogue"/> for QKV, <see cref="BiasEpilogue"/> for the output projection).</typeparam>
-internal sealed class ProjectionLauncher<TEpilogue>
+/// <typeparam name="TWeights">How the weights are stored (<see cref="IElementView"/>).</typeparam>
+/// <typeparam name="TEpilogue">The epilogue (<see cref="BiasRopeEpilogue{TRing}"/> for QKV, <see cref="BiasEpilogue"/> for the output projection).</typeparam>
+internal sealed class ProjectionLauncher<TWeights, TEpilogue>
+    where TWeights : struct, IElementView
     where TEpilogue : struct, IProjectionEpilogue
 {
-    private readonly Action<AcceleratorStream, KernelConfig, ProjectionArgs, TEpilogue> tile;
-    private readonly Action<AcceleratorStream, KernelConfig, ProjectionArgs, TEpilogue> gemv;
+    private readonly Action<AcceleratorStream, KernelConfig, ProjectionArgs, TWeights, TEpilogue> tile;
+    private readonly Action<AcceleratorStream, KernelConfig, ProjectionArgs, TWeights, TEpilogue> gemv;
     private readonly Action<AcceleratorStream, KernelConfig, ProjectionArgs, TEpilogue> reduce;
 
     /// <summary>Loads <paramref name="tile"/>, <paramref name="gemv"/> and <paramref name="reduce"/> on <paramref name="accelerator"/>.</summary>
     /// <param name="accelerator">The accelerator.</param>
-    /// <param name="tile">The tile loop for <typeparamref name="TEpilogue"/> (<see cref="KernelCatalog"/>).</param>
-    /// <param name="gemv">The decode GEMV for <typeparamref name="TEpilogue"/>.</param>
+    /// <param name="tile">The tile loop for <typeparamref name="TWeights"/> and <typeparamref name="TEpilogue"/> (<see cref="KernelCatalog"/>).</param>
+    /// <param name="gemv">The decode GEMV for <typeparamref name="TWeights"/> and <typeparamref name="TEpilogue"/>.</param>
     /// <param name="reduce">The split-K reduce for <typeparamref name="TEpilogue"/>.</param>
     public ProjectionLauncher(
-        Accelerator accelerator, Action<ProjectionArgs, TEpilogue> tile, Action<ProjectionArgs, TEpilogue> gemv, Action<ProjectionArgs, TEpilogue> reduce)
+        Accelerator accelerator,
+        Action<ProjectionArgs, TWeights, TEpilogue> tile,
+        Action<ProjectionArgs, TWeights, TEpilogue> gemv,
+        Action<ProjectionArgs, TEpilogue> reduce)
     {
         this.tile = accelerator.LoadKernel(tile);
         this.gemv = accelerator.LoadKernel(gemv);
@@ -45,12 +50,13 @@ internal sealed class ProjectionLauncher<TEpilogue>
     /// </summary>
     /// <param name="stream">The stream.</param>
     /// <param name="launch">The plan's entry.</param>
-    /// <param name="operands">x, the weight and the shapes (the partial buffer at least <see cref="ProjectionLaunch.PartialFloats"/> when split).</param>
+    /// <param name="operands">x and the shapes (the partial buffer at least <see cref="ProjectionLaunch.PartialFloats"/> when split).</param>
+    /// <param name="weightT">The transposed weight W^T[K, M] in its storage type.</param>
     /// <param name="epilogue">Bias and outputs.</param>
-    public void Launch(AcceleratorStream stream, ProjectionLaunch launch, ProjectionArgs operands, TEpilogue epilogue)
+    public void Launch(AcceleratorStream stream, ProjectionLaunch launch, ProjectionArgs operands, TWeights weightT, TEpilogue epilogue)
     {
         operands.Tiling = launch.Tiling;
-        (launch.Tiling.Gemv != 0 ? gemv : tile)(stream, launch.Config, operands, epilogue);
+        (launch.Tiling.Gemv != 0 ? gemv : tile)(stream, launch.Config, operands, weightT, epilogue);
         if (launch.IsSplit)
         {
             reduce(stream, launch.ReduceConfig, operands, epilogue);

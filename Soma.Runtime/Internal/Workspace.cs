@@ -30,9 +30,10 @@ internal sealed class Workspace : IDisposable
         {
             First = Own(new PassIo(engine, rows, segments, o.ModelDim));
             Q = Own(engine.Allocate<float>((long)rows * q));
-            KRotated = Own(engine.Allocate<float>((long)rows * kv));
+            int units = StorageTypes.Units(o.RingStorage);
+            KRotated = Own(engine.Allocate<ushort>((long)rows * kv * units));
             KRaw = Own(engine.Allocate<float>((long)rows * kv));
-            V = Own(engine.Allocate<float>((long)rows * kv));
+            V = Own(engine.Allocate<ushort>((long)rows * kv * units));
             FieldPrev = Own(engine.Allocate<float>((long)rows * kv));
             O = Own(engine.Allocate<float>((long)rows * q));
             Cos = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
@@ -55,11 +56,13 @@ internal sealed class Workspace : IDisposable
 
     public DeviceBuffer<float> Q { get; } = null!;
 
-    public DeviceBuffer<float> KRotated { get; } = null!;
+    /// <summary>The pass's rotated keys [rows, Hkv, dh] in the ring's storage type (raw 16-bit units), as the commit copies them into the ring.</summary>
+    public DeviceBuffer<ushort> KRotated { get; } = null!;
 
     public DeviceBuffer<float> KRaw { get; } = null!;
 
-    public DeviceBuffer<float> V { get; } = null!;
+    /// <summary>The pass's values [rows, Hkv, dh] in the ring's storage type (raw 16-bit units).</summary>
+    public DeviceBuffer<ushort> V { get; } = null!;
 
     public DeviceBuffer<float> FieldPrev { get; } = null!;
 

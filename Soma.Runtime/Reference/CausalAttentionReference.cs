@@ -11,6 +11,7 @@ public static class CausalAttentionReference
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(weights);
+        weights = weights.AsStored(options.WeightStorage ?? weights.ProjectionType);
         int d = options.ModelDim;
         int dh = options.HeadDim;
         int n = x.Length / d;

@@ -55,7 +55,21 @@ public static class ReferenceMath
         }
     }
 
-    /// <summary>Spec steps 1-2: q, k, v of one token and their rotated forms at absolute position p.</summary>
+    /// <summary>Each value as <paramref name="type"/> stores the fp32 the device computes: rounded to fp32, then to <paramref name="type"/>.</summary>
+    private static void RoundAsStored(Span<double> values, SomaStorageType type)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = Internal.StorageTypes.Round((float)values[i], type);
+        }
+    }
+
+    /// <summary>
+    /// Spec steps 1-2: q, k, v of one token and their rotated forms at absolute position p. With a 16-bit
+    /// <see cref="SomaLayerOptions.RingStorage"/> the rotated k and v are rounded as the ring stores them (the unrotated
+    /// k, which the field integrates, is not); the weights are used as given (<see cref="SomaReference"/> passes them
+    /// rounded to the layer's weight storage).
+    /// </summary>
     public static ProjectedToken Project(SomaLayerOptions options, SomaLayerWeights weights, ReadOnlySpan<float> x, long position)
     {
         var xd = new double[x.Length];
@@ -74,6 +88,14 @@ public static class ReferenceMath
         {
             Rope(qv, options.HeadDim, position, theta);
             Rope(kRot, options.HeadDim, position, theta);
+        }
+
+        if (options.RingStorage != SomaStorageType.Float32)
+        {
+            // The projection writes k and v in the ring's type (the chunk's rows and the ring alike): attention reads
+            // them rounded, the current token's own row included. The field integrates the unrounded k.
+            RoundAsStored(kRot, options.RingStorage);
+            RoundAsStored(v, options.RingStorage);
         }
 
         return new ProjectedToken(qv, kRot, kRaw, v);

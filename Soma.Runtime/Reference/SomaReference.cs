@@ -9,14 +9,18 @@ public sealed class SomaReference
     private readonly SomaLayerOptions options;
     private readonly SomaLayerWeights weights;
 
-    /// <summary>Creates the reference for a validated layer description.</summary>
+    /// <summary>
+    /// Creates the reference for a validated layer description. It computes with the weights as the layer stores
+    /// them (<see cref="SomaLayerOptions.WeightStorage"/>, else the weights' own type) and, for a 16-bit
+    /// <see cref="SomaLayerOptions.RingStorage"/>, with every key and value rounded as the ring stores it.
+    /// </summary>
     public SomaReference(SomaLayerOptions options, SomaLayerWeights weights)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(weights);
         weights.Validate(options);
         this.options = options;
-        this.weights = weights;
+        this.weights = weights.AsStored(options.WeightStorage ?? weights.ProjectionType);
     }
 
     /// <summary>A fresh state (S = 0, empty ring, p = 0).</summary>

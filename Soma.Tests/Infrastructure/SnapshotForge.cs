@@ -70,6 +70,14 @@ public static class SnapshotForge
         return prefix.Concat(sections.SelectMany(s => s)).ToArray();
     }
 
+    /// <summary>The session's snapshot as <see cref="SomaSession.SaveState(Stream)"/> writes it.</summary>
+    public static byte[] Save(SomaSession session)
+    {
+        using var stream = new MemoryStream();
+        session.SaveState(stream);
+        return stream.ToArray();
+    }
+
     /// <summary>The session's state in the version-1 layout (header without identity, fp32 field), as earlier builds wrote it.</summary>
     public static byte[] Legacy(SomaSession session)
     {

@@ -120,7 +120,9 @@ public abstract class HostileSnapshotSuite
             ("missing key", Without("layer_index"), "*layer_index*"),
             ("null kind", With("kind", null), "*kind*"),
             ("f32 field in version 2", With("field_dtype", "f32"), "*storage types*"),
-            ("f16 ring", With("ring_dtype", "f16"), "*storage types*"),
+            ("f64 ring", With("ring_dtype", "f64"), "*storage types*"),
+            ("upper-case ring type", With("ring_dtype", "F16"), "*storage types*"),
+            ("f16 ring into an f32 layer", With("ring_dtype", "f16"), "*ring is stored as 'f16'*ConvertRing*"),
             ("weights hash not hex", With("weights_sha256", new string('G', 64)), "*weights_sha256*"),
             ("weights hash missing", With("weights_sha256", null), "*weights_sha256*"),
             ("negative layer index", With("layer_index", -3), "*layer index -3*"),
@@ -288,12 +290,7 @@ public abstract class HostileSnapshotSuite
         return (source, sessions);
     }
 
-    private static byte[] Save(SomaSession session)
-    {
-        using var stream = new MemoryStream();
-        session.SaveState(stream);
-        return stream.ToArray();
-    }
+    private static byte[] Save(SomaSession session) => SnapshotForge.Save(session);
 
     private static (byte[] Bytes, (float[] RingK, float[] RingV, double[] Field) State, long Position)[] Snapshot(SomaSession[] sessions) =>
         sessions.Select(s => (Save(s), s.DownloadState(), s.Position)).ToArray();

@@ -75,16 +75,17 @@ public abstract class KernelSuite : IDisposable
         var table = new RopeTableArgs { Positions = Upload(positions).View, InverseFrequencies = Upload(inv).View, Cos = cos.View, Sin = sin.View, Tokens = n, Half = half };
         Engine.Kernels.RopeTable.Launch(stream, shapes.Elements("rope-table", n * half), table);
         var launch = shapes.Projection("qkv", n, d, m, Tiling(tiling, d));
-        var epilogue = new BiasRopeEpilogue
+        var epilogue = new BiasRopeEpilogue<Float32View>
         {
-            Bias = Upload(bias).View, Cos = cos.View, Sin = sin.View, Q = qOut.View, KRotated = kRot.View, KRaw = kRaw.View, V = v.View,
+            Bias = Upload(bias).View, Cos = cos.View, Sin = sin.View, Q = qOut.View, KRotated = new() { View = kRot.View }, KRaw = kRaw.View,
+            V = new() { View = v.View },
             Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = rope ? 1 : 0,
         };
         var operands = new ProjectionArgs
         {
-            X = Upload(x).View, WeightT = Upload(weightT).View, Rows = n, Inner = d, Outer = m, Partial = Alloc<float>(launch.Tiling.KSlices * n * m).View,
+            X = Upload(x).View, Rows = n, Inner = d, Outer = m, Partial = Alloc<float>(launch.Tiling.KSlices * n * m).View,
         };
-        Engine.Kernels.Qkv.Launch(stream, launch, operands, epilogue);
+        Engine.Kernels.Float32.Qkv.Launch(stream, launch, operands, new Float32View { View = Upload(weightT).View }, epilogue);
 
         var (qs, krs, kraws, vs) = (Download(qOut), Download(kRot), Download(kRaw), Download(v));
         for (int t = 0; t < n; t++)
@@ -98,18 +99,24 @@ public abstract class KernelSuite : IDisposable
     }
 
     [Theory]
-    [InlineData("host")]
-    [InlineData("staged")]
-    [InlineData("chunked")]
-    [InlineData("split")]
-    [InlineData("gemv")]
-    [InlineData("gemv-split")]
-    public void Linear_MatchesReferenceLinear(string tiling)
+    [InlineData("host", SomaStorageType.Float32)]
+    [InlineData("staged", SomaStorageType.Float32)]
+    [InlineData("chunked", SomaStorageType.Float32)]
+    [InlineData("split", SomaStorageType.Float32)]
+    [InlineData("gemv", SomaStorageType.Float32)]
+    [InlineData("gemv-split", SomaStorageType.Float32)]
+    [InlineData("chunked", SomaStorageType.Float16)]
+    [InlineData("gemv", SomaStorageType.Float16)]
+    [InlineData("gemv-split", SomaStorageType.Float16)]
+    [InlineData("staged", SomaStorageType.BFloat16)]
+    [InlineData("gemv", SomaStorageType.BFloat16)]
+    [InlineData("gemv-split", SomaStorageType.BFloat16)]
+    public void Linear_MatchesReferenceLinear_OfTheStoredWeights(string tiling, SomaStorageType weightType)
     {
         const int inner = 13;
         int rows = IsGemv(tiling) ? 3 : 9, outer = IsGemv(tiling) ? 12 : 10;
         var x = TestData.Inputs(inner, rows, seed: 5);
-        var weight = TestData.Inputs(inner, outer, seed: 6); // [outer, inner]
+        var weight = TestData.Inputs(inner, outer, seed: 6).Select(f => StorageTypes.Round(f, weightType)).ToArray(); // [outer, inner], as stored
         var bias = TestData.Inputs(outer, 1, seed: 7);
         var weightT = Transposed(weight, outer, inner);
         var y = Alloc<float>(rows * outer);
@@ -117,11 +124,24 @@ public abstract class KernelSuite : IDisposable
         var launch = shapes.Projection("linear", rows, inner, outer, Tiling(tiling, inner));
         var operands = new ProjectionArgs
         {
-            X = Upload(x).View, WeightT = Upload(weightT).View, Rows = rows, Inner = inner, Outer = outer,
+            X = Upload(x).View, Rows = rows, Inner = inner, Outer = outer,
             Partial = Alloc<float>(launch.Tiling.KSlices * rows * outer).View,
         };
-        Engine.Kernels.Linear.Launch(
-            Engine.Accelerator.DefaultStream, launch, operands, new BiasEpilogue { Bias = Upload(bias).View, Y = y.View, Outer = outer });
+        var units = new ushort[weightT.Length * StorageTypes.Units(weightType)];
+        StorageTypes.Encode(weightT, units, weightType);
+        var stored = Upload(units).View;
+        var epilogue = new BiasEpilogue { Bias = Upload(bias).View, Y = y.View, Outer = outer };
+        var stream = Engine.Accelerator.DefaultStream;
+        void Launch<TW>()
+            where TW : struct, IElementView =>
+            Engine.Kernels.For<TW, Float32View>().Linear.Launch(stream, launch, operands, ElementViews.Of<TW>(stored), epilogue);
+
+        switch (weightType)
+        {
+            case SomaStorageType.Float16: Launch<Float16View>(); break;
+            case SomaStorageType.BFloat16: Launch<BFloat16View>(); break;
+            default: Launch<Float32View>(); break;
+        }
 
         var actual = Download(y);
         for (int r = 0; r < rows; r++)
@@ -152,15 +172,15 @@ public abstract class KernelSuite : IDisposable
         var first = Engine.Shapes.Projection("gate-up", rows, d, 2 * mlp, Tiling(tiling, d));
         k.GateUp.Launch(stream, first, new ProjectionArgs
         {
-            X = Upload(x).View, WeightT = Upload(Transposed(gateUp, 2 * mlp, d)).View, Rows = rows, Inner = d, Outer = 2 * mlp,
+            X = Upload(x).View, Rows = rows, Inner = d, Outer = 2 * mlp,
             Partial = Alloc<float>(first.Tiling.KSlices * rows * 2 * mlp).View,
-        }, new SwiGluEpilogue { Act = act.View, Inner = mlp });
+        }, new Float32View { View = Upload(Transposed(gateUp, 2 * mlp, d)).View }, new SwiGluEpilogue { Act = act.View, Inner = mlp });
         var second = Engine.Shapes.Projection("down", rows, mlp, d, Tiling(tiling, mlp));
         k.Down.Launch(stream, second, new ProjectionArgs
         {
-            X = act.View, WeightT = Upload(Transposed(down, d, mlp)).View, Rows = rows, Inner = mlp, Outer = d,
+            X = act.View, Rows = rows, Inner = mlp, Outer = d,
             Partial = Alloc<float>(second.Tiling.KSlices * rows * d).View,
-        }, new ResidualEpilogue { H = h.View, Outer = d });
+        }, new Float32View { View = Upload(Transposed(down, d, mlp)).View }, new ResidualEpilogue { H = h.View, Outer = d });
 
         var actual = Download(act);
         var actualH = Download(h);
@@ -266,7 +286,7 @@ public abstract class KernelSuite : IDisposable
         int hpg = Engine.Shapes.AttentionHeadsPerGroup(perKv, dh);
         var args = new AttentionArgs
             {
-                Q = Upload(q).View, K = Upload(k).View, V = Upload(v).View, RingK = Upload(ringK).View, RingV = Upload(ringV).View,
+                Q = Upload(q).View,
                 FieldPrev = Upload(fieldPrev).View, Alpha = Upload(alpha).View, Output = output.View, RowSegment = Upload(rowSegment).View,
                 Tokens = n, Heads = heads, KvHeads = kvHeads, HeadDim = dh, Window = window, IncludeCurrent = includeCurrent ? 1 : 0,
                 Scale = 0.7f, FarField = 1,
@@ -274,7 +294,11 @@ public abstract class KernelSuite : IDisposable
                 PartialAcc = Alloc<float>(n * heads * splits * dh).View,
             };
         var launch = Engine.Shapes.Attention(n, heads, kvHeads, dh, hpg, window, splits, stageTiles);
-        Engine.Kernels.Attention.Launch(Engine.Accelerator.DefaultStream, launch, args, Segments(segSlot, segStart, segLength, segFirst));
+        var keyValues = new StoredKeyValues<Float32View>
+        {
+            K = new() { View = Upload(k).View }, V = new() { View = Upload(v).View }, RingK = new() { View = Upload(ringK).View }, RingV = new() { View = Upload(ringV).View },
+        };
+        Engine.Kernels.Float32.Attention.Launch(Engine.Accelerator.DefaultStream, launch, args, Segments(segSlot, segStart, segLength, segFirst), keyValues);
 
         var actual = Download(output);
         for (int t = 0; t < n; t++)
@@ -328,8 +352,9 @@ public abstract class KernelSuite : IDisposable
         ringV.View.MemSetToZero(stream);
         var commit = new CommitArgs
         {
-            Segments = Segments(segSlot, segStart, segLength, segFirst), KRotated = Upload(k).View, V = Upload(v).View, Final = Upload(final).View,
-            RingK = ringK.View, RingV = ringV.View, Field = field.View, Channels = channels, Window = window, RowsPerSegment = window, WriteField = 1,
+            Segments = Segments(segSlot, segStart, segLength, segFirst), KRotated = Upload(k).View.Cast<ushort>(), V = Upload(v).View.Cast<ushort>(),
+            Final = Upload(final).View, RingK = ringK.View.Cast<ushort>(), RingV = ringV.View.Cast<ushort>(), Field = field.View, Channels = channels, Units = 2,
+            Window = window, RowsPerSegment = window, WriteField = 1,
         };
         Engine.Kernels.Commit.Launch(stream, Engine.Shapes.Elements("commit", slots * window * channels), commit);
 

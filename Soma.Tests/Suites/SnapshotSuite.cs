@@ -125,12 +125,7 @@ public abstract class SnapshotSuite
         after.Field.Should().Equal(before.Field);
     }
 
-    private static byte[] Save(SomaSession session)
-    {
-        using var stream = new MemoryStream();
-        session.SaveState(stream);
-        return stream.ToArray();
-    }
+    private static byte[] Save(SomaSession session) => SnapshotForge.Save(session);
 
     private static void Reject(SomaSession session, byte[] bytes, string message)
     {
