@@ -13,7 +13,8 @@ namespace Soma.Internal;
 /// <see cref="Best"/>. The projections are the layers' projection kernels (tile loop, or the decode GEMV where the plan
 /// takes it) with their own epilogues: gate|up as one projection writing silu(gate) * up (<see cref="SwiGluEpilogue"/>),
 /// down adding into the residual stream (<see cref="ResidualEpilogue"/>), the LM head plain (<see cref="BiasEpilogue"/>,
-/// zero bias), all through <see cref="Project{TEpilogue}"/>. One call at a time (the model's lock); owns its scratch and stream.
+/// zero bias), all through <see cref="Project{TW, TEpilogue}"/>, the weights read as they are stored
+/// (<see cref="DecoderWeights.Type"/>: fp32, or 16-bit widened in the kernels). One call at a time (the model's lock); owns its scratch and stream.
 /// </summary>
 internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
 {
@@ -62,15 +63,17 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         tokens.CopyTo(s.HostIds.Span);
         pick.CopyTo(s.HostIds.Span[rows..]);
         s.Ids.UploadAsync(stream, s.HostIds, rows + picked);
-        var ids = s.Ids.View.SubView(0, rows);
-        var gather = engine.Shapes.Elements("row-gather", (long)rows * d);
-        if (weights.Embedding is { } table)
+        switch (weights.Type)
         {
-            k.RowGather(stream, gather, table.View, ids, s.H.View, rows, d, d, 1);
-        }
-        else
-        {
-            k.RowGather(stream, gather, weights.HeadT.View, ids, s.H.View, rows, d, 1, v);
+            case SomaStorageType.Float16:
+                Embed<Float16View>(s);
+                break;
+            case SomaStorageType.BFloat16:
+                Embed<BFloat16View>(s);
+                break;
+            default:
+                Embed<Float32View>(s);
+                break;
         }
 
         Norm(s, weights.Layers[0].InputNorm);
@@ -84,22 +87,28 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         System.Diagnostics.Debug.Assert(ReferenceEquals(callStream, stream), "A decoder's calls run on its own stream.");
         var s = scratch!;
         var k = engine.Kernels.Decoder;
-        var w = weights.Layers[layer];
         int count = rows * d;
         k.ResidualAdd(stream, engine.Shapes.Elements("residual-add", count), s.H.View, s.A.View, count);
-        Norm(s, w.PostNorm);
-        Project(k.GateUp, "gate-up", s, s.X, w.GateUpT, rows, d, 2 * inter, inter % 4 == 0, new SwiGluEpilogue { Act = s.Act.View, Inner = inter });
-        Project(k.Down, "down", s, s.Act, w.DownT, rows, inter, d, true, new ResidualEpilogue { H = s.H.View, Outer = d });
-        if (layer + 1 < layers)
+        Norm(s, weights.Layers[layer].PostNorm);
+        bool last = layer + 1 == layers;
+        switch (weights.Type)
         {
-            Norm(s, weights.Layers[layer + 1].InputNorm);
+            case SomaStorageType.Float16:
+                Weighted<Float16View>(s, layer, last);
+                break;
+            case SomaStorageType.BFloat16:
+                Weighted<BFloat16View>(s, layer, last);
+                break;
+            default:
+                Weighted<Float32View>(s, layer, last);
+                break;
+        }
+
+        if (!last)
+        {
             return;
         }
 
-        Norm(s, weights.FinalNorm);
-        k.RowGather(stream, engine.Shapes.Elements("row-gather", (long)picked * d), s.X.View, s.Ids.View.SubView(rows, picked), s.PickedRows.View, picked, d, d, 1);
-        Project(engine.Kernels.Float32.Linear, "linear", s, s.PickedRows, weights.HeadT, picked, d, v, true,
-            new BiasEpilogue { Bias = weights.ZeroBias.View, Y = s.Logits.View, Outer = v });
         if (greedy)
         {
             k.Argmax(stream, engine.Shapes.Groups("argmax", picked, 2 * engine.Shapes.GroupSize), s.Logits.View, s.Best.View, picked, v);
@@ -119,6 +128,48 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         stream.Dispose();
     }
 
+    /// <summary>H = the embedding rows of the call's tokens, the table read as <typeparamref name="TW"/>.</summary>
+    private void Embed<TW>(DecoderScratch s)
+        where TW : struct, IElementView
+    {
+        var ids = s.Ids.View.SubView(0, rows);
+        var gather = engine.Shapes.Elements("row-gather", (long)rows * d);
+        var k = engine.Kernels.Decoder.For<TW>();
+        if (weights.Embedding is { } table)
+        {
+            k.RowGather(stream, gather, ElementViews.Of<TW>(table.View), ids, s.H.View, rows, d, d, 1);
+        }
+        else
+        {
+            k.RowGather(stream, gather, ElementViews.Of<TW>(weights.HeadT.View), ids, s.H.View, rows, d, 1, v);
+        }
+    }
+
+    /// <summary>
+    /// The launches of layer <paramref name="layer"/> that read a weight stored as <typeparamref name="TW"/>: the MLP
+    /// (X is its normed input), then the next layer's input norm, or after the <paramref name="last"/> layer the
+    /// final norm, the gather of the picked rows and the LM head into the logits.
+    /// </summary>
+    private void Weighted<TW>(DecoderScratch s, int layer, bool last)
+        where TW : struct, IElementView
+    {
+        var k = engine.Kernels.Decoder.For<TW>();
+        var w = weights.Layers[layer];
+        Project(k.GateUp, "gate-up", s, s.X, w.GateUpT, rows, d, 2 * inter, inter % 4 == 0, new SwiGluEpilogue { Act = s.Act.View, Inner = inter });
+        Project(k.Down, "down", s, s.Act, w.DownT, rows, inter, d, true, new ResidualEpilogue { H = s.H.View, Outer = d });
+        if (!last)
+        {
+            Norm(s, weights.Layers[layer + 1].InputNorm);
+            return;
+        }
+
+        Norm(s, weights.FinalNorm);
+        engine.Kernels.Decoder.Float32.RowGather(
+            stream, engine.Shapes.Elements("row-gather", (long)picked * d), new Float32View { View = s.X.View }, s.Ids.View.SubView(rows, picked), s.PickedRows.View, picked, d, d, 1);
+        Project(engine.Kernels.For<TW, Float32View>().Linear, "linear", s, s.PickedRows, weights.HeadT, picked, d, v, true,
+            new BiasEpilogue { Bias = weights.ZeroBias.View, Y = s.Logits.View, Outer = v });
+    }
+
     /// <summary>X = RMSNorm(H, <paramref name="weight"/>) over the call's rows.</summary>
     private void Norm(DecoderScratch s, DeviceBuffer<float> weight) =>
         engine.Kernels.Decoder.RmsNorm(stream, engine.Shapes.Groups("rms-norm", rows, engine.Shapes.GroupSize), s.H.View, weight.View, s.X.View, rows, d, eps);
@@ -129,9 +180,10 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     /// place the decoder launches a projection. <paramref name="quadColumns"/>: the epilogue keeps four consecutive
     /// columns together (the decode GEMV may serve it).
     /// </summary>
-    private void Project<TEpilogue>(
-        ProjectionLauncher<Float32View, TEpilogue> launcher, string kernel, DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<float> weightT,
+    private void Project<TW, TEpilogue>(
+        ProjectionLauncher<TW, TEpilogue> launcher, string kernel, DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<ushort> weightT,
         int n, int innerWidth, int outer, bool quadColumns, TEpilogue epilogue)
+        where TW : struct, IElementView
         where TEpilogue : struct, IProjectionEpilogue
     {
         var launch = engine.Shapes.Projection(kernel, n, innerWidth, outer, quadColumns: quadColumns);
@@ -149,7 +201,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
             Inner = innerWidth,
             Outer = outer,
             Partial = s.Partial?.View ?? default,
-        }, new Float32View { View = weightT.View }, epilogue);
+        }, ElementViews.Of<TW>(weightT.View), epilogue);
     }
 
     /// <summary>The scratch, replaced by a larger one when the call has more rows or picked rows than it holds.</summary>

@@ -168,7 +168,7 @@ public abstract class KernelSuite : IDisposable
         var act = Alloc<float>(rows * mlp);
         var h = Upload(h0);
         var stream = Engine.Accelerator.DefaultStream;
-        var k = Engine.Kernels.Decoder;
+        var k = Engine.Kernels.Decoder.Float32;
         var first = Engine.Shapes.Projection("gate-up", rows, d, 2 * mlp, Tiling(tiling, d));
         k.GateUp.Launch(stream, first, new ProjectionArgs
         {
