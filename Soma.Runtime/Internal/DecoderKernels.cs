@@ -25,7 +25,7 @@ internal sealed class DecoderKernels
         bfloat16 = new(() => new DecoderWeightKernels<BFloat16View>(accelerator));
         RmsNorm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(KernelCatalog.RmsNorm);
         ResidualAdd = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int>(KernelCatalog.ResidualAdd);
-        Argmax = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, int, int>(KernelCatalog.Argmax);
+        Argmax = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, int, int, float, long, long, int>(KernelCatalog.Argmax);
         compiled = new Dictionary<string, Kernel>
         {
             ["row-gather"] = Float32.RowGather.GetKernel(),
@@ -50,7 +50,7 @@ internal sealed class DecoderKernels
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int> ResidualAdd { get; }
 
-    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, int, int> Argmax { get; }
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, int, int, float, long, long, int> Argmax { get; }
 
     /// <summary>The gather and MLP projections over fp32 weights (loaded with the decoder kernels).</summary>
     public DecoderWeightKernels<Float32View> Float32 { get; }

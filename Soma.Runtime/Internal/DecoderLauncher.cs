@@ -30,6 +30,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     private int rows;
     private int picked;
     private bool greedy;
+    private DeviceDraw? draw;
 
     public DecoderLauncher(SomaEngine engine, CausalLMWeights model, DecoderWeights weights)
     {
@@ -45,6 +46,9 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     /// <summary>The last call's logits [picked, V] (when not greedy; valid once the call has waited).</summary>
     public ReadOnlySpan<float> Logits => scratch!.HostLogits.Span[..(picked * v)];
 
+    /// <summary>Bytes the last call downloaded as its result (the logits, or one int per picked row).</summary>
+    public long DownloadBytes { get; private set; }
+
     /// <summary>The last call's argmax per picked row (when greedy; valid once the call has waited).</summary>
     public ReadOnlySpan<int> Best => scratch!.HostBest.Span[..picked];
 
@@ -53,11 +57,12 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     /// block), the gather of their embeddings into h and the first layer's input RMSNorm(h). Returns the layers' rows:
     /// x, the normed rows every layer reads, and y, the attention rows every layer writes ([rows, D] each, decoder
     /// scratch). <paramref name="pick"/> names the rows whose logits the call returns; <paramref name="argmax"/>
-    /// returns their argmax instead of the logits.
+    /// returns their argmax instead of the logits, or with <paramref name="sample"/> a draw from their softmax made on
+    /// the device (<see cref="DeviceDraw"/>).
     /// </summary>
-    public (ArrayView<float> X, ArrayView<float> Y) Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax)
+    public (ArrayView<float> X, ArrayView<float> Y) Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax, DeviceDraw? sample = null)
     {
-        (rows, picked, greedy) = (tokens.Length, pick.Length, argmax);
+        (rows, picked, greedy, draw) = (tokens.Length, pick.Length, argmax, sample);
         var s = Ensure(rows, picked);
         var k = engine.Kernels.Decoder;
         tokens.CopyTo(s.HostIds.Span);
@@ -111,12 +116,15 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
 
         if (greedy)
         {
-            k.Argmax(stream, engine.Shapes.Groups("argmax", picked, 2 * engine.Shapes.GroupSize), s.Logits.View, s.Best.View, picked, v);
+            var (scale, seed, step) = draw is { } g ? (g.InverseTemperature, g.Seed, g.Step) : (1f, 0L, 0L);
+            k.Argmax(stream, engine.Shapes.Groups("argmax", picked, 2 * engine.Shapes.GroupSize), s.Logits.View, s.Best.View, picked, v, scale, seed, step, draw is null ? 0 : 1);
             s.Best.DownloadAsync(stream, s.HostBest, picked);
+            DownloadBytes = picked * sizeof(int);
         }
         else
         {
             s.Logits.DownloadAsync(stream, s.HostLogits, (long)picked * v);
+            DownloadBytes = (long)picked * v * sizeof(float);
         }
     }
 

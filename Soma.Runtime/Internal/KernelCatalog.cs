@@ -95,8 +95,8 @@ internal static class KernelCatalog
     /// <summary>Whole-model kernels: residual add.</summary>
     public static Action<ArrayView<float>, ArrayView<float>, int> ResidualAdd => Kernels.ResidualAdd.Kernel;
 
-    /// <summary>Whole-model kernels: argmax of each row of logits.</summary>
-    public static Action<ArrayView<float>, ArrayView<int>, int, int> Argmax => Kernels.Argmax.Kernel;
+    /// <summary>Whole-model kernels: argmax of each row of logits, or with Gumbel noise a draw from their softmax.</summary>
+    public static Action<ArrayView<float>, ArrayView<int>, int, int, float, long, long, int> Argmax => Kernels.Argmax.Kernel;
 
     /// <summary>
     /// Every kernel with a short file-safe name, in launch order of a layer call, in its fp32-storage form (the whole-model kernels, fp32 only, at the end): the kernels

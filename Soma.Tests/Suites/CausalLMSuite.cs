@@ -98,6 +98,33 @@ public abstract class CausalLMSuite : IDisposable
     }
 
     [Fact]
+    public void TemperatureSampling_DrawsOnTheDevice_RepeatablyForASeed()
+    {
+        using var model = Engine.LoadCausalLM(Checkpoint("llama"), Soma);
+        int[] Generate(SamplingOptions options, int count)
+        {
+            using var session = model.CreateSession();
+            var sampler = new SomaSampler(options);
+            long bytes = options.TopK == 0 ? sizeof(int) : model.VocabSize * sizeof(float);
+            var tokens = new List<int> { session.PrefillNext(Prompt, sampler) };
+            model.LastDownloadBytes.Should().Be(bytes, "greedy and temperature draws without top-k or top-p are made on the device");
+            while (tokens.Count < count)
+            {
+                tokens.Add(session.DecodeNext(tokens[^1], sampler));
+                model.LastDownloadBytes.Should().Be(bytes);
+            }
+
+            return tokens.ToArray();
+        }
+
+        var first = Generate(new SamplingOptions(temperature: 1.5, seed: 5), 8);
+        Generate(new SamplingOptions(temperature: 1.5, seed: 5), 8).Should().Equal(first, "the same seed draws the same tokens");
+        first.Should().OnlyContain(t => t >= 0 && t < model.VocabSize);
+        Generate(new SamplingOptions(temperature: 1e-5, seed: 5), 6).Should().Equal(Generate(new SamplingOptions(), 6), "a vanishing temperature is greedy");
+        Generate(new SamplingOptions(temperature: 1.5, topK: 3, seed: 5), 2).Should().HaveCount(2, "top-k still draws on the host from the V logits");
+    }
+
+    [Fact]
     public void PrefillThenDecode_EqualsOnePrefill_AndGreedyIsTheArgmax()
     {
         var folder = Checkpoint("qwen2");

@@ -196,6 +196,41 @@ public abstract class KernelSuite : IDisposable
         }
     }
 
+    [Fact]
+    public void GumbelArgmax_DrawsFromTheSoftmax_AndRepeatsForASeed()
+    {
+        // 20000 draws (one per row, draw steps 0..19999) over a 5-token vocabulary at T = 0.7: the counts must match
+        // softmax(logits / T) (chi-square, 4 degrees of freedom, bound 30: p ~ 5e-6 for a fair sampler; fixed seed, so
+        // deterministic), the same seed must give the same draws, and noise off must give the plain argmax.
+        const int rows = 20000, v = 5;
+        float[] row = [0.3f, -1.2f, 1.1f, 0.9f, -0.4f];
+        const double t = 0.7;
+        var logits = Upload(Enumerable.Range(0, rows).SelectMany(_ => row).ToArray());
+        var index = Alloc<int>(rows);
+        var k = Engine.Kernels.Decoder;
+        var stream = Engine.Accelerator.DefaultStream;
+        var groups = Engine.Shapes.Groups("argmax", rows, 2 * Engine.Shapes.GroupSize);
+        int[] Draw(long seed, int noise)
+        {
+            k.Argmax(stream, groups, logits.View, index.View, rows, v, (float)(1 / t), seed, 0, noise);
+            return Download(index);
+        }
+
+        var first = Draw(7, 1);
+        var counts = new double[v];
+        foreach (int c in first)
+        {
+            counts[c]++;
+        }
+
+        var weights = row.Select(l => Math.Exp(l / t)).ToArray();
+        double chi = weights.Select((w, c) => w / weights.Sum() * rows).Select((e, c) => (counts[c] - e) * (counts[c] - e) / e).Sum();
+        chi.Should().BeLessThan(30, $"the draws' counts {string.Join(", ", counts)} follow softmax(logits / T)");
+        Draw(7, 1).Should().Equal(first, "the same seed and steps draw the same tokens");
+        Draw(8, 1).Should().NotEqual(first, "another seed draws other tokens");
+        Draw(7, 0).Should().OnlyContain(c => c == 2, "without noise the kernel is the argmax");
+    }
+
     /// <summary>W^T [inner, outer] of <paramref name="weight"/> [outer, inner].</summary>
     private static float[] Transposed(float[] weight, int outer, int inner)
     {
