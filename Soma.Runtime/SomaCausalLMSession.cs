@@ -93,7 +93,8 @@ public sealed class SomaCausalLMSession : IDisposable
     /// <summary>
     /// Runs the prompt and returns the next token as <paramref name="sampler"/> picks it: greedy on the device (one int
     /// travels back); temperature without top-k and top-p also on the device (Gumbel-max with noise from the sampler's
-    /// seed and draw count: one int travels back); otherwise from the last token's logits (V floats).
+    /// seed and draw count: one int travels back); with top-k the device selects the k best and the sampler draws among
+    /// them (k (value, id) pairs travel back); with top-p alone from the last token's logits (V floats).
     /// </summary>
     public int PrefillNext(ReadOnlySpan<int> tokens, SomaSampler sampler)
     {
@@ -101,6 +102,12 @@ public sealed class SomaCausalLMSession : IDisposable
         if (sampler.Options.Greedy || sampler.DrawsOnDevice)
         {
             return PrefillOnDevice(tokens, sampler.DrawsOnDevice ? sampler.NextDraw() : null);
+        }
+
+        if (sampler.Options.TopK > 0)
+        {
+            Model.CheckTokens(tokens, tokens.Length, nameof(tokens));
+            return DrawFromTop(tokens, tokens.Length - 1, sampler);
         }
 
         PrefillLast(tokens, Scratch());
@@ -116,8 +123,29 @@ public sealed class SomaCausalLMSession : IDisposable
             return DecodeOnDevice(token, sampler.DrawsOnDevice ? sampler.NextDraw() : null);
         }
 
+        if (sampler.Options.TopK > 0)
+        {
+            ReadOnlySpan<int> tokens = [token];
+            Model.CheckTokens(tokens, 1, nameof(token));
+            return DrawFromTop(tokens, 0, sampler);
+        }
+
         Decode(token, Scratch());
         return sampler.Sample(scratch);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/>; the device selects row <paramref name="last"/>'s top-k logits (k (value, id)
+    /// pairs travel back) and <paramref name="sampler"/> draws among them (temperature, then top-p): the token the
+    /// sampler would draw from all V logits.
+    /// </summary>
+    private int DrawFromTop(ReadOnlySpan<int> tokens, int last, SomaSampler sampler)
+    {
+        int k = Math.Min(sampler.Options.TopK, Model.VocabSize);
+        var values = new float[k];
+        var ids = new int[k];
+        Model.Run(new[] { this }, new[] { tokens.Length }, tokens, new[] { last }, false, default, default, null, values, ids);
+        return ids[sampler.Sample(values)];
     }
 
     /// <summary>Runs the prompt; the next token is its last row's argmax, or <paramref name="draw"/>, chosen on the device.</summary>

@@ -12,7 +12,7 @@ namespace Soma.Internal;
 internal sealed class DecoderKernels
 {
     /// <summary>Kernels loaded here (three per projection: its tile loop, decode GEMV and split-K reduce).</summary>
-    public const int Count = 10;
+    public const int Count = 11;
 
     private readonly Dictionary<string, Kernel> compiled;
     private readonly Lazy<DecoderWeightKernels<Float16View>> float16;
@@ -25,6 +25,7 @@ internal sealed class DecoderKernels
         bfloat16 = new(() => new DecoderWeightKernels<BFloat16View>(accelerator));
         RmsNorm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(KernelCatalog.RmsNorm);
         ResidualAdd = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int>(KernelCatalog.ResidualAdd);
+        TopK = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int>(KernelCatalog.TopK);
         Argmax = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, int, int, float, long, long, int>(KernelCatalog.Argmax);
         compiled = new Dictionary<string, Kernel>
         {
@@ -38,6 +39,7 @@ internal sealed class DecoderKernels
             ["down-reduce"] = Float32.Down.Reduce,
             ["residual-add"] = ResidualAdd.GetKernel(),
             ["argmax"] = Argmax.GetKernel(),
+            ["top-k"] = TopK.GetKernel(),
         };
     }
 
@@ -51,6 +53,9 @@ internal sealed class DecoderKernels
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int> ResidualAdd { get; }
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, int, int, float, long, long, int> Argmax { get; }
+
+    /// <summary>The k largest logits of each row with their indices (<see cref="Kernels.TopK"/>).</summary>
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> TopK { get; }
 
     /// <summary>The gather and MLP projections over fp32 weights (loaded with the decoder kernels).</summary>
     public DecoderWeightKernels<Float32View> Float32 { get; }

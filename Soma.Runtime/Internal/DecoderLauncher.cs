@@ -31,6 +31,11 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     private int picked;
     private bool greedy;
     private DeviceDraw? draw;
+    private int topK;
+    private DeviceBuffer<float>? topValues;
+    private DeviceBuffer<int>? topIndex;
+    private PageLockedArray1D<float>? hostTopValues;
+    private PageLockedArray1D<int>? hostTopIndex;
 
     public DecoderLauncher(SomaEngine engine, CausalLMWeights model, DecoderWeights weights)
     {
@@ -46,6 +51,12 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     /// <summary>The last call's logits [picked, V] (when not greedy; valid once the call has waited).</summary>
     public ReadOnlySpan<float> Logits => scratch!.HostLogits.Span[..(picked * v)];
 
+    /// <summary>The last call's top-k logits per picked row, largest first (when it asked for them; valid once the call has waited).</summary>
+    public ReadOnlySpan<float> TopValues => hostTopValues!.Span[..(picked * topK)];
+
+    /// <summary>The token ids of <see cref="TopValues"/>.</summary>
+    public ReadOnlySpan<int> TopIndices => hostTopIndex!.Span[..(picked * topK)];
+
     /// <summary>Bytes the last call downloaded as its result (the logits, or one int per picked row).</summary>
     public long DownloadBytes { get; private set; }
 
@@ -58,12 +69,23 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     /// x, the normed rows every layer reads, and y, the attention rows every layer writes ([rows, D] each, decoder
     /// scratch). <paramref name="pick"/> names the rows whose logits the call returns; <paramref name="argmax"/>
     /// returns their argmax instead of the logits, or with <paramref name="sample"/> a draw from their softmax made on
-    /// the device (<see cref="DeviceDraw"/>).
+    /// the device (<see cref="DeviceDraw"/>); <paramref name="top"/> &gt; 0 returns their <paramref name="top"/>
+    /// largest logits and indices (<see cref="TopValues"/>, <see cref="TopIndices"/>) instead.
     /// </summary>
-    public (ArrayView<float> X, ArrayView<float> Y) Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax, DeviceDraw? sample = null)
+    public (ArrayView<float> X, ArrayView<float> Y) Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax, DeviceDraw? sample = null, int top = 0)
     {
-        (rows, picked, greedy, draw) = (tokens.Length, pick.Length, argmax, sample);
+        (rows, picked, greedy, draw, topK) = (tokens.Length, pick.Length, argmax, sample, top);
         var s = Ensure(rows, picked);
+        if (top > 0 && (topValues is null || topValues.Length < (long)picked * top))
+        {
+            stream.Synchronize(); // a failed call may have left launches that write the old buffers
+            DisposeTop();
+            topValues = engine.Allocate<float>((long)picked * top);
+            topIndex = engine.Allocate<int>((long)picked * top);
+            hostTopValues = engine.Accelerator.AllocatePageLocked1D<float>((long)picked * top, uninitialized: false);
+            hostTopIndex = engine.Accelerator.AllocatePageLocked1D<int>((long)picked * top, uninitialized: false);
+        }
+
         var k = engine.Kernels.Decoder;
         tokens.CopyTo(s.HostIds.Span);
         pick.CopyTo(s.HostIds.Span[rows..]);
@@ -114,7 +136,14 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
             return;
         }
 
-        if (greedy)
+        if (topK > 0)
+        {
+            k.TopK(stream, engine.Shapes.Groups("top-k", picked, 2 * engine.Shapes.GroupSize + 2), s.Logits.View, topValues!.View, topIndex!.View, picked, v, topK);
+            topValues.DownloadAsync(stream, hostTopValues!, (long)picked * topK);
+            topIndex!.DownloadAsync(stream, hostTopIndex!, (long)picked * topK);
+            DownloadBytes = (long)picked * topK * (sizeof(float) + sizeof(int));
+        }
+        else if (greedy)
         {
             var (scale, seed, step) = draw is { } g ? (g.InverseTemperature, g.Seed, g.Step) : (1f, 0L, 0L);
             k.Argmax(stream, engine.Shapes.Groups("argmax", picked, 2 * engine.Shapes.GroupSize), s.Logits.View, s.Best.View, picked, v, scale, seed, step, draw is null ? 0 : 1);
@@ -133,7 +162,18 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     {
         scratch?.Dispose();
         scratch = null;
+        DisposeTop();
         stream.Dispose();
+    }
+
+    /// <summary>Frees the top-k buffers.</summary>
+    private void DisposeTop()
+    {
+        topValues?.Dispose();
+        topIndex?.Dispose();
+        hostTopValues?.Dispose();
+        hostTopIndex?.Dispose();
+        (topValues, topIndex, hostTopValues, hostTopIndex) = (null, null, null, null);
     }
 
     /// <summary>H = the embedding rows of the call's tokens, the table read as <typeparamref name="TW"/>.</summary>

@@ -98,6 +98,9 @@ internal static class KernelCatalog
     /// <summary>Whole-model kernels: argmax of each row of logits, or with Gumbel noise a draw from their softmax.</summary>
     public static Action<ArrayView<float>, ArrayView<int>, int, int, float, long, long, int> Argmax => Kernels.Argmax.Kernel;
 
+    /// <summary>Whole-model kernels: the k largest logits of each row with their indices.</summary>
+    public static Action<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> TopK => Kernels.TopK.Kernel;
+
     /// <summary>
     /// Every kernel with a short file-safe name, in launch order of a layer call, in its fp32-storage form (the whole-model kernels, fp32 only, at the end): the kernels
     /// a call profile counts launches of (a launch of a kernel's fp16 or bf16 variant counts for the kernel).
@@ -183,6 +186,7 @@ internal static class KernelCatalog
             (new Entry("down-reduce", DownReduce), false),
             (new Entry("residual-add", ResidualAdd), false),
             (new Entry("argmax", Argmax), false),
+            (new Entry("top-k", TopK), false),
         };
         return all.Where(e => e.Item2 || !weightedOnly).Select(e => e.Item1);
     }

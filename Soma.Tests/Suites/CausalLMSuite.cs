@@ -105,9 +105,9 @@ public abstract class CausalLMSuite : IDisposable
         {
             using var session = model.CreateSession();
             var sampler = new SomaSampler(options);
-            long bytes = options.TopK == 0 ? sizeof(int) : model.VocabSize * sizeof(float);
+            long bytes = options.TopK == 0 ? sizeof(int) : options.TopK * (sizeof(float) + sizeof(int));
             var tokens = new List<int> { session.PrefillNext(Prompt, sampler) };
-            model.LastDownloadBytes.Should().Be(bytes, "greedy and temperature draws without top-k or top-p are made on the device");
+            model.LastDownloadBytes.Should().Be(bytes, "greedy and temperature draws are made on the device, top-k's among k pairs");
             while (tokens.Count < count)
             {
                 tokens.Add(session.DecodeNext(tokens[^1], sampler));
@@ -121,7 +121,29 @@ public abstract class CausalLMSuite : IDisposable
         Generate(new SamplingOptions(temperature: 1.5, seed: 5), 8).Should().Equal(first, "the same seed draws the same tokens");
         first.Should().OnlyContain(t => t >= 0 && t < model.VocabSize);
         Generate(new SamplingOptions(temperature: 1e-5, seed: 5), 6).Should().Equal(Generate(new SamplingOptions(), 6), "a vanishing temperature is greedy");
-        Generate(new SamplingOptions(temperature: 1.5, topK: 3, seed: 5), 2).Should().HaveCount(2, "top-k still draws on the host from the V logits");
+        Generate(new SamplingOptions(temperature: 1.5, topK: 3, seed: 5), 2).Should().HaveCount(2);
+    }
+
+    [Fact]
+    public void TopKSampling_SelectsOnTheDevice_AndDrawsWhatTheHostWouldFromAllLogits()
+    {
+        using var model = Engine.LoadCausalLM(Checkpoint("qwen2"), Soma);
+        using var device = model.CreateSession();
+        using var host = model.CreateSession();
+        var options = new SamplingOptions(temperature: 4, topK: 3, topP: 0.9, seed: 9);
+        var (onDevice, onHost) = (new SomaSampler(options), new SomaSampler(options));
+        var logits = new float[model.VocabSize];
+        host.PrefillLast(Prompt, logits);
+        int token = device.PrefillNext(Prompt, onDevice);
+        for (int step = 0; step < 8; step++)
+        {
+            model.LastDownloadBytes.Should().Be(3 * 8, "three (value, id) pairs travel back, not V floats");
+            var best = Enumerable.Range(0, logits.Length).OrderByDescending(i => logits[i]).ThenBy(i => i).Take(3).ToArray();
+            best.Should().Contain(token, $"step {step} draws among the 3 largest logits");
+            token.Should().Be(onHost.Sample(logits), $"step {step} draws what the host draws from all V logits");
+            host.Decode(token, logits);
+            token = device.DecodeNext(token, onDevice);
+        }
     }
 
     [Fact]
@@ -366,7 +388,7 @@ public abstract class CausalLMSuite : IDisposable
         model.Dispose();
         Engine.AllocatedBytes.Should().Be(bytes);
         global::Soma.Internal.KernelCatalog.All.Skip(global::Soma.Internal.KernelSet.LoadedAtStart).Select(e => e.Name).Should().BeEquivalentTo(
-            new[] { "row-gather", "rms-norm", "gate-up", "gate-up-gemv", "gate-up-reduce", "down", "down-gemv", "down-reduce", "residual-add", "argmax" },
+            new[] { "row-gather", "rms-norm", "gate-up", "gate-up-gemv", "gate-up-reduce", "down", "down-gemv", "down-reduce", "residual-add", "argmax", "top-k" },
             "the kernels an engine compiles with its first decoder are the catalog's last");
         session.Invoking(s => s.Decode(1)).Should().Throw<ObjectDisposedException>();
     }

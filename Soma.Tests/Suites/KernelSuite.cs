@@ -231,6 +231,26 @@ public abstract class KernelSuite : IDisposable
         Draw(7, 0).Should().OnlyContain(c => c == 2, "without noise the kernel is the argmax");
     }
 
+    [Theory]
+    [InlineData(4, new[] { 1, 2, 5, 0 })]
+    [InlineData(6, new[] { 1, 2, 5, 0, 4, 0 })]
+    public void TopK_SelectsTheLargest_InValueThenIndexOrder_NeverNaN(int k, int[] expected)
+    {
+        // Two rows (the second the first reversed); ties in index order, -inf only after every finite value, NaN never
+        // chosen, and past the valid values -inf with id 0.
+        float[] row = [1f, 3f, 3f, float.NaN, float.NegativeInfinity, 2f];
+        var logits = Upload(row.Concat(row.Reverse()).ToArray());
+        var values = Alloc<float>(2 * k);
+        var index = Alloc<int>(2 * k);
+        Engine.Kernels.Decoder.TopK(Engine.Accelerator.DefaultStream, Engine.Shapes.Groups("top-k", 2, 2 * Engine.Shapes.GroupSize + 2), logits.View, values.View, index.View, 2, row.Length, k);
+
+        var ids = Download(index);
+        var tops = Download(values);
+        ids[..k].Should().Equal(expected);
+        ids[k..].Should().Equal(new[] { 3, 4, 0, 5, 1, 0 }[..k], "the reversed row: [2, -inf, NaN, 3, 3, 1]");
+        tops[..k].Should().Equal(expected.Select((id, j) => j < 5 ? row[id] : float.NegativeInfinity));
+    }
+
     /// <summary>W^T [inner, outer] of <paramref name="weight"/> [outer, inner].</summary>
     private static float[] Transposed(float[] weight, int outer, int inner)
     {
