@@ -2,11 +2,16 @@ using ILGPU;
 
 namespace Soma.Kernels;
 
-/// <summary>Greedy sampling on the device: the index of each row's largest logit, so decode downloads one int, not V floats.</summary>
+/// <summary>
+/// Greedy sampling on the device: the index of each row's largest logit, so decode downloads one int, not V floats;
+/// with <c>noise</c> the largest of logits * scale + Gumbel noise (<see cref="GumbelNoise"/>, draw step + row), a draw
+/// from softmax(logits * scale), still one int.
+/// </summary>
 internal static class Argmax
 {
-    // index[t] = min argmax_c logits[t, c] (first of equal maxima; NaN never wins); launch: one group per row (grid-stride), dynamic shared memory of 2 x group-size floats.
-    public static void Kernel(ArrayView<float> logits, ArrayView<int> index, int rows, int width)
+    // index[t] = min argmax_c logits[t, c] (first of equal maxima; NaN never wins), with noise != 0 of logits[t, c] * scale + Gumbel(seed, step + t, c);
+    // launch: one group per row (grid-stride), dynamic shared memory of 2 x group-size floats.
+    public static void Kernel(ArrayView<float> logits, ArrayView<int> index, int rows, int width, float scale, long seed, long step, int noise)
     {
         var shared = SharedMemory.GetDynamic<float>();
         for (int t = Grid.IdxX; t < rows; t += Grid.DimX)
@@ -16,6 +21,11 @@ internal static class Argmax
             for (int c = Group.IdxX; c < width; c += Group.DimX)
             {
                 float v = logits[t * width + c];
+                if (noise != 0)
+                {
+                    v = v * scale + GumbelNoise.Of(seed, step + t, c);
+                }
+
                 if (v > best || (at < 0 && v == best))
                 {
                     best = v;

@@ -10,13 +10,15 @@ namespace Soma.Kernels;
 internal static class RowGather
 {
     // y[r, c] = table[index[r] * rowStride + c * colStride]; launch: any explicit group shape, grid-stride over rows * width.
-    public static void Kernel(ArrayView<float> table, ArrayView<int> index, ArrayView<float> y, int rows, int width, long rowStride, long colStride)
+    // The table is read through its element view (fp32, or 16-bit rows widened exactly); its length must stay below 2^31.
+    public static void Kernel<TView>(TView table, ArrayView<int> index, ArrayView<float> y, int rows, int width, long rowStride, long colStride)
+        where TView : struct, IElementView
     {
         for (int e = Grid.GlobalIndex.X; e < rows * width; e += Grid.DimX * Group.DimX)
         {
             int r = e / width;
             int c = e % width;
-            y[e] = table[index[r] * rowStride + c * colStride];
+            y[e] = table.Load((int)(index[r] * rowStride + c * colStride));
         }
     }
 }

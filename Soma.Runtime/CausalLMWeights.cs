@@ -25,6 +25,13 @@ public sealed record CausalLMWeights(
     /// <summary>D: model width.</summary>
     public int ModelDim => Config.HiddenSize;
 
+    /// <summary>
+    /// The type the checkpoint stores the embedding, MLP and LM head in (Float32 where they are F32 or of mixed types;
+    /// their values here are widened exactly). The decoder stores those matrices in this type on the device unless the
+    /// first layer's <see cref="SomaLayerOptions.WeightStorage"/> names another, as a layer does with its projections.
+    /// </summary>
+    public SomaStorageType ProjectionType { get; init; } = SomaStorageType.Float32;
+
     /// <summary>The LM head matrix [V, D]: lm_head.weight, or the embedding when tied.</summary>
     public float[] Head => LmHead ?? Embedding;
 
@@ -79,7 +86,18 @@ public sealed record CausalLMWeights(
 
         var embedding = checkpoint.ReadTensor("model.embed_tokens.weight", v, d);
         var head = config.TieWordEmbeddings ? null : checkpoint.ReadTensor("lm_head.weight", v, d);
-        var weights = new CausalLMWeights(config, embedding, head, checkpoint.ReadTensor("model.norm.weight", d), list);
+        var matrices = Enumerable.Range(0, layers)
+            .SelectMany(l => new[] { "gate_proj", "up_proj", "down_proj" }.Select(m => $"model.layers.{l}.mlp.{m}.weight"))
+            .Append("model.embed_tokens.weight").Concat(head is null ? [] : ["lm_head.weight"]);
+        var weights = new CausalLMWeights(config, embedding, head, checkpoint.ReadTensor("model.norm.weight", d), list)
+        {
+            ProjectionType = matrices.Select(checkpoint.DtypeOf).Distinct().ToArray() switch
+            {
+                ["F16"] => SomaStorageType.Float16,
+                ["BF16"] => SomaStorageType.BFloat16,
+                _ => SomaStorageType.Float32,
+            },
+        };
         weights.Validate();
         return weights;
     }

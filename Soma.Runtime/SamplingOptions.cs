@@ -3,7 +3,9 @@ namespace Soma;
 /// <summary>
 /// How <see cref="SomaSampler"/> picks the next token from logits: greedy (temperature 0), or a draw from
 /// softmax(logits / temperature) restricted to the top-k tokens and then to the smallest set whose probability reaches
-/// top-p (Hugging Face's order), from a generator seeded with <see cref="Seed"/>. Validated when constructed.
+/// top-p (Hugging Face's order), from a generator seeded with <see cref="Seed"/>. A causal LM session draws
+/// temperature-only tokens on the device (Gumbel-max, noise hashed from <see cref="Seed"/> and the draw count) and with
+/// top-k selects the k best on the device (see <see cref="SomaCausalLMSession.PrefillNext"/>). Validated when constructed.
 /// </summary>
 public sealed record SamplingOptions
 {

@@ -66,6 +66,9 @@ public sealed class SomaCausalLM : IDisposable
     /// <summary>Device bytes of one conversation's state across every layer: the same at token 1 and at token 10^6 when every layer is a Soma layer.</summary>
     public long StateBytes => model.StateBytes;
 
+    /// <summary>Bytes the last call downloaded as its result: V floats a row of logits, 4 for a token chosen on the device, k x 8 for a row's top k.</summary>
+    internal long LastDownloadBytes => launcher.DownloadBytes;
+
     /// <summary>Device bytes of the weights outside the attention layers (embedding, norms, MLPs, LM head).</summary>
     public long DecoderWeightBytes => weights.Bytes;
 
@@ -176,11 +179,13 @@ public sealed class SomaCausalLM : IDisposable
     /// <summary>
     /// One call: rows[s] tokens for each conversation s (laid out conversation after conversation) through the whole
     /// model; the logits of the rows named by <paramref name="pick"/> go to <paramref name="logits"/> ([picked, V]), or
-    /// with <paramref name="argmax"/> their argmax to <paramref name="next"/>. Arguments are checked by the caller.
+    /// with <paramref name="argmax"/> their argmax (or with <paramref name="draw"/> a draw on the device) to
+    /// <paramref name="next"/>, or with non-empty <paramref name="topValues"/> ([picked, k]) their k largest logits and
+    /// their ids to <paramref name="topValues"/> and <paramref name="topIndices"/>. Arguments are checked by the caller.
     /// </summary>
     internal void Run(
         IReadOnlyList<SomaCausalLMSession> sessions, int[] rows, ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax,
-        Span<float> logits, Span<int> next)
+        Span<float> logits, Span<int> next, DeviceDraw? draw = null, Span<float> topValues = default, Span<int> topIndices = default)
     {
         ThrowIfDisposed();
         var inner = new SomaModelSession[sessions.Count];
@@ -196,9 +201,15 @@ public sealed class SomaCausalLM : IDisposable
         {
             ThrowIfDisposed();
             // Every call keeps its rows on the device and runs on the decoder's stream: a decode step waits once, at its end.
-            var (x, y) = launcher.Begin(tokens, pick, argmax);
+            int top = topValues.Length / Math.Max(pick.Length, 1);
+            var (x, y) = launcher.Begin(tokens, pick, argmax || draw is not null, draw, top);
             model.Through(inner, rows, CallIo.Device(x, y), launcher.Stream, default, launcher);
-            if (argmax)
+            if (top > 0)
+            {
+                launcher.TopValues.CopyTo(topValues);
+                launcher.TopIndices.CopyTo(topIndices);
+            }
+            else if (argmax || draw is not null)
             {
                 launcher.Best.CopyTo(next);
             }

@@ -1,3 +1,5 @@
+using Soma.Internal;
+
 namespace Soma;
 
 /// <summary>
@@ -66,13 +68,7 @@ public sealed class SomaCausalLMSession : IDisposable
     }
 
     /// <summary>Runs the prompt and returns the argmax of the last token's logits, computed on the device.</summary>
-    public int PrefillGreedy(ReadOnlySpan<int> tokens)
-    {
-        Model.CheckTokens(tokens, tokens.Length, nameof(tokens));
-        Span<int> next = stackalloc int[1];
-        Model.Run(new[] { this }, new[] { tokens.Length }, tokens, new[] { tokens.Length - 1 }, true, default, next);
-        return next[0];
-    }
+    public int PrefillGreedy(ReadOnlySpan<int> tokens) => PrefillOnDevice(tokens, null);
 
     /// <summary>One token; returns its logits [V].</summary>
     public float[] Decode(int token)
@@ -92,25 +88,26 @@ public sealed class SomaCausalLMSession : IDisposable
     }
 
     /// <summary>One token; returns the argmax of its logits, computed on the device (one int travels back).</summary>
-    public int DecodeGreedy(int token)
-    {
-        ReadOnlySpan<int> tokens = [token];
-        Model.CheckTokens(tokens, 1, nameof(token));
-        Span<int> next = stackalloc int[1];
-        Model.Run(new[] { this }, [1], tokens, [0], true, default, next);
-        return next[0];
-    }
+    public int DecodeGreedy(int token) => DecodeOnDevice(token, null);
 
     /// <summary>
     /// Runs the prompt and returns the next token as <paramref name="sampler"/> picks it: greedy on the device (one int
-    /// travels back), otherwise from the last token's logits.
+    /// travels back); temperature without top-k and top-p also on the device (Gumbel-max with noise from the sampler's
+    /// seed and draw count: one int travels back); with top-k the device selects the k best and the sampler draws among
+    /// them (k (value, id) pairs travel back); with top-p alone from the last token's logits (V floats).
     /// </summary>
     public int PrefillNext(ReadOnlySpan<int> tokens, SomaSampler sampler)
     {
         ArgumentNullException.ThrowIfNull(sampler);
-        if (sampler.Options.Greedy)
+        if (sampler.Options.Greedy || sampler.DrawsOnDevice)
         {
-            return PrefillGreedy(tokens);
+            return PrefillOnDevice(tokens, sampler.DrawsOnDevice ? sampler.NextDraw() : null);
+        }
+
+        if (sampler.Options.TopK > 0)
+        {
+            Model.CheckTokens(tokens, tokens.Length, nameof(tokens));
+            return DrawFromTop(tokens, tokens.Length - 1, sampler);
         }
 
         PrefillLast(tokens, Scratch());
@@ -121,13 +118,53 @@ public sealed class SomaCausalLMSession : IDisposable
     public int DecodeNext(int token, SomaSampler sampler)
     {
         ArgumentNullException.ThrowIfNull(sampler);
-        if (sampler.Options.Greedy)
+        if (sampler.Options.Greedy || sampler.DrawsOnDevice)
         {
-            return DecodeGreedy(token);
+            return DecodeOnDevice(token, sampler.DrawsOnDevice ? sampler.NextDraw() : null);
+        }
+
+        if (sampler.Options.TopK > 0)
+        {
+            ReadOnlySpan<int> tokens = [token];
+            Model.CheckTokens(tokens, 1, nameof(token));
+            return DrawFromTop(tokens, 0, sampler);
         }
 
         Decode(token, Scratch());
         return sampler.Sample(scratch);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/>; the device selects row <paramref name="last"/>'s top-k logits (k (value, id)
+    /// pairs travel back) and <paramref name="sampler"/> draws among them (temperature, then top-p): the token the
+    /// sampler would draw from all V logits.
+    /// </summary>
+    private int DrawFromTop(ReadOnlySpan<int> tokens, int last, SomaSampler sampler)
+    {
+        int k = Math.Min(sampler.Options.TopK, Model.VocabSize);
+        var values = new float[k];
+        var ids = new int[k];
+        Model.Run(new[] { this }, new[] { tokens.Length }, tokens, new[] { last }, false, default, default, null, values, ids);
+        return ids[sampler.Sample(values)];
+    }
+
+    /// <summary>Runs the prompt; the next token is its last row's argmax, or <paramref name="draw"/>, chosen on the device.</summary>
+    private int PrefillOnDevice(ReadOnlySpan<int> tokens, DeviceDraw? draw)
+    {
+        Model.CheckTokens(tokens, tokens.Length, nameof(tokens));
+        Span<int> next = stackalloc int[1];
+        Model.Run(new[] { this }, new[] { tokens.Length }, tokens, new[] { tokens.Length - 1 }, true, default, next, draw);
+        return next[0];
+    }
+
+    /// <summary>One token; the next is its argmax, or <paramref name="draw"/>, chosen on the device.</summary>
+    private int DecodeOnDevice(int token, DeviceDraw? draw)
+    {
+        ReadOnlySpan<int> tokens = [token];
+        Model.CheckTokens(tokens, 1, nameof(token));
+        Span<int> next = stackalloc int[1];
+        Model.Run(new[] { this }, [1], tokens, [0], true, default, next, draw);
+        return next[0];
     }
 
     /// <summary>

@@ -8,6 +8,7 @@ public sealed class SomaSampler
 {
     private readonly Random random;
     private int[] order = [];
+    private long draws;
     private double[] weights = [];
 
     /// <summary>A sampler for <paramref name="options"/>.</summary>
@@ -19,6 +20,16 @@ public sealed class SomaSampler
 
     /// <summary>The options.</summary>
     public SamplingOptions Options { get; }
+
+    /// <summary>
+    /// True when a causal LM session draws this sampler's tokens on the device (temperature without top-k or top-p:
+    /// Gumbel-max, one int downloaded, noise from <see cref="SamplingOptions.Seed"/> and the draw count, not this
+    /// sampler's generator); top-k and top-p download the logits and draw here.
+    /// </summary>
+    internal bool DrawsOnDevice => !Options.Greedy && Options.TopK == 0 && Options.TopP >= 1;
+
+    /// <summary>The next draw on the device: 1 / temperature, the seed and the draw count (then counted).</summary>
+    internal Internal.DeviceDraw NextDraw() => new((float)(1 / Options.Temperature), Options.Seed, draws++);
 
     /// <summary>The next token for <paramref name="logits"/> [V]: the argmax when greedy, else a draw (temperature, top-k, top-p).</summary>
     public int Sample(ReadOnlySpan<float> logits)

@@ -132,7 +132,7 @@ public sealed class HuggingFaceCheckpoint : IDisposable
         int q = c.Heads * c.HeadDim, kv = c.KvHeads * c.HeadDim, d = c.HiddenSize;
         string[] names = [prefix + "q_proj.weight", prefix + "k_proj.weight", prefix + "v_proj.weight", prefix + "o_proj.weight"];
         long[][] shapes = [[q, d], [kv, d], [kv, d], [d, q]];
-        var dtypes = names.Select(n => FileOf(n) is { } f && f.Tensors.TryGetValue(n, out var info) ? info.Dtype : null).Distinct().ToArray();
+        var dtypes = names.Select(DtypeOf).Distinct().ToArray();
         SomaLayerWeights weights;
         if (dtypes is ["F16" or "BF16"])
         {
@@ -192,6 +192,9 @@ public sealed class HuggingFaceCheckpoint : IDisposable
 
     /// <summary><see cref="ReadTensor"/>, or null when the checkpoint has no tensor <paramref name="name"/>.</summary>
     public float[]? ReadTensorOrNull(string name, params long[] shape) => ReadOptional(name, shape);
+
+    /// <summary>The safetensors dtype of tensor <paramref name="name"/> ("F32", "F16", "BF16", ...), or null when the checkpoint has no such tensor.</summary>
+    public string? DtypeOf(string name) => FileOf(name) is { } f && f.Tensors.TryGetValue(name, out var info) ? info.Dtype : null;
 
     /// <summary>Whether the checkpoint holds a tensor named <paramref name="name"/>.</summary>
     public bool HasTensor(string name) => FileOf(name)?.Tensors.ContainsKey(name) ?? false;

@@ -13,7 +13,8 @@ namespace Soma.Internal;
 /// <see cref="Best"/>. The projections are the layers' projection kernels (tile loop, or the decode GEMV where the plan
 /// takes it) with their own epilogues: gate|up as one projection writing silu(gate) * up (<see cref="SwiGluEpilogue"/>),
 /// down adding into the residual stream (<see cref="ResidualEpilogue"/>), the LM head plain (<see cref="BiasEpilogue"/>,
-/// zero bias), all through <see cref="Project{TEpilogue}"/>. One call at a time (the model's lock); owns its scratch and stream.
+/// zero bias), all through <see cref="Project{TW, TEpilogue}"/>, the weights read as they are stored
+/// (<see cref="DecoderWeights.Type"/>: fp32, or 16-bit widened in the kernels). One call at a time (the model's lock); owns its scratch and stream.
 /// </summary>
 internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
 {
@@ -29,6 +30,12 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     private int rows;
     private int picked;
     private bool greedy;
+    private DeviceDraw? draw;
+    private int topK;
+    private DeviceBuffer<float>? topValues;
+    private DeviceBuffer<int>? topIndex;
+    private PageLockedArray1D<float>? hostTopValues;
+    private PageLockedArray1D<int>? hostTopIndex;
 
     public DecoderLauncher(SomaEngine engine, CausalLMWeights model, DecoderWeights weights)
     {
@@ -44,6 +51,15 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     /// <summary>The last call's logits [picked, V] (when not greedy; valid once the call has waited).</summary>
     public ReadOnlySpan<float> Logits => scratch!.HostLogits.Span[..(picked * v)];
 
+    /// <summary>The last call's top-k logits per picked row, largest first (when it asked for them; valid once the call has waited).</summary>
+    public ReadOnlySpan<float> TopValues => hostTopValues!.Span[..(picked * topK)];
+
+    /// <summary>The token ids of <see cref="TopValues"/>.</summary>
+    public ReadOnlySpan<int> TopIndices => hostTopIndex!.Span[..(picked * topK)];
+
+    /// <summary>Bytes the last call downloaded as its result (the logits, or one int per picked row).</summary>
+    public long DownloadBytes { get; private set; }
+
     /// <summary>The last call's argmax per picked row (when greedy; valid once the call has waited).</summary>
     public ReadOnlySpan<int> Best => scratch!.HostBest.Span[..picked];
 
@@ -52,25 +68,39 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     /// block), the gather of their embeddings into h and the first layer's input RMSNorm(h). Returns the layers' rows:
     /// x, the normed rows every layer reads, and y, the attention rows every layer writes ([rows, D] each, decoder
     /// scratch). <paramref name="pick"/> names the rows whose logits the call returns; <paramref name="argmax"/>
-    /// returns their argmax instead of the logits.
+    /// returns their argmax instead of the logits, or with <paramref name="sample"/> a draw from their softmax made on
+    /// the device (<see cref="DeviceDraw"/>); <paramref name="top"/> &gt; 0 returns their <paramref name="top"/>
+    /// largest logits and indices (<see cref="TopValues"/>, <see cref="TopIndices"/>) instead.
     /// </summary>
-    public (ArrayView<float> X, ArrayView<float> Y) Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax)
+    public (ArrayView<float> X, ArrayView<float> Y) Begin(ReadOnlySpan<int> tokens, ReadOnlySpan<int> pick, bool argmax, DeviceDraw? sample = null, int top = 0)
     {
-        (rows, picked, greedy) = (tokens.Length, pick.Length, argmax);
+        (rows, picked, greedy, draw, topK) = (tokens.Length, pick.Length, argmax, sample, top);
         var s = Ensure(rows, picked);
+        if (top > 0 && (topValues is null || topValues.Length < (long)picked * top))
+        {
+            stream.Synchronize(); // a failed call may have left launches that write the old buffers
+            DisposeTop();
+            topValues = engine.Allocate<float>((long)picked * top);
+            topIndex = engine.Allocate<int>((long)picked * top);
+            hostTopValues = engine.Accelerator.AllocatePageLocked1D<float>((long)picked * top, uninitialized: false);
+            hostTopIndex = engine.Accelerator.AllocatePageLocked1D<int>((long)picked * top, uninitialized: false);
+        }
+
         var k = engine.Kernels.Decoder;
         tokens.CopyTo(s.HostIds.Span);
         pick.CopyTo(s.HostIds.Span[rows..]);
         s.Ids.UploadAsync(stream, s.HostIds, rows + picked);
-        var ids = s.Ids.View.SubView(0, rows);
-        var gather = engine.Shapes.Elements("row-gather", (long)rows * d);
-        if (weights.Embedding is { } table)
+        switch (weights.Type)
         {
-            k.RowGather(stream, gather, table.View, ids, s.H.View, rows, d, d, 1);
-        }
-        else
-        {
-            k.RowGather(stream, gather, weights.HeadT.View, ids, s.H.View, rows, d, 1, v);
+            case SomaStorageType.Float16:
+                Embed<Float16View>(s);
+                break;
+            case SomaStorageType.BFloat16:
+                Embed<BFloat16View>(s);
+                break;
+            default:
+                Embed<Float32View>(s);
+                break;
         }
 
         Norm(s, weights.Layers[0].InputNorm);
@@ -84,30 +114,46 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         System.Diagnostics.Debug.Assert(ReferenceEquals(callStream, stream), "A decoder's calls run on its own stream.");
         var s = scratch!;
         var k = engine.Kernels.Decoder;
-        var w = weights.Layers[layer];
         int count = rows * d;
         k.ResidualAdd(stream, engine.Shapes.Elements("residual-add", count), s.H.View, s.A.View, count);
-        Norm(s, w.PostNorm);
-        Project(k.GateUp, "gate-up", s, s.X, w.GateUpT, rows, d, 2 * inter, inter % 4 == 0, new SwiGluEpilogue { Act = s.Act.View, Inner = inter });
-        Project(k.Down, "down", s, s.Act, w.DownT, rows, inter, d, true, new ResidualEpilogue { H = s.H.View, Outer = d });
-        if (layer + 1 < layers)
+        Norm(s, weights.Layers[layer].PostNorm);
+        bool last = layer + 1 == layers;
+        switch (weights.Type)
         {
-            Norm(s, weights.Layers[layer + 1].InputNorm);
+            case SomaStorageType.Float16:
+                Weighted<Float16View>(s, layer, last);
+                break;
+            case SomaStorageType.BFloat16:
+                Weighted<BFloat16View>(s, layer, last);
+                break;
+            default:
+                Weighted<Float32View>(s, layer, last);
+                break;
+        }
+
+        if (!last)
+        {
             return;
         }
 
-        Norm(s, weights.FinalNorm);
-        k.RowGather(stream, engine.Shapes.Elements("row-gather", (long)picked * d), s.X.View, s.Ids.View.SubView(rows, picked), s.PickedRows.View, picked, d, d, 1);
-        Project(engine.Kernels.Float32.Linear, "linear", s, s.PickedRows, weights.HeadT, picked, d, v, true,
-            new BiasEpilogue { Bias = weights.ZeroBias.View, Y = s.Logits.View, Outer = v });
-        if (greedy)
+        if (topK > 0)
         {
-            k.Argmax(stream, engine.Shapes.Groups("argmax", picked, 2 * engine.Shapes.GroupSize), s.Logits.View, s.Best.View, picked, v);
+            k.TopK(stream, engine.Shapes.Groups("top-k", picked, 2 * engine.Shapes.GroupSize + 2), s.Logits.View, topValues!.View, topIndex!.View, picked, v, topK);
+            topValues.DownloadAsync(stream, hostTopValues!, (long)picked * topK);
+            topIndex!.DownloadAsync(stream, hostTopIndex!, (long)picked * topK);
+            DownloadBytes = (long)picked * topK * (sizeof(float) + sizeof(int));
+        }
+        else if (greedy)
+        {
+            var (scale, seed, step) = draw is { } g ? (g.InverseTemperature, g.Seed, g.Step) : (1f, 0L, 0L);
+            k.Argmax(stream, engine.Shapes.Groups("argmax", picked, 2 * engine.Shapes.GroupSize), s.Logits.View, s.Best.View, picked, v, scale, seed, step, draw is null ? 0 : 1);
             s.Best.DownloadAsync(stream, s.HostBest, picked);
+            DownloadBytes = picked * sizeof(int);
         }
         else
         {
             s.Logits.DownloadAsync(stream, s.HostLogits, (long)picked * v);
+            DownloadBytes = (long)picked * v * sizeof(float);
         }
     }
 
@@ -116,7 +162,60 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     {
         scratch?.Dispose();
         scratch = null;
+        DisposeTop();
         stream.Dispose();
+    }
+
+    /// <summary>Frees the top-k buffers.</summary>
+    private void DisposeTop()
+    {
+        topValues?.Dispose();
+        topIndex?.Dispose();
+        hostTopValues?.Dispose();
+        hostTopIndex?.Dispose();
+        (topValues, topIndex, hostTopValues, hostTopIndex) = (null, null, null, null);
+    }
+
+    /// <summary>H = the embedding rows of the call's tokens, the table read as <typeparamref name="TW"/>.</summary>
+    private void Embed<TW>(DecoderScratch s)
+        where TW : struct, IElementView
+    {
+        var ids = s.Ids.View.SubView(0, rows);
+        var gather = engine.Shapes.Elements("row-gather", (long)rows * d);
+        var k = engine.Kernels.Decoder.For<TW>();
+        if (weights.Embedding is { } table)
+        {
+            k.RowGather(stream, gather, ElementViews.Of<TW>(table.View), ids, s.H.View, rows, d, d, 1);
+        }
+        else
+        {
+            k.RowGather(stream, gather, ElementViews.Of<TW>(weights.HeadT.View), ids, s.H.View, rows, d, 1, v);
+        }
+    }
+
+    /// <summary>
+    /// The launches of layer <paramref name="layer"/> that read a weight stored as <typeparamref name="TW"/>: the MLP
+    /// (X is its normed input), then the next layer's input norm, or after the <paramref name="last"/> layer the
+    /// final norm, the gather of the picked rows and the LM head into the logits.
+    /// </summary>
+    private void Weighted<TW>(DecoderScratch s, int layer, bool last)
+        where TW : struct, IElementView
+    {
+        var k = engine.Kernels.Decoder.For<TW>();
+        var w = weights.Layers[layer];
+        Project(k.GateUp, "gate-up", s, s.X, w.GateUpT, rows, d, 2 * inter, inter % 4 == 0, new SwiGluEpilogue { Act = s.Act.View, Inner = inter });
+        Project(k.Down, "down", s, s.Act, w.DownT, rows, inter, d, true, new ResidualEpilogue { H = s.H.View, Outer = d });
+        if (!last)
+        {
+            Norm(s, weights.Layers[layer + 1].InputNorm);
+            return;
+        }
+
+        Norm(s, weights.FinalNorm);
+        engine.Kernels.Decoder.Float32.RowGather(
+            stream, engine.Shapes.Elements("row-gather", (long)picked * d), new Float32View { View = s.X.View }, s.Ids.View.SubView(rows, picked), s.PickedRows.View, picked, d, d, 1);
+        Project(engine.Kernels.For<TW, Float32View>().Linear, "linear", s, s.PickedRows, weights.HeadT, picked, d, v, true,
+            new BiasEpilogue { Bias = weights.ZeroBias.View, Y = s.Logits.View, Outer = v });
     }
 
     /// <summary>X = RMSNorm(H, <paramref name="weight"/>) over the call's rows.</summary>
@@ -129,9 +228,10 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     /// place the decoder launches a projection. <paramref name="quadColumns"/>: the epilogue keeps four consecutive
     /// columns together (the decode GEMV may serve it).
     /// </summary>
-    private void Project<TEpilogue>(
-        ProjectionLauncher<Float32View, TEpilogue> launcher, string kernel, DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<float> weightT,
+    private void Project<TW, TEpilogue>(
+        ProjectionLauncher<TW, TEpilogue> launcher, string kernel, DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<ushort> weightT,
         int n, int innerWidth, int outer, bool quadColumns, TEpilogue epilogue)
+        where TW : struct, IElementView
         where TEpilogue : struct, IProjectionEpilogue
     {
         var launch = engine.Shapes.Projection(kernel, n, innerWidth, outer, quadColumns: quadColumns);
@@ -149,7 +249,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
             Inner = innerWidth,
             Outer = outer,
             Partial = s.Partial?.View ?? default,
-        }, new Float32View { View = weightT.View }, epilogue);
+        }, ElementViews.Of<TW>(weightT.View), epilogue);
     }
 
     /// <summary>The scratch, replaced by a larger one when the call has more rows or picked rows than it holds.</summary>

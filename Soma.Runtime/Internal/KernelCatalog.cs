@@ -63,35 +63,43 @@ internal static class KernelCatalog
     /// <summary>Commit of ring rows (raw 16-bit units: one kernel for every storage type) and the field into the session state.</summary>
     public static Action<CommitArgs> Commit => StateCommit.Kernel;
 
-    /// <summary>Whole-model kernels: embedding and row gathers.</summary>
-    public static Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, long, long> RowGather => Kernels.RowGather.Kernel;
+    /// <summary>Whole-model kernels: embedding and row gathers, the table read as <typeparamref name="TW"/>.</summary>
+    public static Action<TW, ArrayView<int>, ArrayView<float>, int, int, long, long> RowGather<TW>()
+        where TW : struct, IElementView => Kernels.RowGather.Kernel<TW>;
 
     /// <summary>Whole-model kernels: RMSNorm of rows.</summary>
     public static Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> RmsNorm => Kernels.RmsNorm.Kernel;
 
-    /// <summary>Whole-model kernels: the MLP's gate|up projection with the silu(gate) * up epilogue.</summary>
-    public static Action<ProjectionArgs, Float32View, SwiGluEpilogue> GateUp => Projection.TileKernel<Float32View, SwiGluEpilogue>;
+    /// <summary>Whole-model kernels: the MLP's gate|up projection with the silu(gate) * up epilogue, weights read as <typeparamref name="TW"/>.</summary>
+    public static Action<ProjectionArgs, TW, SwiGluEpilogue> GateUp<TW>()
+        where TW : struct, IElementView => Projection.TileKernel<TW, SwiGluEpilogue>;
 
     /// <summary>The gate|up projection of a decode pass: the GEMV with the SwiGLU epilogue.</summary>
-    public static Action<ProjectionArgs, Float32View, SwiGluEpilogue> GateUpGemv => Gemv.Kernel<Float32View, SwiGluEpilogue>;
+    public static Action<ProjectionArgs, TW, SwiGluEpilogue> GateUpGemv<TW>()
+        where TW : struct, IElementView => Gemv.Kernel<TW, SwiGluEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="GateUp"/> or <see cref="GateUpGemv"/>.</summary>
+    /// <summary>Reduce of the split-K partial sums of <see cref="GateUp{TW}"/> or <see cref="GateUpGemv{TW}"/>.</summary>
     public static Action<ProjectionArgs, SwiGluEpilogue> GateUpReduce => SplitKReduce.Kernel<SwiGluEpilogue>;
 
-    /// <summary>Whole-model kernels: the MLP's down projection with the residual-add epilogue.</summary>
-    public static Action<ProjectionArgs, Float32View, ResidualEpilogue> Down => Projection.TileKernel<Float32View, ResidualEpilogue>;
+    /// <summary>Whole-model kernels: the MLP's down projection with the residual-add epilogue, weights read as <typeparamref name="TW"/>.</summary>
+    public static Action<ProjectionArgs, TW, ResidualEpilogue> Down<TW>()
+        where TW : struct, IElementView => Projection.TileKernel<TW, ResidualEpilogue>;
 
     /// <summary>The down projection of a decode pass: the GEMV with the residual-add epilogue.</summary>
-    public static Action<ProjectionArgs, Float32View, ResidualEpilogue> DownGemv => Gemv.Kernel<Float32View, ResidualEpilogue>;
+    public static Action<ProjectionArgs, TW, ResidualEpilogue> DownGemv<TW>()
+        where TW : struct, IElementView => Gemv.Kernel<TW, ResidualEpilogue>;
 
-    /// <summary>Reduce of the split-K partial sums of <see cref="Down"/> or <see cref="DownGemv"/>.</summary>
+    /// <summary>Reduce of the split-K partial sums of <see cref="Down{TW}"/> or <see cref="DownGemv{TW}"/>.</summary>
     public static Action<ProjectionArgs, ResidualEpilogue> DownReduce => SplitKReduce.Kernel<ResidualEpilogue>;
 
     /// <summary>Whole-model kernels: residual add.</summary>
     public static Action<ArrayView<float>, ArrayView<float>, int> ResidualAdd => Kernels.ResidualAdd.Kernel;
 
-    /// <summary>Whole-model kernels: argmax of each row of logits.</summary>
-    public static Action<ArrayView<float>, ArrayView<int>, int, int> Argmax => Kernels.Argmax.Kernel;
+    /// <summary>Whole-model kernels: argmax of each row of logits, or with Gumbel noise a draw from their softmax.</summary>
+    public static Action<ArrayView<float>, ArrayView<int>, int, int, float, long, long, int> Argmax => Kernels.Argmax.Kernel;
+
+    /// <summary>Whole-model kernels: the k largest logits of each row with their indices.</summary>
+    public static Action<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> TopK => Kernels.TopK.Kernel;
 
     /// <summary>
     /// Every kernel with a short file-safe name, in launch order of a layer call, in its fp32-storage form (the whole-model kernels, fp32 only, at the end): the kernels
@@ -110,7 +118,7 @@ internal static class KernelCatalog
         new("linear-gemv", LinearGemv<Float32View>()),
         new("linear-reduce", LinearReduce),
         new("commit", Commit),
-    }.Concat(WholeModel()).ToArray());
+    }.Concat(WholeModel<Float32View>(false)).ToArray());
 
     /// <summary>
     /// Every compiled variant a plan can launch, what `soma ptx` compiles: each kernel of <see cref="All"/> once per
@@ -156,22 +164,32 @@ internal static class KernelCatalog
         Variant("linear-gemv", LinearGemv<BFloat16View>(), 0, -1),
         new("linear-reduce", LinearReduce),
         new("commit", Commit),
-    }.Concat(WholeModel()).ToArray());
+    }.Concat(WholeModel<Float32View>(false)).Concat(WholeModel<Float16View>(true)).Concat(WholeModel<BFloat16View>(true)).ToArray());
 
-    /// <summary>The whole-model kernels (fp32 only), at the end of <see cref="All"/> and of <see cref="Variants"/>.</summary>
-    private static Entry[] WholeModel() => new Entry[]
+    /// <summary>
+    /// The whole-model kernels with weights (and the embedding table) read as <typeparamref name="TW"/>, at the end of
+    /// <see cref="All"/> (fp32) and of <see cref="Variants"/> (fp32, then with <paramref name="weightedOnly"/> the five
+    /// that read a weight, per 16-bit type, e.g. "gate-up-gemv-wbf16").
+    /// </summary>
+    private static IEnumerable<Entry> WholeModel<TW>(bool weightedOnly)
+        where TW : struct, IElementView
     {
-        new("row-gather", RowGather),
-        new("rms-norm", RmsNorm),
-        new("gate-up", GateUp),
-        new("gate-up-gemv", GateUpGemv),
-        new("gate-up-reduce", GateUpReduce),
-        new("down", Down),
-        new("down-gemv", DownGemv),
-        new("down-reduce", DownReduce),
-        new("residual-add", ResidualAdd),
-        new("argmax", Argmax),
-    };
+        var all = new[]
+        {
+            (Variant("row-gather", RowGather<TW>(), 0, -1), true),
+            (new Entry("rms-norm", RmsNorm), false),
+            (Variant("gate-up", GateUp<TW>(), 0, -1), true),
+            (Variant("gate-up-gemv", GateUpGemv<TW>(), 0, -1), true),
+            (new Entry("gate-up-reduce", GateUpReduce), false),
+            (Variant("down", Down<TW>(), 0, -1), true),
+            (Variant("down-gemv", DownGemv<TW>(), 0, -1), true),
+            (new Entry("down-reduce", DownReduce), false),
+            (new Entry("residual-add", ResidualAdd), false),
+            (new Entry("argmax", Argmax), false),
+            (new Entry("top-k", TopK), false),
+        };
+        return all.Where(e => e.Item2 || !weightedOnly).Select(e => e.Item1);
+    }
 
     /// <summary>The compiler setup shared by the engine and `soma ptx`: algorithms library and <paramref name="level"/>.</summary>
     public static Context.Builder Configure(Context.Builder builder, OptimizationLevel level) =>

@@ -48,6 +48,104 @@ public abstract class CausalLMSuite : IDisposable
         session.Position.Should().Be(Prompt.Length);
     }
 
+    [Theory]
+    [InlineData("bf16", SomaStorageType.BFloat16)]
+    [InlineData("f16", SomaStorageType.Float16)]
+    public void SixteenBitCheckpoints_KeepTheirType_AndHalveTheDecoderWeights(string family, SomaStorageType type)
+    {
+        var weights = CausalLMWeights.Load(Checkpoint(family), Soma);
+        weights.ProjectionType.Should().Be(type, "the embedding, MLP and LM head are all stored as that type");
+        var widened = weights with { ProjectionType = SomaStorageType.Float32 };
+        int d = weights.ModelDim, v = weights.VocabSize, inter = weights.Config.IntermediateSize;
+        long matrixElements = (long)v * d * (weights.LmHead is null ? 1 : 2) + (long)weights.Layers.Count * 3 * inter * d;
+
+        long before = Engine.AllocatedBytes;
+        using var stored = Engine.CreateCausalLM(weights);
+        long storedBytes = Engine.AllocatedBytes - before;
+        using var fp32 = Engine.CreateCausalLM(widened);
+        long fp32Bytes = Engine.AllocatedBytes - before - storedBytes;
+        using var a = stored.CreateSession();
+        using var b = fp32.CreateSession();
+
+        var logits = a.Prefill(Prompt);
+
+        Tolerance.ShouldMatch(logits, b.Prefill(Prompt), $"{family} decoder weights against the same values in fp32", 1e-6);
+        Tolerance.ShouldMatch(logits, CausalLMReference.Run(weights, Prompt), $"{family} logits against the reference fed the stored values");
+        fp32.DecoderWeightBytes.Should().Be(stored.DecoderWeightBytes + 2 * matrixElements, "each matrix element takes 2 bytes instead of 4");
+        (fp32Bytes - storedBytes).Should().Be(2 * matrixElements, "the device holds the decoder's matrices in 16 bits");
+        a.DecodeGreedy(2).Should().Be(b.DecodeGreedy(2));
+    }
+
+    [Fact]
+    public void TheLayersWeightStorage_ChoosesTheDecodersToo()
+    {
+        var weights = CausalLMWeights.Load(Checkpoint("tied"), Soma);
+        weights.ProjectionType.Should().Be(SomaStorageType.Float32);
+        var layers = weights.Layers.Select(l => l with { Options = l.Options with { WeightStorage = SomaStorageType.BFloat16 } }).ToArray();
+        using var fp32 = Engine.CreateCausalLM(weights);
+        using var bf16 = Engine.CreateCausalLM(weights with { Layers = layers });
+        using var session = bf16.CreateSession();
+
+        var logits = session.Prefill(Prompt);
+
+        bf16.DecoderWeightBytes.Should().BeLessThan(fp32.DecoderWeightBytes * 3 / 4, "WeightStorage BFloat16 stores the decoder's matrices in 16 bits");
+        var rounded = weights with
+        {
+            Embedding = ToBFloat16(weights.Embedding),
+            Layers = layers.Select(l => l with { Gate = ToBFloat16(l.Gate), Up = ToBFloat16(l.Up), Down = ToBFloat16(l.Down) }).ToArray(),
+        };
+        Tolerance.ShouldMatch(logits, CausalLMReference.Run(rounded, Prompt), "logits against the reference fed the bf16-rounded weights");
+    }
+
+    [Fact]
+    public void TemperatureSampling_DrawsOnTheDevice_RepeatablyForASeed()
+    {
+        using var model = Engine.LoadCausalLM(Checkpoint("llama"), Soma);
+        int[] Generate(SamplingOptions options, int count)
+        {
+            using var session = model.CreateSession();
+            var sampler = new SomaSampler(options);
+            long bytes = options.TopK == 0 ? sizeof(int) : options.TopK * (sizeof(float) + sizeof(int));
+            var tokens = new List<int> { session.PrefillNext(Prompt, sampler) };
+            model.LastDownloadBytes.Should().Be(bytes, "greedy and temperature draws are made on the device, top-k's among k pairs");
+            while (tokens.Count < count)
+            {
+                tokens.Add(session.DecodeNext(tokens[^1], sampler));
+                model.LastDownloadBytes.Should().Be(bytes);
+            }
+
+            return tokens.ToArray();
+        }
+
+        var first = Generate(new SamplingOptions(temperature: 1.5, seed: 5), 8);
+        Generate(new SamplingOptions(temperature: 1.5, seed: 5), 8).Should().Equal(first, "the same seed draws the same tokens");
+        first.Should().OnlyContain(t => t >= 0 && t < model.VocabSize);
+        Generate(new SamplingOptions(temperature: 1e-5, seed: 5), 6).Should().Equal(Generate(new SamplingOptions(), 6), "a vanishing temperature is greedy");
+        Generate(new SamplingOptions(temperature: 1.5, topK: 3, seed: 5), 2).Should().HaveCount(2);
+    }
+
+    [Fact]
+    public void TopKSampling_SelectsOnTheDevice_AndDrawsWhatTheHostWouldFromAllLogits()
+    {
+        using var model = Engine.LoadCausalLM(Checkpoint("qwen2"), Soma);
+        using var device = model.CreateSession();
+        using var host = model.CreateSession();
+        var options = new SamplingOptions(temperature: 4, topK: 3, topP: 0.9, seed: 9);
+        var (onDevice, onHost) = (new SomaSampler(options), new SomaSampler(options));
+        var logits = new float[model.VocabSize];
+        host.PrefillLast(Prompt, logits);
+        int token = device.PrefillNext(Prompt, onDevice);
+        for (int step = 0; step < 8; step++)
+        {
+            model.LastDownloadBytes.Should().Be(3 * 8, "three (value, id) pairs travel back, not V floats");
+            var best = Enumerable.Range(0, logits.Length).OrderByDescending(i => logits[i]).ThenBy(i => i).Take(3).ToArray();
+            best.Should().Contain(token, $"step {step} draws among the 3 largest logits");
+            token.Should().Be(onHost.Sample(logits), $"step {step} draws what the host draws from all V logits");
+            host.Decode(token, logits);
+            token = device.DecodeNext(token, onDevice);
+        }
+    }
+
     [Fact]
     public void PrefillThenDecode_EqualsOnePrefill_AndGreedyIsTheArgmax()
     {
@@ -290,10 +388,13 @@ public abstract class CausalLMSuite : IDisposable
         model.Dispose();
         Engine.AllocatedBytes.Should().Be(bytes);
         global::Soma.Internal.KernelCatalog.All.Skip(global::Soma.Internal.KernelSet.LoadedAtStart).Select(e => e.Name).Should().BeEquivalentTo(
-            new[] { "row-gather", "rms-norm", "gate-up", "gate-up-gemv", "gate-up-reduce", "down", "down-gemv", "down-reduce", "residual-add", "argmax" },
+            new[] { "row-gather", "rms-norm", "gate-up", "gate-up-gemv", "gate-up-reduce", "down", "down-gemv", "down-reduce", "residual-add", "argmax", "top-k" },
             "the kernels an engine compiles with its first decoder are the catalog's last");
         session.Invoking(s => s.Decode(1)).Should().Throw<ObjectDisposedException>();
     }
+
+    private static float[] ToBFloat16(float[] values) =>
+        values.Select(x => global::Soma.Internal.StorageTypes.Widen(global::Soma.Internal.StorageTypes.Narrow(x, SomaStorageType.BFloat16), SomaStorageType.BFloat16)).ToArray();
 
     private static int ArgMax(ReadOnlySpan<float> values)
     {

@@ -168,7 +168,7 @@ public abstract class KernelSuite : IDisposable
         var act = Alloc<float>(rows * mlp);
         var h = Upload(h0);
         var stream = Engine.Accelerator.DefaultStream;
-        var k = Engine.Kernels.Decoder;
+        var k = Engine.Kernels.Decoder.Float32;
         var first = Engine.Shapes.Projection("gate-up", rows, d, 2 * mlp, Tiling(tiling, d));
         k.GateUp.Launch(stream, first, new ProjectionArgs
         {
@@ -194,6 +194,61 @@ public abstract class KernelSuite : IDisposable
             var added = ReferenceMath.Linear(down, null, expected, d).Select((v, c) => h0[r * d + c] + v).ToArray();
             Tolerance.ShouldMatch(actualH.AsSpan(r * d, d), added, $"h[{r}]", 1e-5);
         }
+    }
+
+    [Fact]
+    public void GumbelArgmax_DrawsFromTheSoftmax_AndRepeatsForASeed()
+    {
+        // 20000 draws (one per row, draw steps 0..19999) over a 5-token vocabulary at T = 0.7: the counts must match
+        // softmax(logits / T) (chi-square, 4 degrees of freedom, bound 30: p ~ 5e-6 for a fair sampler; fixed seed, so
+        // deterministic), the same seed must give the same draws, and noise off must give the plain argmax.
+        const int rows = 20000, v = 5;
+        float[] row = [0.3f, -1.2f, 1.1f, 0.9f, -0.4f];
+        const double t = 0.7;
+        var logits = Upload(Enumerable.Range(0, rows).SelectMany(_ => row).ToArray());
+        var index = Alloc<int>(rows);
+        var k = Engine.Kernels.Decoder;
+        var stream = Engine.Accelerator.DefaultStream;
+        var groups = Engine.Shapes.Groups("argmax", rows, 2 * Engine.Shapes.GroupSize);
+        int[] Draw(long seed, int noise)
+        {
+            k.Argmax(stream, groups, logits.View, index.View, rows, v, (float)(1 / t), seed, 0, noise);
+            return Download(index);
+        }
+
+        var first = Draw(7, 1);
+        var counts = new double[v];
+        foreach (int c in first)
+        {
+            counts[c]++;
+        }
+
+        var weights = row.Select(l => Math.Exp(l / t)).ToArray();
+        double chi = weights.Select((w, c) => w / weights.Sum() * rows).Select((e, c) => (counts[c] - e) * (counts[c] - e) / e).Sum();
+        chi.Should().BeLessThan(30, $"the draws' counts {string.Join(", ", counts)} follow softmax(logits / T)");
+        Draw(7, 1).Should().Equal(first, "the same seed and steps draw the same tokens");
+        Draw(8, 1).Should().NotEqual(first, "another seed draws other tokens");
+        Draw(7, 0).Should().OnlyContain(c => c == 2, "without noise the kernel is the argmax");
+    }
+
+    [Theory]
+    [InlineData(4, new[] { 1, 2, 5, 0 })]
+    [InlineData(6, new[] { 1, 2, 5, 0, 4, 0 })]
+    public void TopK_SelectsTheLargest_InValueThenIndexOrder_NeverNaN(int k, int[] expected)
+    {
+        // Two rows (the second the first reversed); ties in index order, -inf only after every finite value, NaN never
+        // chosen, and past the valid values -inf with id 0.
+        float[] row = [1f, 3f, 3f, float.NaN, float.NegativeInfinity, 2f];
+        var logits = Upload(row.Concat(row.Reverse()).ToArray());
+        var values = Alloc<float>(2 * k);
+        var index = Alloc<int>(2 * k);
+        Engine.Kernels.Decoder.TopK(Engine.Accelerator.DefaultStream, Engine.Shapes.Groups("top-k", 2, 2 * Engine.Shapes.GroupSize + 2), logits.View, values.View, index.View, 2, row.Length, k);
+
+        var ids = Download(index);
+        var tops = Download(values);
+        ids[..k].Should().Equal(expected);
+        ids[k..].Should().Equal(new[] { 3, 4, 0, 5, 1, 0 }[..k], "the reversed row: [2, -inf, NaN, 3, 3, 1]");
+        tops[..k].Should().Equal(expected.Select((id, j) => j < 5 ? row[id] : float.NegativeInfinity));
     }
 
     /// <summary>W^T [inner, outer] of <paramref name="weight"/> [outer, inner].</summary>
