@@ -37,6 +37,10 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     private PageLockedArray1D<float>? hostTopValues;
     private PageLockedArray1D<int>? hostTopIndex;
 
+    // The decoder's projection launches by (kernel, rows): planned once per shape, as a layer's PlanCache does, so a
+    // decode step neither re-plans nor asks the device's occupancy calculator again.
+    private readonly Dictionary<(string Kernel, int Rows), ProjectionLaunch> launches = new();
+
     public DecoderLauncher(SomaEngine engine, CausalLMWeights model, DecoderWeights weights)
     {
         this.engine = engine;
@@ -234,7 +238,11 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         where TW : struct, IElementView
         where TEpilogue : struct, IProjectionEpilogue
     {
-        var launch = engine.Shapes.Projection(kernel, n, innerWidth, outer, quadColumns: quadColumns);
+        if (!launches.TryGetValue((kernel, n), out var launch))
+        {
+            launch = engine.Shapes.Projection(kernel, n, innerWidth, outer, quadColumns: quadColumns);
+            launches.Add((kernel, n), launch);
+        }
         if (launch.PartialFloats > 0 && (s.Partial is null || s.Partial.Length < launch.PartialFloats))
         {
             stream.Synchronize(); // launches already enqueued may still read the smaller buffer (a model's first calls only)

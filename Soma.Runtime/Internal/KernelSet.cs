@@ -61,7 +61,7 @@ internal sealed class KernelSet
     public StorageKernels<TW, TR> For<TW, TR>()
         where TW : struct, IElementView
         where TR : struct, IElementView =>
-        (StorageKernels<TW, TR>)variants.GetOrAdd((typeof(TW), typeof(TR)), _ => Load<TW, TR>());
+        (StorageKernels<TW, TR>)variants.GetOrAdd((typeof(TW), typeof(TR)), static (_, self) => self.Load<TW, TR>(), this);
 
     /// <summary>
     /// The compiled kernel named <paramref name="name"/> in <see cref="KernelCatalog.Variants"/> (for occupancy
