@@ -8,12 +8,38 @@ namespace Soma.Kernels;
 /// fp64: with gamma near 1 each step moves S by (1 - gamma)(k - S), only a few hundred fp32 ulps of S, and fp32
 /// rounding drifted (outputs 1.2e-4 off the reference after 5e4 repeated tokens at gamma = 0.99999, see
 /// docs/semantics.md); gamma and 1 - gamma are widened from the stored fp32 gamma exactly as the reference does.
-/// Attention reads the state before each token rounded once to fp32.
+/// Attention reads the state before each token rounded once to fp32. A decode pass (one row per segment) takes the
+/// same step in the QKV epilogue instead (<see cref="BiasRopeEpilogue{TRing}"/>), through <see cref="OneRow"/>, so it
+/// gives the scan's bits without its launch.
 /// </summary>
 internal static class FieldScan
 {
     /// <summary>Dynamic shared memory (doubles) a launch with this group size needs.</summary>
     public static int SharedDoubles(int groupSize) => 2 * groupSize;
+
+    /// <summary>One step of the recurrence in fp64: gamma * <paramref name="state"/> + (1 - gamma) * <paramref name="k"/>.</summary>
+    /// <param name="gamma">The channel's decay, widened from fp32.</param>
+    /// <param name="oneMinus">1 - gamma, in fp64.</param>
+    /// <param name="state">The state before the step.</param>
+    /// <param name="k">The raw key.</param>
+    public static double Step(double gamma, double oneMinus, double state, double k) => gamma * state + oneMinus * k;
+
+    /// <summary>The state after a block: its <paramref name="decay"/> product times the entering <paramref name="state"/> plus its value from a zero start.</summary>
+    /// <param name="decay">The product of the block's gammas.</param>
+    /// <param name="state">The state entering the block.</param>
+    /// <param name="local">The block's end value from a zero start.</param>
+    public static double Combine(double decay, double state, double local) => decay * state + local;
+
+    /// <summary>
+    /// The state after a one-row segment exactly as a launch of <see cref="ScanKernel"/> computes it (the row's block
+    /// from a zero start, then combined with the entering state; the empty blocks after it only add +0.0): what a
+    /// decode pass's QKV epilogue writes instead of launching the scan.
+    /// </summary>
+    /// <param name="gamma">The channel's decay, widened from fp32.</param>
+    /// <param name="oneMinus">1 - gamma, in fp64.</param>
+    /// <param name="state">The slot's state before the row.</param>
+    /// <param name="k">The row's raw key.</param>
+    public static double OneRow(double gamma, double oneMinus, double state, double k) => Combine(gamma, state, Step(gamma, oneMinus, 0.0, k));
 
     // prev[t] = (float)S before token t, final[s] = S after the segment, S_t = gamma S_{t-1} + (1-gamma) k_t, all in fp64;
     // launch: one group per (segment, channel) grid-stride, each thread scans a contiguous block of the segment's tokens.
@@ -41,7 +67,7 @@ internal static class FieldScan
             double local = 0.0;
             for (int i = lo; i < hi; i++)
             {
-                local = g * local + oneMinus * a.KRaw[(start + i) * channels + c];
+                local = Step(g, oneMinus, local, a.KRaw[(start + i) * channels + c]);
                 decay *= g;
             }
 
@@ -53,7 +79,7 @@ internal static class FieldScan
             double carry = a.Field[seg.Slot[s] * channels + c];
             for (int b = 0; b < lane; b++)
             {
-                carry = shared[b] * carry + shared[groupSize + b];
+                carry = Combine(shared[b], carry, shared[groupSize + b]);
             }
 
             // Phase 3: rescan the block from its true start, writing the state before each token.
@@ -61,7 +87,7 @@ internal static class FieldScan
             {
                 int row = (start + i) * channels + c;
                 a.Prev[row] = (float)carry;
-                carry = g * carry + oneMinus * a.KRaw[row];
+                carry = Step(g, oneMinus, carry, a.KRaw[row]);
             }
 
             if (lane == groupSize - 1)

@@ -13,12 +13,11 @@ public sealed class PlanCostTests
         new(modelDim: 3584, heads: 28, kvHeads: 4, headDim: 128, window: 256, includeCurrent: true, ropeTheta: 1000000.0, maxChunkTokens: 1024);
 
     [Fact]
-    public void Qwen7BDecodeStep_OnH100_IsNineLaunches_WithSplitKAndSplitWindow()
+    public void Qwen7BDecodeStep_OnH100_IsSevenLaunches_WithSplitKAndSplitWindow()
     {
         var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1));
         var cost = plan.Cost;
-        Names(cost).Should().Equal(
-            "rope-table", "qkv-gemv", "qkv-reduce", "field-scan", "attention", "attention-combine", "linear-gemv", "linear-reduce");
+        Names(cost).Should().Equal("qkv-gemv", "qkv-reduce", "attention", "attention-combine", "linear-gemv", "linear-reduce");
         cost.Launches.Should().OnlyContain(c => c == 0 || c == 1);
 
         // n = 1, D = 3584, H = 28, Hkv = 4, dh = 128, M = 4608, Q = 3584, C = 512, K = 256 keys, 56 split-K slices,
@@ -28,10 +27,8 @@ public sealed class PlanCostTests
         cost.Flops.Should().Be(flops);
 
         long read =
-            (8 * n + 8 * (dh / 2))
-            + 4 * (n * d + d * m + m) + 4 * n * dh
-            + (4 * slices * n * m + 4 * m + 4 * n * dh)
-            + (4 * n * c + 8 * c + 4 * hkv)
+            4 * (n * d + d * m + m)
+            + (4 * slices * n * m + 4 * m + (8 * n + 8 * (dh / 2)) + (8 * c + 4 * hkv)) // the reduce runs the epilogue: angles and field step
             + 4 * (n * q + 2 * n * c + 2 * keys * c + n * c + h)
             + 4 * n * h * splits * (dh + 2)
             + 4 * (n * q + q * d + d)
@@ -48,6 +45,27 @@ public sealed class PlanCostTests
         Names(plan.Cost).Should().Equal("rope-table", "qkv", "field-scan", "attention", "linear");
         const long n = 1024, d = 3584, h = 28, dh = 128, m = 4608, q = 3584, c = 512, keys = 256;
         plan.Cost.Flops.Should().Be(2 * n * d * m + 3 * n * c + 4 * n * h * dh * keys + 2 * n * q * d);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void DecodePlans_LaunchNoRopeTableAndNoFieldScan_FourLaunchesPlusTheirSplits(int batch)
+    {
+        foreach (var device in new[] { DeviceDescription.H100Sxm, DeviceDescription.H200 })
+        {
+            var decode = LaunchPlan.For(device, Qwen7B, new PlanKey(batch, batch, 256, 1));
+            (decode.Rope, decode.RopeTable, decode.Field, decode.FieldScan).Should().Be((true, false, true, false), $"a decode plan of batch {batch} on {device.Name}");
+            Names(decode.Cost).Should().NotContain(new[] { "rope-table", "field-scan" });
+            int splits = (decode.QkvPartial > 0 ? 1 : 0) + (decode.AttentionSplits > 1 ? 1 : 0) + (decode.OutPartial > 0 ? 1 : 0);
+            (decode.Cost.Launches.Sum() + 1).Should().Be(4 + splits, "qkv, attention, output, commit and the plan's reduces and combine");
+
+            var prefill = LaunchPlan.For(device, Qwen7B, new PlanKey(batch + 1, batch, 256, 2));
+            (prefill.RopeTable, prefill.FieldScan).Should().Be((true, true), "a prefill pass tabulates its angles and scans its field");
+            var standard = LaunchPlan.For(device, Qwen7B, new PlanKey(batch, batch, 256, 1), standard: true);
+            (standard.Field, standard.FieldScan, standard.RopeTable).Should().Be((false, false, false));
+        }
     }
 
     private static string[] Names(PassCost cost) =>

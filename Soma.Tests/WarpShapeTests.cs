@@ -11,6 +11,7 @@ namespace Soma.Tests;
 public sealed class WarpShapeTests
 {
     [Theory]
+    [InlineData(2, 1)]
     [InlineData(4, 1)]
     [InlineData(32, 1)]
     [InlineData(4, 4)]
@@ -38,5 +39,43 @@ public sealed class WarpShapeTests
 
         var reference = new SomaReference(o, w);
         Tolerance.ShouldMatch(y.ToArray(), reference.Run(reference.CreateState(), x), $"y on warp {warp} x {warpsPerGroup}");
+    }
+
+    /// <summary>
+    /// A decode pass takes the field's step and the RoPE angles in its QKV epilogue, a prefill pass in the field scan and
+    /// the table: n tokens decoded one at a time leave the same ring (in its storage type) and the same fp64 field, bit
+    /// for bit, as a prefill of the same n tokens, with dh/2 odd. n is at most the group size (6, wrapping the ring of
+    /// W = 4, where the group allows), so the scan gives each token its own thread and adds them in order; both
+    /// projections sum each k in input order. (The CPU device refuses warps of 1 thread: 2 is the smallest.)
+    /// </summary>
+    [Theory]
+    [InlineData(2, 1, SomaStorageType.Float16)]
+    [InlineData(2, 4, SomaStorageType.BFloat16)]
+    [InlineData(4, 2, SomaStorageType.Float32)]
+    [InlineData(32, 1, SomaStorageType.Float16)]
+    public void DecodeLoop_LeavesTheStateOfAPrefillOfTheSameTokens_BitForBit(int warp, int warpsPerGroup, SomaStorageType ring)
+    {
+        var o = new SomaLayerOptions(21, 6, 2, 6, window: 4, ropeTheta: 10000.0) { RingStorage = ring };
+        var w = TestData.Weights(o, seed: 50 + warp, biases: true);
+        int n = Math.Min(6, warp * warpsPerGroup);
+        var x = TestData.Inputs(o.ModelDim, n, seed: 60 + warp);
+        using var engine = SomaEngine.Create(new SomaEngineOptions(SomaAcceleratorKind.Cpu, cpuThreadsPerWarp: warp, cpuWarpsPerGroup: warpsPerGroup));
+        using var layer = engine.CreateLayer(o, w);
+        using var prefilled = layer.CreateSession();
+        using var decoded = layer.CreateSession();
+
+        prefilled.Prefill(x);
+        layer.LastCallProfile!.LaunchesByKernel.Should().ContainKeys("rope-table", "field-scan");
+        for (int t = 0; t < n; t++)
+        {
+            decoded.Decode(x.AsSpan(t * o.ModelDim, o.ModelDim));
+        }
+
+        layer.LastCallProfile!.LaunchesByKernel.Should().NotContainKeys("rope-table", "field-scan");
+        var (p, d) = (prefilled.DownloadState(), decoded.DownloadState());
+        d.RingK.Select(BitConverter.SingleToInt32Bits).Should().Equal(p.RingK.Select(BitConverter.SingleToInt32Bits), "rotated keys");
+        d.RingV.Select(BitConverter.SingleToInt32Bits).Should().Equal(p.RingV.Select(BitConverter.SingleToInt32Bits));
+        d.Field.Select(BitConverter.DoubleToInt64Bits).Should().Equal(p.Field.Select(BitConverter.DoubleToInt64Bits), "the field");
+        d.Field.Should().Contain(f => f != 0);
     }
 }

@@ -318,33 +318,44 @@ internal sealed class CallRunner : IDisposable
     }
 
     /// <summary>
-    /// Runs and commits several passes whose rows are device views, in order on <paramref name="stream"/>: each pass
-    /// uploads only its metadata, through the workspace's two upload blocks in turn, so the host waits only before
-    /// packing a block again (from the third pass on).
+    /// Runs and commits several passes whose rows are device views, in order on <paramref name="stream"/>. A device
+    /// call leaves the x part of the workspace's first upload block free, so the metadata of as many passes as that
+    /// block holds (every pass of a prompt of up to about D/3 passes) is packed one after another and sent in one copy:
+    /// the host waits only when the block must be packed again.
     /// </summary>
     private void RunOnDevice(
         Workspace ws, StateStore store, List<PassPlan> passes, ArrayView<float> x, ArrayView<float> y, AcceleratorStream stream,
         CancellationToken cancellation)
     {
         int d = layer.Options.ModelDim;
-        for (int i = 0; i < passes.Count; i++)
+        var block = ws.First;
+        for (int i = 0; i < passes.Count;)
         {
-            cancellation.ThrowIfCancellationRequested();
-            var pass = passes[i];
-            var plan = PlanOf(pass);
-            var block = ws.Io(i);
-            if (i >= 2)
+            if (i > 0)
             {
                 stream.Synchronize();
                 Counters.HostWaits++;
             }
 
+            int end = i, packed = 0;
+            for (; end < passes.Count && (end == i || block.Fits(passes[end], packed)); end++)
+            {
+                packed = block.Pack(passes[end], packed);
+            }
+
             layer.OnStage(Stage.Upload);
-            Counters.UploadBytes += block.Upload(stream, pass, default);
+            Counters.UploadBytes += block.Send(stream, packed);
             Counters.Uploads++;
-            long offset = (long)pass.Offset * d, length = (long)pass.Tokens * d;
-            launcher.Launch(ws, block, x.SubView(offset, length), y.SubView(offset, length), store, pass, plan, stream);
-            launcher.Commit(ws, block, store, pass, plan, stream);
+            for (int at = 0; i < end; i++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var pass = passes[i];
+                var plan = PlanOf(pass);
+                at = block.Select(pass, at);
+                long offset = (long)pass.Offset * d, length = (long)pass.Tokens * d;
+                launcher.Launch(ws, block, x.SubView(offset, length), y.SubView(offset, length), store, pass, plan, stream);
+                launcher.Commit(ws, block, store, pass, plan, stream);
+            }
         }
     }
 

@@ -20,10 +20,16 @@ internal sealed class LaunchPlan
     /// <summary>The pass shape this plan is for.</summary>
     public PlanKey Key { get; }
 
-    /// <summary>Whether the pass builds the RoPE table and rotates q and k.</summary>
+    /// <summary>Whether the pass rotates q and k (the layer has RoPE).</summary>
     public bool Rope { get; private init; }
 
-    /// <summary>Launch of the RoPE table over tokens x dh/2 angles.</summary>
+    /// <summary>
+    /// Whether the pass launches the RoPE table (a rotating prefill pass); a decode pass's QKV epilogue computes its
+    /// angles itself (<see cref="PlanKey.Decode"/>).
+    /// </summary>
+    public bool RopeTable { get; private init; }
+
+    /// <summary>Launch of the RoPE table over tokens x dh/2 angles (used only when <see cref="RopeTable"/>).</summary>
     public KernelConfig RopeConfig { get; private init; }
 
     /// <summary>The fused QKV projection: tile loop, tiling and (when split) reduce and partial sums.</summary>
@@ -41,10 +47,16 @@ internal sealed class LaunchPlan
     /// <summary>Floats of split-K partial sums the QKV projection needs (0 when not split).</summary>
     public long QkvPartial => Qkv.PartialFloats;
 
-    /// <summary>Whether the pass runs the field scan (false for the standard-attention baseline).</summary>
-    public bool Scan { get; private init; }
+    /// <summary>Whether the pass has the far field: attention adds it and the commit writes it (false for the standard-attention baseline).</summary>
+    public bool Field { get; private init; }
 
-    /// <summary>Launch of the field scan over segments x channels, with its fp64 shared memory.</summary>
+    /// <summary>
+    /// Whether the pass launches the field scan (a prefill pass with the far field); a decode pass's QKV epilogue takes
+    /// the field's step itself (<see cref="PlanKey.Decode"/>).
+    /// </summary>
+    public bool FieldScan { get; private init; }
+
+    /// <summary>Launch of the field scan over segments x channels, with its fp64 shared memory (used only when <see cref="FieldScan"/>).</summary>
     public KernelConfig ScanConfig { get; private init; }
 
     /// <summary>Near-field attention: launch, tiling (heads per group, key splits) and (when split) combine and partial states.</summary>
@@ -122,10 +134,12 @@ internal sealed class LaunchPlan
         var plan = new LaunchPlan(key)
         {
             Rope = o.RopeTheta is not null,
+            RopeTable = o.RopeTheta is not null && !key.Decode,
             RopeConfig = shapes.Elements("rope-table", (long)n * (dh / 2)),
             Qkv = shapes.Projection("qkv", n, o.ModelDim, m, quadColumns: dh % (o.RopeTheta is null ? 4 : 8) == 0),
-            Scan = !standard,
-            ScanConfig = shapes.GroupsWithDoubles("field-scan", (long)key.Segments * channels, FieldScan.SharedDoubles(shapes.GroupSize)),
+            Field = !standard,
+            FieldScan = !standard && !key.Decode,
+            ScanConfig = shapes.GroupsWithDoubles("field-scan", (long)key.Segments * channels, Kernels.FieldScan.SharedDoubles(shapes.GroupSize)),
             Attention = shapes.Attention(n, o.Heads, o.KvHeads, dh, headsPerGroup, key.MaxKeys),
             Output = shapes.Projection("linear", n, q, o.ModelDim, quadColumns: true),
             CommitConfig = shapes.Elements("commit", (long)key.Segments * key.CommitRows * channels),

@@ -12,14 +12,18 @@ namespace Soma.Internal;
 /// Bytes are the compulsory traffic: every element a launch must read once and write once (caches and re-reads of
 /// tiles not counted). FLOPs count a multiply-add as 2 and only the dot products: projections 2·n·in·out, attention
 /// 4·n·H·dh·K (scores and values over at most K = <see cref="PlanKey.MaxKeys"/> ring keys a row, the plan's bound),
-/// split-K reduces and the combine their additions, the field scan 3 a channel and row; the RoPE table and commit 0.
+/// split-K reduces and the combine their additions, the field's step 3 a channel and row; the RoPE table and commit 0.
 /// With n rows, D model width, H and Hkv heads, dh head width, M = (H + 2·Hkv)·dh, Q = H·dh, C = Hkv·dh, G segments,
 /// R commit rows a segment, s the attention splits and k the split-K slices of a projection:
 /// <list type="bullet">
-/// <item>rope-table: reads 8n + 8·dh/2, writes 4·n·dh (cos and sin).</item>
-/// <item>qkv (or qkv-gemv): reads 4·n·D + w·D·M + 4·M (+ 4·n·dh cos/sin with RoPE), writes 4·n·(Q + C) + r·2·n·C (q and raw k; rotated
-/// k and v), or 4·k·n·M partial sums when split; the reduce reads those (+ bias, cos/sin) and writes as qkv does.</item>
-/// <item>field-scan: reads 4·n·C + 8·G·C + 4·Hkv, writes 4·n·C + 8·G·C.</item>
+/// <item>rope-table (a prefill pass with RoPE): reads 8n + 8·dh/2, writes 4·n·dh (cos and sin).</item>
+/// <item>qkv (or qkv-gemv): reads 4·n·D + w·D·M + 4·M (+ e unless split), writes 4·n·Q + f + r·2·n·C (q; raw k or
+/// the field; rotated k and v), or 4·k·n·M partial sums when split; the reduce reads those (+ bias and e) and writes as
+/// qkv does. e, the inputs of the epilogue (read by the launch that runs it): 4·n·dh cos/sin from a prefill pass's
+/// table, or 8n + 8·dh/2 positions and inverse frequencies in a decode pass with RoPE, and in a decode pass with the
+/// field 8·G·C + 4·Hkv (field, gamma). f: 4·n·C raw k for the scan, or in a decode pass with the field 4·n·C + 8·G·C
+/// (the field before and after the row, whose 3 FLOPs a channel and row count with the launch that runs the epilogue).</item>
+/// <item>field-scan (a prefill pass with the field): reads 4·n·C + 8·G·C + 4·Hkv, writes 4·n·C + 8·G·C.</item>
 /// <item>attention: reads 4·n·Q + r·(2·n·C + 2·G·K·C) + 4·(n·C + H), writes 4·n·Q, or 4·n·H·s·(dh + 2) partial states
 /// when split; the combine reads those and writes 4·n·Q.</item>
 /// <item>linear (or linear-gemv): reads 4·n·Q + w·Q·D + 4·D, writes 4·n·D or 4·k·n·D; the reduce reads those (+ bias), writes 4·n·D.</item>
@@ -74,30 +78,36 @@ internal sealed class PassCost
         var key = plan.Key;
         long n = key.Tokens, d = o.ModelDim, h = o.Heads, hkv = o.KvHeads, dh = o.HeadDim, g = key.Segments;
         long m = (h + 2 * hkv) * dh, q = h * dh, c = hkv * dh, keys = key.MaxKeys;
-        long rope = plan.Rope ? F * n * dh : 0;
+        bool fieldStep = plan.Field && !plan.FieldScan;
+        long angles = plan.RopeTable ? F * n * dh : plan.Rope ? Dbl * n + Dbl * (dh / 2) : 0;
+        long epilogue = angles + (fieldStep ? Dbl * g * c + F * hkv : 0);
+        long fieldFlops = fieldStep ? 3 * n * c : 0;
         long w = StorageTypes.Bytes(o.WeightStorage ?? SomaStorageType.Float32), r = StorageTypes.Bytes(o.RingStorage);
         var cost = new PassCost(KernelCatalog.All.Count);
-        if (plan.Rope)
+        if (plan.RopeTable)
         {
             cost.Add("rope-table", Dbl * n + Dbl * (dh / 2), F * n * dh, 0);
         }
 
         long qkvSlices = plan.QkvTiling.KSlices;
-        long qkvOut = F * n * (q + c) + r * 2 * n * c;
-        cost.Add(plan.Qkv.Tiling.Gemv != 0 ? "qkv-gemv" : "qkv", F * (n * d + m) + w * d * m + rope, plan.QkvPartial > 0 ? F * plan.QkvPartial : qkvOut, 2 * n * d * m);
-        if (plan.QkvPartial > 0)
+        long qkvOut = F * n * (q + c) + (fieldStep ? Dbl * g * c : 0) + r * 2 * n * c;
+        bool split = plan.QkvPartial > 0;
+        cost.Add(
+            plan.Qkv.Tiling.Gemv != 0 ? "qkv-gemv" : "qkv", F * (n * d + m) + w * d * m + (split ? 0 : epilogue), split ? F * plan.QkvPartial : qkvOut,
+            2 * n * d * m + (split ? 0 : fieldFlops));
+        if (split)
         {
-            cost.Add("qkv-reduce", F * plan.QkvPartial + F * m + rope, qkvOut, qkvSlices * n * m);
+            cost.Add("qkv-reduce", F * plan.QkvPartial + F * m + epilogue, qkvOut, qkvSlices * n * m + fieldFlops);
         }
 
-        if (plan.Scan)
+        if (plan.FieldScan)
         {
             cost.Add("field-scan", F * n * c + Dbl * g * c + F * hkv, F * n * c + Dbl * g * c, 3 * n * c);
         }
 
         long partials = F * plan.AttentionPartials * (dh + 2);
         cost.Add(
-            "attention", F * (n * q + (plan.Scan ? n * c + h : 0)) + r * (2 * n * c + 2 * g * keys * c), partials > 0 ? partials : F * n * q,
+            "attention", F * (n * q + (plan.Field ? n * c + h : 0)) + r * (2 * n * c + 2 * g * keys * c), partials > 0 ? partials : F * n * q,
             4 * n * h * dh * keys);
         if (plan.AttentionSplits > 1)
         {
@@ -111,7 +121,7 @@ internal sealed class PassCost
             cost.Add("linear-reduce", F * plan.OutPartial + F * d, F * n * d, outSlices * n * d);
         }
 
-        cost.CommitBytes = r * 2 * g * key.CommitRows * c + (plan.Scan ? Dbl * g * c : 0);
+        cost.CommitBytes = r * 2 * g * key.CommitRows * c + (plan.Field ? Dbl * g * c : 0);
         return cost;
     }
 

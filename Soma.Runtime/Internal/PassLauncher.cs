@@ -59,20 +59,20 @@ internal sealed class PassLauncher
         var seg = io.SegmentArgsFor(pass.Slots.Length);
 
         layer.OnStage(Stage.Rope);
-        if (plan.Rope)
+        if (plan.RopeTable)
         {
             var rope = new RopeTableArgs
             {
-                Positions = io.Positions, InverseFrequencies = weights.InverseFrequencies.View, Cos = ws.Cos.View, Sin = ws.Sin.View, Tokens = n, Half = dh / 2,
+                Positions = io.Positions, InverseFrequencies = weights.InverseFrequencies.View, Cos = ws.Cos!.View, Sin = ws.Sin!.View, Tokens = n, Half = dh / 2,
             };
             k.RopeTable.Launch(stream, plan.RopeConfig, rope);
         }
 
         layer.OnStage(Stage.Qkv);
-        stored.Qkv(stream, plan, x, ws, n);
+        stored.Qkv(stream, plan, x, ws, io, store, n);
 
         layer.OnStage(Stage.Scan);
-        if (plan.Scan)
+        if (plan.FieldScan)
         {
             var scan = new FieldScanArgs
             {
@@ -109,7 +109,7 @@ internal sealed class PassLauncher
         {
             Segments = io.SegmentArgsFor(pass.Slots.Length), KRotated = ws.KRotated.View, V = ws.V.View, Final = ws.FieldFinal.View,
             RingK = store.RingK.View, RingV = store.RingV.View, Field = store.Field.View, Channels = channels, Units = store.Units, Window = ringWindow,
-            RowsPerSegment = plan.Key.CommitRows, WriteField = plan.Scan ? 1 : 0,
+            RowsPerSegment = plan.Key.CommitRows, WriteField = plan.Field ? 1 : 0,
         };
         engine.Kernels.Commit.Launch(stream, plan.CommitConfig, commit);
     }

@@ -10,6 +10,12 @@ namespace Soma.Internal;
 /// <param name="CommitRows">Ring rows the commit writes per segment: min(W, most rows of a segment).</param>
 internal readonly record struct PlanKey(int Tokens, int Segments, int MaxKeys, int CommitRows)
 {
+    /// <summary>
+    /// Whether every segment of the pass has one row (a decode pass: every segment has at least one): its QKV epilogue
+    /// then computes the RoPE angles and takes the field's step, so the pass launches neither the table nor the scan.
+    /// </summary>
+    public bool Decode => Tokens == Segments;
+
     /// <summary>The key of <paramref name="pass"/> on a ring of <paramref name="ringWindow"/> slots.</summary>
     public static PlanKey Of(PassPlan pass, int ringWindow)
     {

@@ -38,13 +38,22 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
     }
 
     /// <inheritdoc/>
-    public override void Qkv(AcceleratorStream stream, LaunchPlan plan, ArrayView<float> x, Workspace ws, int n)
+    public override void Qkv(AcceleratorStream stream, LaunchPlan plan, ArrayView<float> x, Workspace ws, PassIo io, StateStore store, int n)
     {
+        bool decode = plan.Key.Decode;
         var qkv = new BiasRopeEpilogue<TRing>
         {
             Bias = weights.QkvBias.View,
-            Cos = ws.Cos.View,
-            Sin = ws.Sin.View,
+            Cos = ws.Cos?.View ?? default,
+            Sin = ws.Sin?.View ?? default,
+            Positions = io.Positions,
+            InverseFrequencies = weights.InverseFrequencies.View,
+            RowSegment = io.RowSegment,
+            Slot = io.SegmentArgsFor(plan.Key.Segments).Slot,
+            Field = store.Field.View,
+            Gamma = weights.Gamma.View,
+            FieldPrev = ws.FieldPrev.View,
+            FieldFinal = ws.FieldFinal.View,
             Q = ws.Q.View,
             KRotated = ElementViews.Of<TRing>(ws.KRotated.View),
             KRaw = ws.KRaw.View,
@@ -53,6 +62,8 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
             KvHeads = o.KvHeads,
             HeadDim = o.HeadDim,
             Rope = plan.Rope ? 1 : 0,
+            Angles = plan.Rope && !plan.RopeTable ? 1 : 0,
+            FieldStep = plan.Field && decode ? 1 : 0,
         };
         var operands = new ProjectionArgs
         {
@@ -86,7 +97,7 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
             KvHeads = o.KvHeads,
             HeadDim = dh,
             Window = ringWindow,
-            FarField = plan.Scan ? 1 : 0,
+            FarField = plan.Field ? 1 : 0,
             IncludeCurrent = o.IncludeCurrent ? 1 : 0,
             Scale = (float)o.Scale,
             PartialMax = ws.PartialMax?.View ?? default,
@@ -138,13 +149,18 @@ internal abstract class StoredLaunches
         return make.Result!;
     }
 
-    /// <summary>The QKV projection (and its split-K reduce) of a pass of <paramref name="n"/> rows.</summary>
+    /// <summary>
+    /// The QKV projection (and its split-K reduce) of a pass of <paramref name="n"/> rows; in a decode pass its epilogue
+    /// also computes the RoPE angles and takes the field's step (reading the sessions' field, writing scratch only).
+    /// </summary>
     /// <param name="stream">The pass's stream.</param>
     /// <param name="plan">The pass's plan.</param>
     /// <param name="x">The pass's input rows [rows, D] on the device.</param>
     /// <param name="ws">The layer's scratch.</param>
+    /// <param name="io">The pass's upload block (its rows' positions and segments, the segments' slots).</param>
+    /// <param name="store">The sessions' state (the field, read).</param>
     /// <param name="n">Rows of the pass.</param>
-    public abstract void Qkv(AcceleratorStream stream, LaunchPlan plan, ArrayView<float> x, Workspace ws, int n);
+    public abstract void Qkv(AcceleratorStream stream, LaunchPlan plan, ArrayView<float> x, Workspace ws, PassIo io, StateStore store, int n);
 
     /// <summary>The near-field attention (and its combine) of a pass of <paramref name="n"/> rows.</summary>
     /// <param name="stream">The pass's stream.</param>

@@ -36,8 +36,12 @@ internal sealed class Workspace : IDisposable
             V = Own(engine.Allocate<ushort>((long)rows * kv * units));
             FieldPrev = Own(engine.Allocate<float>((long)rows * kv));
             O = Own(engine.Allocate<float>((long)rows * q));
-            Cos = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
-            Sin = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
+            if (o.RopeTheta is not null)
+            {
+                Cos = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
+                Sin = Own(engine.Allocate<float>((long)rows * Math.Max(1, o.HeadDim / 2)));
+            }
+
             FieldFinal = Own(engine.Allocate<double>((long)segments * kv));
         }
         catch
@@ -59,18 +63,22 @@ internal sealed class Workspace : IDisposable
     /// <summary>The pass's rotated keys [rows, Hkv, dh] in the ring's storage type (raw 16-bit units), as the commit copies them into the ring.</summary>
     public DeviceBuffer<ushort> KRotated { get; } = null!;
 
+    /// <summary>The pass's keys before RoPE [rows, Hkv, dh], what the field scan reads (written by prefill passes only: a decode pass's QKV epilogue takes the field's step itself).</summary>
     public DeviceBuffer<float> KRaw { get; } = null!;
 
     /// <summary>The pass's values [rows, Hkv, dh] in the ring's storage type (raw 16-bit units).</summary>
     public DeviceBuffer<ushort> V { get; } = null!;
 
+    /// <summary>The field before each row [rows, Hkv, dh], fp32, from the scan or (decode) the QKV epilogue; attention reads it.</summary>
     public DeviceBuffer<float> FieldPrev { get; } = null!;
 
     public DeviceBuffer<float> O { get; } = null!;
 
-    public DeviceBuffer<float> Cos { get; } = null!;
+    /// <summary>The RoPE table's cosines [rows, dh/2] of a prefill pass (a decode pass computes its angles in the QKV epilogue); null without RoPE.</summary>
+    public DeviceBuffer<float>? Cos { get; }
 
-    public DeviceBuffer<float> Sin { get; } = null!;
+    /// <summary>The RoPE table's sines [rows, dh/2]; null without RoPE.</summary>
+    public DeviceBuffer<float>? Sin { get; }
 
     /// <summary>Field after each segment of the pass [segments, Hkv, dh], fp64 like the slots' field.</summary>
     public DeviceBuffer<double> FieldFinal { get; } = null!;

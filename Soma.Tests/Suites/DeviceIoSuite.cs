@@ -33,7 +33,7 @@ public abstract class DeviceIoSuite
         using var host = layer.CreateSession();
         using var device = layer.CreateSession();
 
-        // 11 rows: three passes of at most 5 (the third packs the first upload block again).
+        // 11 rows: three passes of at most 5, their metadata packed into one upload block.
         var prompt = TestData.Inputs(D, 11, seed: 401);
         Equal(host.Prefill(prompt), OnDevice(prompt, (x, y) => device.Prefill(x, y)), "an 11-token prefill in three passes");
         ConsistencySuite.StatesShouldMatch(device, host);
@@ -138,6 +138,36 @@ public abstract class DeviceIoSuite
         device.UploadBytes.Should().Be(3 * sizeof(int) * (3 + 5), "each layer's metadata only");
         (host.UploadBytes - device.UploadBytes).Should().Be(sizeof(float) * D, "x is uploaded by no layer");
         device.Launches.Should().Be(host.Launches);
+    }
+
+    [Fact]
+    public void PrefillOfSeveralPassesOnDeviceViews_SendsItsPassesMetadataInOneUpload_AndWaitsOnce()
+    {
+        var o = Shape();
+        using var layer = Engine.CreateLayer(o, TestData.Weights(o, seed: 455, biases: true));
+        using var host = layer.CreateSession();
+        using var device = layer.CreateSession();
+
+        var prompt = TestData.Inputs(D, 11, seed: 456);
+        Equal(host.Prefill(prompt), OnDevice(prompt, (x, y) => device.Prefill(x, y)), "an 11-token prefill in three passes");
+        var p = layer.LastCallProfile!;
+        (p.Passes, p.Uploads, p.Downloads, p.HostWaits).Should().Be((3, 1, 0, 1), "the three passes' metadata up in one block; one wait, at the end");
+        p.UploadBytes.Should().Be(sizeof(int) * (2 * (3 * 5 + 5) + (3 * 1 + 5)), "3n + 5g ints a pass, nothing else");
+
+        // 70 rows: 14 passes of 20 metadata ints overflow the 260 ints of the block (16 rows of D = 12 and 4 segments):
+        // the first 13 go up together, the host waits once to pack the block again, the 14th follows.
+        var longer = TestData.Inputs(D, 70, seed: 457);
+        Equal(host.Prefill(longer), OnDevice(longer, (x, y) => device.Prefill(x, y)), "a 70-token prefill in 14 passes");
+        p = layer.LastCallProfile!;
+        (p.Passes, p.Uploads, p.HostWaits).Should().Be((14, 2, 2));
+        ConsistencySuite.StatesShouldMatch(device, host);
+
+        using var model = Engine.CreateModel(o, Enumerable.Range(0, 3).Select(l => TestData.Weights(o, seed: 458 + l)).ToArray());
+        using var hostModel = model.CreateSession();
+        using var deviceModel = model.CreateSession();
+        Equal(hostModel.Prefill(prompt), OnDevice(prompt, (x, y) => deviceModel.Prefill(x, y)), "an 11-token prefill through three layers");
+        var m = model.LastCallProfile!;
+        (m.Passes, m.Uploads, m.Downloads, m.HostWaits).Should().Be((9, 3, 0, 1), "per layer one block of its three passes' metadata; one wait for the model step");
     }
 
     [Fact]

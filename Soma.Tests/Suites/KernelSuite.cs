@@ -51,19 +51,8 @@ public abstract class KernelSuite : IDisposable
         int dh = o.HeadDim, half = dh / 2, q = o.Heads * dh, kv = o.KvHeads * dh, m = q + 2 * kv, d = o.ModelDim;
         var x = TestData.Inputs(d, n, seed: 4);
         var positions = Enumerable.Range(0, n).Select(i => firstPosition + 3 * i).ToArray();
-        var weightT = new float[d * m];
-        var bias = new float[m];
-        for (int c = 0; c < m; c++)
-        {
-            var (source, row, b) = c < q ? (w.Wq, c, w.Bq!) : c < q + kv ? (w.Wk, c - q, w.Bk!) : (w.Wv, c - q - kv, w.Bv!);
-            bias[c] = b[row];
-            for (int k = 0; k < d; k++)
-            {
-                weightT[k * m + c] = source[row * d + k];
-            }
-        }
-
-        var inv = Enumerable.Range(0, half).Select(j => Math.Pow(10000.0, -2.0 * j / dh)).ToArray();
+        var (weightT, bias) = FusedQkv(o, w);
+        var inv = InverseFrequencies(dh);
         var cos = Alloc<float>(n * half);
         var sin = Alloc<float>(n * half);
         var qOut = Alloc<float>(n * q);
@@ -95,6 +84,130 @@ public abstract class KernelSuite : IDisposable
             Tolerance.ShouldMatch(krs.AsSpan(t * kv, kv), e.KRotated, $"k rotated[t={t}]", 1e-5);
             Tolerance.ShouldMatch(kraws.AsSpan(t * kv, kv), e.KRaw, $"k raw[t={t}]", 1e-5);
             Tolerance.ShouldMatch(vs.AsSpan(t * kv, kv), e.V, $"v[t={t}]", 1e-5);
+        }
+    }
+
+    /// <summary>The fused QKV weights W^T [D, M] (q, k, v columns) and bias [M] of <paramref name="w"/>, as the layer uploads them.</summary>
+    private static (float[] WeightT, float[] Bias) FusedQkv(SomaLayerOptions o, SomaLayerWeights w)
+    {
+        int d = o.ModelDim, q = o.Heads * o.HeadDim, kv = o.KvHeads * o.HeadDim, m = q + 2 * kv;
+        var weightT = new float[d * m];
+        var bias = new float[m];
+        for (int c = 0; c < m; c++)
+        {
+            var (source, row, b) = c < q ? (w.Wq, c, w.Bq!) : c < q + kv ? (w.Wk, c - q, w.Bk!) : (w.Wv, c - q - kv, w.Bv!);
+            bias[c] = b[row];
+            for (int k = 0; k < d; k++)
+            {
+                weightT[k * m + c] = source[row * d + k];
+            }
+        }
+
+        return (weightT, bias);
+    }
+
+    /// <summary>RoPE inverse frequencies theta^(-2j/dh) for theta = 10000.</summary>
+    private static double[] InverseFrequencies(int headDim) =>
+        Enumerable.Range(0, headDim / 2).Select(j => Math.Pow(10000.0, -2.0 * j / headDim)).ToArray();
+
+    /// <summary>
+    /// A decode pass's QKV epilogue computes the RoPE angles and takes the field's step itself; its q, rotated k, v
+    /// (in the ring's type), field before the row and field after it equal, bit for bit, those of the table launch,
+    /// the epilogue reading the table, and the field scan over one-row segments (the path a prefill pass takes), for odd
+    /// dh/2, positions near 2^20, every ring type and every projection path (the split-K reduce runs the epilogue too).
+    /// </summary>
+    [Theory]
+    [InlineData(6, 0L, "host", SomaStorageType.Float32)]
+    [InlineData(10, (1L << 20) - 2, "host", SomaStorageType.Float16)]
+    [InlineData(6, (1L << 20) + 7, "split", SomaStorageType.BFloat16)]
+    [InlineData(10, 999_999L, "chunked", SomaStorageType.Float32)]
+    [InlineData(8, (1L << 20) - 1, "gemv", SomaStorageType.Float16)]
+    [InlineData(8, (1L << 20) + 3, "gemv-split", SomaStorageType.BFloat16)]
+    public void DecodeEpilogue_AnglesAndFieldStep_EqualTheTableAndTheScan_BitForBit(int headDim, long firstPosition, string tiling, SomaStorageType ring)
+    {
+        switch (ring)
+        {
+            case SomaStorageType.Float16:
+                FusedEqualsTableAndScan<Float16View>(headDim, firstPosition, tiling);
+                break;
+            case SomaStorageType.BFloat16:
+                FusedEqualsTableAndScan<BFloat16View>(headDim, firstPosition, tiling);
+                break;
+            default:
+                FusedEqualsTableAndScan<Float32View>(headDim, firstPosition, tiling);
+                break;
+        }
+    }
+
+    private void FusedEqualsTableAndScan<TRing>(int headDim, long firstPosition, string tiling)
+        where TRing : struct, IElementView
+    {
+        var o = new SomaLayerOptions(11, 4, 2, headDim, window: 3, ropeTheta: 10000.0);
+        var w = TestData.Weights(o, seed: 23, biases: true);
+        const int n = 3; // three sessions' decode rows: one row per segment
+        int dh = o.HeadDim, half = dh / 2, q = o.Heads * dh, kv = o.KvHeads * dh, m = q + 2 * kv, d = o.ModelDim;
+        int units = typeof(TRing) == typeof(Float32View) ? 2 : 1;
+        int[] slots = { 2, 0, 1 };
+        long[] positions = { firstPosition, firstPosition + 5, firstPosition + 11 };
+        var (weightT, bias) = FusedQkv(o, w);
+        var x = Upload(TestData.Inputs(d, n, seed: 24)).View;
+        var weights = new Float32View { View = Upload(weightT).View };
+        var fieldHost = Array.ConvertAll(TestData.Inputs(kv, 3, seed: 25), f => 100.0 * f + 1e-9 * f);
+        var field = Upload(fieldHost).View;
+        var gamma = Upload(new[] { 0.5f, 0.99999f }).View;
+        var seg = Segments(slots, new[] { 0, 1, 2 }, new[] { 1, 1, 1 }, positions);
+        var stream = Engine.Accelerator.DefaultStream;
+        var launch = Engine.Shapes.Projection("qkv", n, d, m, Tiling(tiling, d));
+        var operands = new ProjectionArgs { X = x, Rows = n, Inner = d, Outer = m, Partial = Alloc<float>(launch.Tiling.KSlices * n * m).View };
+        var kernels = Engine.Kernels.For<Float32View, TRing>();
+
+        // Each path's outputs: q, rotated k and v (raw units of the ring's type), field before the row, field after it.
+        DeviceBuffer<float> qOut() => Alloc<float>(n * q);
+        DeviceBuffer<ushort> ringRows() => Alloc<ushort>(n * kv * units);
+        BiasRopeEpilogue<TRing> Epilogue(DeviceBuffer<float> qs, DeviceBuffer<ushort> k, DeviceBuffer<ushort> v) => new()
+        {
+            Bias = Upload(bias).View, Q = qs.View, KRotated = ElementViews.Of<TRing>(k.View), V = ElementViews.Of<TRing>(v.View),
+            KRaw = Alloc<float>(n * kv).View, Heads = o.Heads, KvHeads = o.KvHeads, HeadDim = dh, Rope = 1,
+        };
+
+        // The table and scan path.
+        var (qA, kA, vA, prevA, finalA) = (qOut(), ringRows(), ringRows(), Alloc<float>(n * kv), Alloc<double>(n * kv));
+        var (cos, sin) = (Alloc<float>(n * half), Alloc<float>(n * half));
+        var table = new RopeTableArgs
+        {
+            Positions = Upload(positions).View, InverseFrequencies = Upload(InverseFrequencies(dh)).View, Cos = cos.View, Sin = sin.View, Tokens = n, Half = half,
+        };
+        Engine.Kernels.RopeTable.Launch(stream, Engine.Shapes.Elements("rope-table", n * half), table);
+        var rawA = Alloc<float>(n * kv);
+        kernels.Qkv.Launch(stream, launch, operands, weights, Epilogue(qA, kA, vA) with { Cos = cos.View, Sin = sin.View, KRaw = rawA.View });
+        var scan = new FieldScanArgs { Segments = seg, Field = field, Gamma = gamma, KRaw = rawA.View, Prev = prevA.View, Final = finalA.View, Channels = kv, HeadDim = dh };
+        Engine.Kernels.FieldScan.Launch(stream, Engine.Shapes.GroupsWithDoubles("field-scan", n * kv, FieldScan.SharedDoubles(Engine.Shapes.GroupSize)), scan);
+
+        // The decode pass's fused epilogue.
+        var (qB, kB, vB, prevB, finalB) = (qOut(), ringRows(), ringRows(), Alloc<float>(n * kv), Alloc<double>(n * kv));
+        var fused = Epilogue(qB, kB, vB) with
+        {
+            Positions = table.Positions, InverseFrequencies = table.InverseFrequencies, Angles = 1, FieldStep = 1, RowSegment = Upload(new[] { 0, 1, 2 }).View,
+            Slot = seg.Slot, Field = field, Gamma = gamma, FieldPrev = prevB.View, FieldFinal = finalB.View,
+        };
+        kernels.Qkv.Launch(stream, launch, operands, weights, fused);
+
+        Download(qB).Should().Equal(Download(qA), "q rotated by angles computed in the epilogue");
+        Download(kB).Should().Equal(Download(kA), "rotated k in the ring's type");
+        Download(vB).Should().Equal(Download(vA));
+        Download(prevB).Should().Equal(Download(prevA), "the field before each row");
+        Download(finalB).Should().Equal(Download(finalA), "the field after each one-row segment");
+
+        // And the step is the recurrence: S' = gamma S + (1 - gamma) k from the slot's state, attention's copy rounded to fp32.
+        var (state, kRaw, finals, prevs) = (fieldHost, Download(rawA), Download(finalB), Download(prevB));
+        for (int t = 0; t < n; t++)
+        {
+            for (int c = 0; c < kv; c++)
+            {
+                double g = c < dh ? 0.5f : 0.99999f, s = state[slots[t] * kv + c];
+                prevs[t * kv + c].Should().Be((float)s);
+                finals[t * kv + c].Should().BeApproximately(g * s + (1 - g) * kRaw[t * kv + c], 1e-12 * (1 + Math.Abs(s)));
+            }
         }
     }
 

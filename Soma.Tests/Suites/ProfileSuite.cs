@@ -23,15 +23,19 @@ public abstract class ProfileSuite
 
     /// <summary>
     /// The launches of <paramref name="passes"/> passes of shape <paramref name="key"/>: on the CPU accelerator the six
-    /// of an unsplit pass (asserted literally: its plans of these small shapes split nothing); on a GPU, whose plans
-    /// split these tiny passes, also the reduce and combine launches of the engine's plan.
+    /// of an unsplit prefill pass, or the four of an unsplit decode pass (one row per segment: its QKV epilogue computes
+    /// the RoPE angles and the field's step, so it launches no rope-table and no field-scan), asserted literally (its
+    /// plans of these small shapes split nothing); on a GPU, whose plans split these tiny passes, also the reduce and
+    /// combine launches of the engine's plan.
     /// </summary>
     private Dictionary<string, int> OnePass(PlanKey key, int passes = 1)
     {
-        var expected = new Dictionary<string, int>
+        var expected = new Dictionary<string, int> { ["qkv"] = passes, ["attention"] = passes, ["linear"] = passes, ["commit"] = passes };
+        if (!key.Decode)
         {
-            ["rope-table"] = passes, ["qkv"] = passes, ["field-scan"] = passes, ["attention"] = passes, ["linear"] = passes, ["commit"] = passes,
-        };
+            (expected["rope-table"], expected["field-scan"]) = (passes, passes);
+        }
+
         var plan = PlanOf(key);
         if (Engine.Device.Kind == SomaAcceleratorKind.Cpu)
         {
@@ -60,16 +64,21 @@ public abstract class ProfileSuite
     private static readonly PlanKey DecodeAt3 = new(1, 1, 4, 1);
 
     [Fact]
-    public void DecodeStep_CountsSixLaunches_OneUpload_OneDownload_OneHostWait()
+    public void DecodeStep_CountsFourLaunches_OneUpload_OneDownload_OneHostWait()
     {
         var p = DecodeAfterThreeTokens(seed: 300);
         p.Kind.Should().Be(SomaCallKind.Decode);
         (p.Rows, p.Sessions, p.Passes).Should().Be((1, 1, 1));
         p.LaunchesByKernel.Should().BeEquivalentTo(OnePass(DecodeAt3));
+        p.LaunchesByKernel.Should().NotContainKeys(new[] { "rope-table", "field-scan" }, "the QKV epilogue computes the angles and the field's step");
         p.Launches.Should().Be(p.LaunchesByKernel.Count);
+        var plan = PlanOf(DecodeAt3);
+        p.Launches.Should().Be(
+            4 + (plan.QkvPartial > 0 ? 1 : 0) + (plan.AttentionSplits > 1 ? 1 : 0) + (plan.OutPartial > 0 ? 1 : 0),
+            "qkv, attention, output and commit, and the plan's split-K reduces and split combine");
         if (Engine.Device.Kind == SomaAcceleratorKind.Cpu)
         {
-            p.Launches.Should().Be(6);
+            p.Launches.Should().Be(4);
         }
 
         (p.Uploads, p.Downloads, p.HostWaits).Should().Be((1, 1, 1), "x and the pass's metadata up in one block, y down; one wait, after the commit");
@@ -126,7 +135,7 @@ public abstract class ProfileSuite
         three.LaunchesByKernel.Should().BeEquivalentTo(passes, "passes of 5, 5 and 1 rows, each over all W = 4 keys");
         if (Engine.Device.Kind == SomaAcceleratorKind.Cpu)
         {
-            three.Launches.Should().Be(18);
+            three.Launches.Should().Be(16, "6 + 6 + 4: the one-row pass is a decode pass");
         }
         (three.Uploads, three.Downloads).Should().Be((3, 3), "per pass one block (x and metadata) up, y down");
         (one.UploadBytes, one.DownloadBytes).Should().Be((MetadataBytes(4, 1) + sizeof(float) * 4 * 12, sizeof(float) * 4 * 12));
@@ -184,14 +193,12 @@ public abstract class ProfileSuite
         const long n = 1, d = 12, h = 4, hkv = 2, dh = 6, g = 1, keys = 4, commitRows = 1;
         const long m = (h + 2 * hkv) * dh, q = h * dh, c = hkv * dh;
         long read =
-            (8 * n + 8 * (dh / 2))                                   // rope table: positions, inverse frequencies
-            + 4 * (n * d + d * m + m) + 4 * n * dh                   // qkv: x, weights, bias, cos and sin
-            + 4 * n * c + 8 * g * c + 4 * hkv                        // field scan: raw k, field, gamma
-            + 4 * (n * q + 2 * n * c + 2 * g * keys * c + n * c + h) // attention: q, k and v, ring K and V, field, alpha
-            + 4 * (n * q + q * d + d)                                // output projection
-            + 4 * 2 * g * commitRows * c + 8 * g * c;                // commit: ring rows and field
+            4 * (n * d + d * m + m) + (8 * n + 8 * (dh / 2)) + (8 * g * c + 4 * hkv) // qkv: x, weights, bias; positions, inverse frequencies; field, gamma
+            + 4 * (n * q + 2 * n * c + 2 * g * keys * c + n * c + h)                // attention: q, k and v, ring K and V, field, alpha
+            + 4 * (n * q + q * d + d)                                               // output projection
+            + 4 * 2 * g * commitRows * c + 8 * g * c;                               // commit: ring rows and field
         long written =
-            4 * n * dh + 4 * n * (m + c) + (4 * n * c + 8 * g * c) + 4 * n * q + 4 * n * d + (4 * 2 * g * commitRows * c + 8 * g * c);
+            (4 * n * (q + 3 * c) + 8 * g * c) + 4 * n * q + 4 * n * d + (4 * 2 * g * commitRows * c + 8 * g * c); // qkv: q, field before, k, v; field after
         long flops = 2 * n * d * m + 3 * n * c + 4 * n * h * dh * keys + 2 * n * q * d;
 
         p.DeviceBytesRead.Should().Be(read);
