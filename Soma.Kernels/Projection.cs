@@ -5,7 +5,7 @@ namespace Soma.Kernels;
 
 /// <summary>
 /// The one projection tile loop, shared by the QKV and the output projection: a tiled matrix product over token
-/// rows whose epilogue (bias, head split, RoPE) is a struct type parameter (<see cref="IProjectionEpilogue"/>), as is
+/// rows and a row-major weight W[M, K] whose epilogue (bias, head split, RoPE) is a struct type parameter (<see cref="IProjectionEpilogue"/>), as is
 /// the weights' storage (<see cref="IElementView"/>: every weight is read through its <c>Load</c>, widened to fp32). Each
 /// group owns a tile of <see cref="TileRows"/> rows by (group size x columns per thread) output columns, stages the
 /// rows' inputs in dynamic shared memory and loops grid-stride over tiles. Decode uses it with one row per sequence
@@ -16,8 +16,8 @@ internal static class Projection
     /// <summary>Rows per tile: each thread keeps this many accumulators (two sets where RoPE pairs columns).</summary>
     public const int TileRows = 8;
 
-    // out[t, c] = epilogue(x[t] . WT[:, c]) (or split-K partial sums); launch: groups of G threads, 8 rows x G*cpt columns (x K slice) per tile, grid-stride.
-    public static void TileKernel<TWeights, TEpilogue>(ProjectionArgs a, TWeights weightT, TEpilogue epilogue)
+    // out[t, c] = epilogue(x[t] . W[c, :]) (or split-K partial sums); launch: groups of G threads, 8 rows x G*cpt columns (x K slice) per tile, grid-stride.
+    public static void TileKernel<TWeights, TEpilogue>(ProjectionArgs a, TWeights weight, TEpilogue epilogue)
         where TWeights : struct, IElementView
         where TEpilogue : struct, IProjectionEpilogue
     {
@@ -38,7 +38,7 @@ internal static class Projection
                 var column = epilogue.Column(at.ColBase + ci * Group.DimX, a.Outer);
                 TileAccumulators acc = default;
                 TileAccumulators accPartner = default;
-                Accumulate(shared, a, weightT, at, column, staged, ref acc, ref accPartner);
+                Accumulate(shared, a, weight, at, column, staged, ref acc, ref accPartner);
                 for (int r = 0; column.Active && r < TileRows && at.Row0 + r < a.Rows; r++)
                 {
                     if (tiling.KSlices > 1)
@@ -65,12 +65,12 @@ internal static class Projection
     }
 
     /// <summary>
-    /// acc[r] = sum over the tile's K range of x[row0 + r, k] * WT[k, col] (and the same for the partner when paired).
+    /// acc[r] = sum over the tile's K range of x[row0 + r, k] * W[col, k] (and the same for the partner when paired).
     /// With <paramref name="staged"/> the whole rows already sit in shared memory; otherwise every thread of the group
     /// must call it, as it stages them chunk by chunk with two barriers per chunk.
     /// </summary>
     private static void Accumulate<TWeights>(
-        ArrayView<float> shared, ProjectionArgs a, TWeights weightT, TilePosition at, ProjectionColumn column, bool staged,
+        ArrayView<float> shared, ProjectionArgs a, TWeights weight, TilePosition at, ProjectionColumn column, bool staged,
         ref TileAccumulators acc, ref TileAccumulators accPartner)
         where TWeights : struct, IElementView
     {
@@ -78,7 +78,7 @@ internal static class Projection
         {
             if (column.Active)
             {
-                Dot(shared, weightT, a.Inner, a.Outer, 0, a.Inner, column, ref acc, ref accPartner);
+                Dot(shared, weight, a.Inner, a.Inner, 0, a.Inner, column, ref acc, ref accPartner);
             }
 
             return;
@@ -92,7 +92,7 @@ internal static class Projection
             Group.Barrier();
             if (column.Active)
             {
-                Dot(shared, weightT, chunkK, a.Outer, k0, chunk, column, ref acc, ref accPartner);
+                Dot(shared, weight, chunkK, a.Inner, k0, chunk, column, ref acc, ref accPartner);
             }
 
             Group.Barrier();
@@ -111,21 +111,19 @@ internal static class Projection
         }
     }
 
-    /// <summary>Accumulates <paramref name="count"/> staged inputs (row stride <paramref name="width"/>) against weight rows k0.. of the column(s).</summary>
+    /// <summary>Accumulates <paramref name="count"/> staged inputs (row stride <paramref name="width"/>) against W[col, k0..] (and W[partner, k0..]): each thread reads its own weight rows along K.</summary>
     private static void Dot<TWeights>(
-        ArrayView<float> shared, TWeights weightT, int width, int outer, int k0, int count, ProjectionColumn column,
+        ArrayView<float> shared, TWeights weight, int width, int inner, int k0, int count, ProjectionColumn column,
         ref TileAccumulators acc, ref TileAccumulators accPartner)
         where TWeights : struct, IElementView
     {
         bool paired = column.Paired;
         for (int k = 0; k < count; k++)
         {
-            int w = (k0 + k) * outer;
-            float wc = weightT.Load(w + column.Col);
-            acc.AddColumn(shared, k, width, wc);
+            acc.AddColumn(shared, k, width, weight.Load(column.Col * inner + k0 + k));
             if (paired)
             {
-                accPartner.AddColumn(shared, k, width, weightT.Load(w + column.Partner));
+                accPartner.AddColumn(shared, k, width, weight.Load(column.Partner * inner + k0 + k));
             }
         }
     }

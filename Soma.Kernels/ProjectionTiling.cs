@@ -17,7 +17,7 @@ internal struct ProjectionTiling
     public int ColumnsPerThread;
     /// <summary>Slices of the input width computed by separate groups (1: no split-K).</summary>
     public int KSlices;
-    /// <summary>1: the decode GEMV (<see cref="Gemv"/>: four columns a thread, no tiles, ChunkK the slice width); 0: the tile loop.</summary>
+    /// <summary>1: the decode GEMV (<see cref="Kernels.Gemv"/>: a warp per output column, no tiles, never split: ChunkK, ColumnsPerThread and KSlices are 1); 0: the tile loop.</summary>
     public int Gemv;
 
     /// <summary>Dynamic shared memory (floats) a launch with this tiling needs (none for the GEMV).</summary>

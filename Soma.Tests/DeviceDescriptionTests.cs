@@ -38,14 +38,13 @@ public sealed class DeviceDescriptionTests
         key.Should().Be(new PlanKey(Tokens: 1, Segments: 1, MaxKeys: 256, CommitRows: 1));
         var plan = LaunchPlan.For(Hopper(device), Qwen7B, key);
 
-        // QKV [1 x 3584] -> 4608 outputs, one row: the decode GEMV, one thread per 4 columns (1152 quads); no shared
-        // memory, so 16 groups per SM (thread-bound), 2112 x 128 threads fill the GPU: ceil(270336 / 1152) = 235 slices
-        // wanted, capped at 3584 / 64 = 56 (MinSliceWidth 64): 1152 x 56 threads = 504 groups, 64 inputs each.
-        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 4, KSlices = 56, Gemv = 1 });
+        // QKV [1 x 3584] -> 4608 outputs, one row: the decode GEMV, one warp per output column (a row of W), 4 warps a
+        // group: 4608 / 4 = 1152 groups (under 4 waves of 16 x 132 resident groups); no split-K, no partial sums, no reduce.
+        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 });
         plan.Qkv.GroupsPerMultiprocessor.Should().Be(16);
-        Launch(plan.QkvConfig).Should().Be((504, 128, 0));
-        plan.QkvPartial.Should().Be(56L * 4608);
-        Launch(plan.QkvReduceConfig).Should().Be((36, 128, 0));
+        Launch(plan.QkvConfig).Should().Be((1152, 128, 0));
+        plan.QkvPartial.Should().Be(0);
+        plan.Qkv.IsSplit.Should().BeFalse();
 
         // Attention: 1 row x 4 kv-heads x 1 head chunk (all 7 heads of a kv-head: 7 x (2 x 128 + 32 + 3) + 32 x 129
         // (a key tile padded to dh + 1) = 6165 floats fit 48 KB; 228 KB / (24660 + 1024 reserved) B = 9 groups per SM,
@@ -58,12 +57,11 @@ public sealed class DeviceDescriptionTests
         plan.AttentionPartials.Should().Be(28L * 16);
         Launch(plan.CombineConfig).Should().Be((28, 128, 0));
 
-        // Output [1 x 3584] -> 3584: the GEMV over 896 quads; ceil(270336 / 896) = 302 slices wanted, capped at 56:
-        // 896 x 56 threads = 392 groups.
-        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 4, KSlices = 56, Gemv = 1 });
-        Launch(plan.OutConfig).Should().Be((392, 128, 0));
-        plan.OutPartial.Should().Be(56L * 3584);
-        Launch(plan.OutReduceConfig).Should().Be((28, 128, 0));
+        // Output [1 x 3584] -> 3584: the GEMV, 3584 warps in 896 groups, unsplit.
+        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 });
+        Launch(plan.OutConfig).Should().Be((896, 128, 0));
+        plan.OutPartial.Should().Be(0);
+        plan.Output.IsSplit.Should().BeFalse();
 
         // Element launches: RoPE over 64 angles, scan over 4 x 128 channels (2 x 128 doubles), commit of 1 x 512 values.
         Launch(plan.RopeConfig).Should().Be((1, 128, 0));

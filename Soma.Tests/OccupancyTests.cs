@@ -36,12 +36,13 @@ public sealed class OccupancyTests
     public void PlanFollowsTheOccupancyItIsGiven_NotThreadCounts()
     {
         // A device whose kernels keep one group per SM resident (as heavy register use would): the QKV GEMV of a decode
-        // step then needs only 132 x 128 threads: ceil(16896 / 1152 quads) = 15 slices of 239 inputs, 135 groups; the
-        // window splits into ceil(132 / 4) = 33, capped at 16; element launches take at most 4 x 132 groups.
+        // step (one warp per output column, never split) then takes at most 4 waves of 132 groups, 528 groups of 4 warps
+        // striding over the 4608 columns; the window splits into ceil(132 / 4) = 33, capped at 16; element launches take
+        // at most 4 x 132 groups.
         var one = new FixedOccupancy(1);
         var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1), occupancy: one);
-        plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 239, ColumnsPerThread = 4, KSlices = 15, Gemv = 1 });
-        plan.Qkv.Config.GridDim.X.Should().Be(135);
+        plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 });
+        plan.Qkv.Config.GridDim.X.Should().Be(4 * 132);
         plan.Qkv.GroupsPerMultiprocessor.Should().Be(1);
         plan.Attention.GroupsPerMultiprocessor.Should().Be(1);
         one.Asked.Should().Contain(new[] { "qkv-gemv", "attention", "linear-gemv", "rope-table", "field-scan", "commit" });
@@ -53,7 +54,7 @@ public sealed class OccupancyTests
 
         // The description's own limits give the plan DeviceDescriptionTests spells out.
         var described = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1));
-        described.Qkv.Tiling.KSlices.Should().Be(56);
+        described.Qkv.Config.GridDim.X.Should().Be(4608 / 4);
     }
 
     [Fact]

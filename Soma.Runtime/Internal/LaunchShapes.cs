@@ -132,17 +132,16 @@ internal sealed class LaunchShapes
     /// through shared memory in chunks unless whole rows fit in a modest budget.
     /// </summary>
     /// <remarks>
-    /// A decode pass on a GPU (at most <see cref="Gemv.MaxRows"/> rows, and <paramref name="quadColumns"/>: the
-    /// epilogue keeps four consecutive columns together) takes the GEMV instead of the tile loop
+    /// A decode pass on a GPU (at most <see cref="Gemv.MaxRows"/> rows) takes the GEMV instead of the tile loop
     /// (<see cref="GemvProjection"/>). <paramref name="tiling"/> overrides the choice (tests use it to run every code
     /// path everywhere).
     /// </remarks>
-    public ProjectionLaunch Projection(string kernel, int rows, int inner, int outer, ProjectionTiling? tiling = null, bool quadColumns = false)
+    public ProjectionLaunch Projection(string kernel, int rows, int inner, int outer, ProjectionTiling? tiling = null)
     {
-        bool gemv = tiling is { } forced ? forced.Gemv != 0 : !cpu && quadColumns && rows <= Gemv.MaxRows && outer % 4 == 0;
+        bool gemv = tiling is { } forced ? forced.Gemv != 0 : !cpu && rows <= Gemv.MaxRows;
         if (gemv)
         {
-            return GemvProjection(kernel, rows, inner, outer, tiling);
+            return GemvProjection(kernel, rows, outer, tiling);
         }
 
         int budgetFloats = (cpu ? 1 << 20 : Math.Min(MaxSharedBytes, 32 * 1024)) / sizeof(float);
@@ -204,29 +203,26 @@ internal sealed class LaunchShapes
     }
 
     /// <summary>
-    /// The decode GEMV of projection <paramref name="kernel"/> (its <paramref name="kernel"/>-gemv): one thread per four
-    /// columns and K slice, the input width split until the threads fill the groups the GEMV keeps resident (or the
-    /// slices reach <see cref="MinSliceWidth"/>).
+    /// The decode GEMV of projection <paramref name="kernel"/> (its <paramref name="kernel"/>-gemv): one warp per output
+    /// column, as many warps as columns up to four waves of the groups the GEMV keeps resident; never split (no
+    /// partial sums, no reduce launch).
     /// </summary>
-    private ProjectionLaunch GemvProjection(string kernel, int rows, int inner, int outer, ProjectionTiling? tiling)
+    private ProjectionLaunch GemvProjection(string kernel, int rows, int outer, ProjectionTiling? tiling)
     {
         string gemv = kernel + "-gemv";
-        if (outer % 4 != 0 || rows > Gemv.MaxRows || tiling is { KSlices: < 1 })
+        if (rows > Gemv.MaxRows || tiling is { KSlices: not 1 } or { ColumnsPerThread: > 1 })
         {
             throw new ArgumentException(
-                $"The GEMV needs an output width that is a multiple of 4 ({outer}), at most {Gemv.MaxRows} rows ({rows}) and KSlices >= 1.",
-                nameof(tiling));
+                $"The GEMV serves at most {Gemv.MaxRows} rows ({rows}) with KSlices 1 and one column per warp.", nameof(tiling));
         }
 
-        int quads = outer / 4;
-        long threads = (long)(ProjectionTargetGroups ?? ResidentGroups(gemv, 0)) * GroupSize;
-        int slices = tiling?.KSlices ?? (int)Math.Clamp((threads + quads - 1) / quads, 1, Math.Max(1, inner / MinSliceWidth));
-        var chosen = new ProjectionTiling { ChunkK = (inner + slices - 1) / slices, ColumnsPerThread = 4, KSlices = slices, Gemv = 1 };
+        int warpsPerGroup = Math.Max(1, GroupSize / Device.WarpSize);
+        var chosen = new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 };
         return new ProjectionLaunch(
-            Groups(gemv, ((long)quads * slices + GroupSize - 1) / GroupSize),
+            Groups(gemv, ((long)outer + warpsPerGroup - 1) / warpsPerGroup),
             chosen,
-            Elements(kernel + "-reduce", (long)rows * outer),
-            slices > 1 ? (long)slices * rows * outer : 0,
+            default,
+            0,
             occupancy.GroupsPerMultiprocessor(gemv, GroupSize, 0));
     }
 

@@ -23,13 +23,12 @@ public abstract class KernelSuite : IDisposable
         "staged" => new ProjectionTiling { ChunkK = inner, ColumnsPerThread = 3, KSlices = 1 },
         "chunked" => new ProjectionTiling { ChunkK = 5, ColumnsPerThread = 1, KSlices = 1 },
         "split" => new ProjectionTiling { ChunkK = 2, ColumnsPerThread = 1, KSlices = 3 },
-        "gemv" => new ProjectionTiling { KSlices = 1, Gemv = 1 },
-        "gemv-split" => new ProjectionTiling { KSlices = 3, Gemv = 1 },
+        "gemv" => new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 },
         _ => null,
     };
 
-    /// <summary>Whether <paramref name="kind"/> forces the GEMV (at most 4 rows, four-column quads: dh a multiple of 8).</summary>
-    private static bool IsGemv(string kind) => kind.StartsWith("gemv", StringComparison.Ordinal);
+    /// <summary>Whether <paramref name="kind"/> forces the GEMV (at most <see cref="Gemv.MaxRows"/> rows).</summary>
+    private static bool IsGemv(string kind) => kind == "gemv";
 
     [Theory]
     [InlineData(true, 0L, "host")]
@@ -42,16 +41,15 @@ public abstract class KernelSuite : IDisposable
     [InlineData(false, 12L, "split")]
     [InlineData(true, 40_001L, "gemv")]
     [InlineData(false, 12L, "gemv")]
-    [InlineData(true, 12L, "gemv-split")]
     public void RopeTableAndQkvProjection_MatchReferenceProjection(bool rope, long firstPosition, string tiling)
     {
-        var o = new SomaLayerOptions(11, 4, 2, IsGemv(tiling) ? 8 : 6, window: 3, ropeTheta: rope ? 10000.0 : null);
+        var o = new SomaLayerOptions(11, 4, 2, 6, window: 3, ropeTheta: rope ? 10000.0 : null);
         var w = TestData.Weights(o, seed: 3, biases: true);
         int n = IsGemv(tiling) ? 3 : 7;
         int dh = o.HeadDim, half = dh / 2, q = o.Heads * dh, kv = o.KvHeads * dh, m = q + 2 * kv, d = o.ModelDim;
         var x = TestData.Inputs(d, n, seed: 4);
         var positions = Enumerable.Range(0, n).Select(i => firstPosition + 3 * i).ToArray();
-        var weightT = new float[d * m];
+        var weight = new float[m * d]; // [M, D]: the Wq, Wk and Wv rows stacked
         var bias = new float[m];
         for (int c = 0; c < m; c++)
         {
@@ -59,7 +57,7 @@ public abstract class KernelSuite : IDisposable
             bias[c] = b[row];
             for (int k = 0; k < d; k++)
             {
-                weightT[k * m + c] = source[row * d + k];
+                weight[c * d + k] = source[row * d + k];
             }
         }
 
@@ -85,7 +83,7 @@ public abstract class KernelSuite : IDisposable
         {
             X = Upload(x).View, Rows = n, Inner = d, Outer = m, Partial = Alloc<float>(launch.Tiling.KSlices * n * m).View,
         };
-        Engine.Kernels.Float32.Qkv.Launch(stream, launch, operands, new Float32View { View = Upload(weightT).View }, epilogue);
+        Engine.Kernels.Float32.Qkv.Launch(stream, launch, operands, new Float32View { View = Upload(weight).View }, epilogue);
 
         var (qs, krs, kraws, vs) = (Download(qOut), Download(kRot), Download(kRaw), Download(v));
         for (int t = 0; t < n; t++)
@@ -104,13 +102,10 @@ public abstract class KernelSuite : IDisposable
     [InlineData("chunked", SomaStorageType.Float32)]
     [InlineData("split", SomaStorageType.Float32)]
     [InlineData("gemv", SomaStorageType.Float32)]
-    [InlineData("gemv-split", SomaStorageType.Float32)]
     [InlineData("chunked", SomaStorageType.Float16)]
     [InlineData("gemv", SomaStorageType.Float16)]
-    [InlineData("gemv-split", SomaStorageType.Float16)]
     [InlineData("staged", SomaStorageType.BFloat16)]
     [InlineData("gemv", SomaStorageType.BFloat16)]
-    [InlineData("gemv-split", SomaStorageType.BFloat16)]
     public void Linear_MatchesReferenceLinear_OfTheStoredWeights(string tiling, SomaStorageType weightType)
     {
         const int inner = 13;
@@ -118,7 +113,6 @@ public abstract class KernelSuite : IDisposable
         var x = TestData.Inputs(inner, rows, seed: 5);
         var weight = TestData.Inputs(inner, outer, seed: 6).Select(f => StorageTypes.Round(f, weightType)).ToArray(); // [outer, inner], as stored
         var bias = TestData.Inputs(outer, 1, seed: 7);
-        var weightT = Transposed(weight, outer, inner);
         var y = Alloc<float>(rows * outer);
         var shapes = Engine.Shapes;
         var launch = shapes.Projection("linear", rows, inner, outer, Tiling(tiling, inner));
@@ -127,8 +121,8 @@ public abstract class KernelSuite : IDisposable
             X = Upload(x).View, Rows = rows, Inner = inner, Outer = outer,
             Partial = Alloc<float>(launch.Tiling.KSlices * rows * outer).View,
         };
-        var units = new ushort[weightT.Length * StorageTypes.Units(weightType)];
-        StorageTypes.Encode(weightT, units, weightType);
+        var units = new ushort[weight.Length * StorageTypes.Units(weightType)];
+        StorageTypes.Encode(weight, units, weightType);
         var stored = Upload(units).View;
         var epilogue = new BiasEpilogue { Bias = Upload(bias).View, Y = y.View, Outer = outer };
         var stream = Engine.Accelerator.DefaultStream;
@@ -155,7 +149,6 @@ public abstract class KernelSuite : IDisposable
     [InlineData("host")]
     [InlineData("split")]
     [InlineData("gemv")]
-    [InlineData("gemv-split")]
     public void MlpProjections_MatchReferenceSwiGluAndResidual(string tiling)
     {
         // A whole decoder's MLP on the projection kernels (tile loop or decode GEMV, split-K or not): gate|up as one
@@ -174,13 +167,13 @@ public abstract class KernelSuite : IDisposable
         {
             X = Upload(x).View, Rows = rows, Inner = d, Outer = 2 * mlp,
             Partial = Alloc<float>(first.Tiling.KSlices * rows * 2 * mlp).View,
-        }, new Float32View { View = Upload(Transposed(gateUp, 2 * mlp, d)).View }, new SwiGluEpilogue { Act = act.View, Inner = mlp });
+        }, new Float32View { View = Upload(gateUp).View }, new SwiGluEpilogue { Act = act.View, Inner = mlp });
         var second = Engine.Shapes.Projection("down", rows, mlp, d, Tiling(tiling, mlp));
         k.Down.Launch(stream, second, new ProjectionArgs
         {
             X = act.View, Rows = rows, Inner = mlp, Outer = d,
             Partial = Alloc<float>(second.Tiling.KSlices * rows * d).View,
-        }, new Float32View { View = Upload(Transposed(down, d, mlp)).View }, new ResidualEpilogue { H = h.View, Outer = d });
+        }, new Float32View { View = Upload(down).View }, new ResidualEpilogue { H = h.View, Outer = d });
 
         var actual = Download(act);
         var actualH = Download(h);
@@ -249,21 +242,6 @@ public abstract class KernelSuite : IDisposable
         ids[..k].Should().Equal(expected);
         ids[k..].Should().Equal(new[] { 3, 4, 0, 5, 1, 0 }[..k], "the reversed row: [2, -inf, NaN, 3, 3, 1]");
         tops[..k].Should().Equal(expected.Select((id, j) => j < 5 ? row[id] : float.NegativeInfinity));
-    }
-
-    /// <summary>W^T [inner, outer] of <paramref name="weight"/> [outer, inner].</summary>
-    private static float[] Transposed(float[] weight, int outer, int inner)
-    {
-        var t = new float[inner * outer];
-        for (int r = 0; r < outer; r++)
-        {
-            for (int c = 0; c < inner; c++)
-            {
-                t[c * outer + r] = weight[r * inner + c];
-            }
-        }
-
-        return t;
     }
 
     [Fact]
