@@ -5,10 +5,10 @@ namespace Soma.Kernels;
 /// <summary>
 /// The decode projection: a matrix-vector product for one to <see cref="MaxRows"/> rows over a row-major weight
 /// W[M, K], with the same epilogues (<see cref="IProjectionEpilogue"/>) as the tile loop of <see cref="Projection"/>,
-/// over weights of any storage type (<see cref="IElementView.LoadQuad"/>). One warp per output column (a row of W; a
-/// RoPE-paired column brings its partner row): each lane reads four consecutive weights per load (fp32: one 128-bit
-/// load, fp16/bf16: one 64-bit load, widened in registers), four loads in flight, consecutive lanes on consecutive
-/// quads, so the warp streams the row once; the lanes' sums meet in a warp-shuffle reduction and lane 0 runs the
+/// over weights of any storage type. One warp per output column (a row of W; a
+/// RoPE-paired column brings its partner row): each lane reads eight consecutive weights at a time
+/// (<see cref="IElementView.LoadOctet"/>: fp16/bf16 one 128-bit load widened in registers, fp32 two), four octets in
+/// flight, consecutive lanes on consecutive octets, so the warp streams the row once; the lanes' sums meet in a warp-shuffle reduction and lane 0 runs the
 /// epilogue. No shared memory, no barriers, no split-K partial sums: the rows of W alone fill the device.
 /// </summary>
 internal static class Gemv
@@ -43,14 +43,15 @@ internal static class Gemv
     }
 
     /// <summary>
-    /// This lane's share of x[r] . W[<paramref name="row"/>, :] for every row r: quads lane, lane + lanes, ... four
-    /// loads ahead when K % 4 == 0 (the 4-element loads need rows that start on a quad); otherwise element by element.
+    /// This lane's share of x[r] . W[<paramref name="row"/>, :] for every row r: octets lane, lane + lanes, ... four
+    /// loads ahead when K % 8 == 0 (the 8-element loads need rows that start on a 16-byte boundary); otherwise
+    /// element by element.
     /// </summary>
     private static GemvAccumulators RowDot<TWeights>(ProjectionArgs a, TWeights weight, int row, int lane, int lanes)
         where TWeights : struct, IElementView
     {
         GemvAccumulators acc = default;
-        if (a.Inner % 4 != 0)
+        if (a.Inner % 8 != 0)
         {
             for (int k = lane; k < a.Inner; k += lanes)
             {
@@ -60,24 +61,24 @@ internal static class Gemv
             return acc;
         }
 
-        int quads = a.Inner / 4;
-        int first = row * quads;
-        int q = lane;
-        for (; q + 3 * lanes < quads; q += 4 * lanes)
+        int octets = a.Inner / 8;
+        int first = row * octets;
+        int o = lane;
+        for (; o + 3 * lanes < octets; o += 4 * lanes)
         {
-            var w0 = weight.LoadQuad(first + q);
-            var w1 = weight.LoadQuad(first + q + lanes);
-            var w2 = weight.LoadQuad(first + q + 2 * lanes);
-            var w3 = weight.LoadQuad(first + q + 3 * lanes);
-            acc.Add(a, 4 * q, w0);
-            acc.Add(a, 4 * (q + lanes), w1);
-            acc.Add(a, 4 * (q + 2 * lanes), w2);
-            acc.Add(a, 4 * (q + 3 * lanes), w3);
+            var w0 = weight.LoadOctet(first + o);
+            var w1 = weight.LoadOctet(first + o + lanes);
+            var w2 = weight.LoadOctet(first + o + 2 * lanes);
+            var w3 = weight.LoadOctet(first + o + 3 * lanes);
+            acc.Add(a, 8 * o, w0);
+            acc.Add(a, 8 * (o + lanes), w1);
+            acc.Add(a, 8 * (o + 2 * lanes), w2);
+            acc.Add(a, 8 * (o + 3 * lanes), w3);
         }
 
-        for (; q < quads; q += lanes)
+        for (; o < octets; o += lanes)
         {
-            acc.Add(a, 4 * q, weight.LoadQuad(first + q));
+            acc.Add(a, 8 * o, weight.LoadOctet(first + o));
         }
 
         return acc;

@@ -26,6 +26,16 @@ internal struct GemvAccumulators
         S3 += Dot(a, 3, k, w);
     }
 
+    /// <summary>Adds x[r, k..k+7] . <paramref name="w"/> to each row r's sum (rows past the launch's add nothing).</summary>
+    /// <param name="a">The projection's operands (x, rows, K).</param>
+    /// <param name="k">The first of the eight input elements.</param>
+    /// <param name="w">W[c, k..k+7].</param>
+    public void Add(ProjectionArgs a, int k, Float8 w)
+    {
+        Add(a, k, w.Lo);
+        Add(a, k + 4, w.Hi);
+    }
+
     /// <summary>Adds x[r, k] * <paramref name="w"/> to each row r's sum (rows past the launch's add nothing).</summary>
     /// <param name="a">The projection's operands (x, rows, K).</param>
     /// <param name="k">The input element.</param>

@@ -7,8 +7,10 @@ namespace Soma.Tests;
 
 /// <summary>
 /// The decode GEMV (a warp per output row of W[M, K]) against the reference on CPU devices of warp sizes 2, 4 and 32
-/// (ILGPU's CPU accelerator has no warp of 1 thread; the reduction's loop simply runs no step there): one to four rows, odd K (the per-element path) and K a multiple of 4 (the quad loads, with and without a full
-/// unrolled step of four loads per lane), odd M, every weight storage type, alone and with a paired (SwiGLU) partner row.
+/// (ILGPU's CPU accelerator has no warp of 1 thread; the reduction's loop simply runs no step there): one to four
+/// rows, odd K and K = 4 mod 8 (the per-element path), K a multiple of 8 (the 8-element loads, with and without a full
+/// unrolled step of four loads per lane at warp size 32), odd M, every weight storage type, alone and with a paired
+/// (SwiGLU) partner row; and the plans of a decode step: the GEMV, never split.
 /// </summary>
 public sealed class GemvTests
 {
@@ -23,7 +25,7 @@ public sealed class GemvTests
         using var engine = SomaEngine.Create(new SomaEngineOptions(SomaAcceleratorKind.Cpu, cpuThreadsPerWarp: warp, cpuWarpsPerGroup: 2));
         foreach (var type in Types)
         {
-            foreach (int inner in new[] { 37, 131, 132, 520 })
+            foreach (int inner in new[] { 37, 131, 132, 136, 1032 })
             {
                 for (int rows = 1; rows <= Gemv.MaxRows; rows++)
                 {

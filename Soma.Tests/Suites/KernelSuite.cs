@@ -145,6 +145,38 @@ public abstract class KernelSuite : IDisposable
         }
     }
 
+    [Fact]
+    public void GemvOctetLoads_WidenEveryFiniteFp16Pattern_Exactly()
+    {
+        // W [8192, 8] holds all 65536 fp16 patterns (infinities and NaNs replaced by zero); x rows are one-hot, so each
+        // output is one weight widened by the GEMV's 8-element load (subnormals included): equal to StorageBits.FromHalf.
+        const int inner = 8, outer = 65536 / inner;
+        var bits = Enumerable.Range(0, 65536).Select(b => (b & 0x7C00) == 0x7C00 ? (ushort)0 : (ushort)b).ToArray();
+        var y = Alloc<float>(4 * outer);
+        var launch = Engine.Shapes.Projection("linear", 4, inner, outer, Tiling("gemv", inner));
+        var stream = Engine.Accelerator.DefaultStream;
+        var weight = new Float16View { View = Upload(bits).View };
+        var epilogue = new BiasEpilogue { Bias = Alloc<float>(outer).View, Y = y.View, Outer = outer };
+        epilogue.Bias.MemSetToZero(stream);
+        for (int k0 = 0; k0 < inner; k0 += 4)
+        {
+            var x = new float[4 * inner];
+            for (int r = 0; r < 4; r++)
+            {
+                x[r * inner + k0 + r] = 1f;
+            }
+
+            var operands = new ProjectionArgs { X = Upload(x).View, Rows = 4, Inner = inner, Outer = outer };
+            Engine.Kernels.For<Float16View, Float32View>().Linear.Launch(stream, launch, operands, weight, epilogue);
+            var actual = Download(y);
+            for (int r = 0; r < 4; r++)
+            {
+                var expected = Enumerable.Range(0, outer).Select(c => StorageBits.FromHalf(bits[c * inner + k0 + r]));
+                actual.AsSpan(r * outer, outer).ToArray().Should().Equal(expected, $"W[:, {k0 + r}] widened");
+            }
+        }
+    }
+
     [Theory]
     [InlineData("host")]
     [InlineData("split")]
