@@ -79,9 +79,13 @@ public sealed class DeviceDescriptionTests
         passes.Select(p => PlanKey.Of(p, Qwen7B.Window)).Should().Equal(Enumerable.Repeat(new PlanKey(1024, 1, 256, 256), 4));
         var plan = LaunchPlan.For(Hopper(device), Qwen7B, new PlanKey(1024, 1, 256, 256));
 
-        // QKV: 128 row tiles x 36 column tiles = 4608 groups >= 2112: no split-K; 512-wide input chunks (8 x 512 floats).
-        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 512, ColumnsPerThread = 1, KSlices = 1 });
-        Launch(plan.QkvConfig).Should().Be((4608, 128, 8 * 512 * 4));
+        // QKV: 128 row tiles x 36 column tiles = 4608 tiles; each 32-wide chunk of K stages 8 x 32 inputs and the tile's
+        // 128 weight rows and their RoPE partners (stride 33): 8 x 32 + 2 x 128 x 33 = 8704 floats, 34816 B, so
+        // 228 KB / (34816 + 1024 reserved) B = 6 groups per SM, 792 resident <= 4608 tiles: no split-K; the grid is
+        // 4 waves of them, 3168 groups striding over the tiles.
+        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 32, ColumnsPerThread = 1, KSlices = 1, StageWeights = 1 });
+        plan.Qkv.GroupsPerMultiprocessor.Should().Be(6);
+        Launch(plan.QkvConfig).Should().Be((3168, 128, 8704 * 4));
         plan.QkvPartial.Should().Be(0);
 
         // Attention: 1024 rows x 4 kv-heads = 4096 groups >= 2112: no window split, no partials.
@@ -89,9 +93,9 @@ public sealed class DeviceDescriptionTests
         Launch(plan.AttentionConfig).Should().Be((4096, 128, 6165 * 4));
         plan.AttentionPartials.Should().Be(0);
 
-        // Output: 128 x 28 = 3584 groups >= 2112: no split-K.
-        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 512, ColumnsPerThread = 1, KSlices = 1 });
-        Launch(plan.OutConfig).Should().Be((3584, 128, 8 * 512 * 4));
+        // Output: 128 x 28 = 3584 tiles >= 792: no split-K, the same staging.
+        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 32, ColumnsPerThread = 1, KSlices = 1, StageWeights = 1 });
+        Launch(plan.OutConfig).Should().Be((3168, 128, 8704 * 4));
         plan.OutPartial.Should().Be(0);
 
         // Grid-stride element launches are capped at 4 x 2112 = 8448 groups: RoPE 1024 x 64 angles = 512 groups,

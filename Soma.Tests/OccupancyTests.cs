@@ -80,13 +80,13 @@ public sealed class OccupancyTests
     [Fact]
     public void SixteenRowPass_SplitsKUntilTheSplitTilesFillTheGpu()
     {
-        // 16 rows take the tile loop: 2 row tiles x 36 column tiles = 72 groups. At 512-wide chunks (16 KB) the H100
-        // keeps 13 groups per SM (1716): ceil(1716 / 72) = 24 slices of 150 (4800 B tiles: 16 per SM, 2112), so once
-        // more: ceil(2112 / 72) = 30 slices of 120 (3840 B: 16 per SM, 2112): 72 x 30 = 2160 groups.
+        // 16 rows take the tile loop: 2 row tiles x 36 column tiles = 72 groups. Its 32-wide chunks stage inputs and
+        // weight tiles in 34816 B, so the H100 keeps 6 groups per SM (792): ceil(792 / 72) = 11 slices of 326; a split
+        // tile stages the same chunk (792 again): 72 x 11 = 792 groups.
         var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(16, 1, 256, 16));
-        plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 120, ColumnsPerThread = 1, KSlices = 30 });
-        plan.Qkv.Config.GridDim.X.Should().Be(2160);
-        plan.Qkv.GroupsPerMultiprocessor.Should().Be(16);
+        plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 32, ColumnsPerThread = 1, KSlices = 11, StageWeights = 1 });
+        plan.Qkv.Config.GridDim.X.Should().Be(792);
+        plan.Qkv.GroupsPerMultiprocessor.Should().Be(6);
     }
 
     [Fact]

@@ -112,7 +112,7 @@ public sealed class PerformanceModelTests
         p.Flops.Should().Be(4 * cost.Flops);
         p.Kernels.Where(k => k.Kernel is "qkv" or "linear").Should().OnlyContain(k => k.FlopBound);
         var qkv = p.Kernels.Single(k => k.Kernel == "qkv");
-        (qkv.Grid, qkv.GroupsPerMultiprocessor, qkv.Waves).Should().Be((4608, 13, 3L), "4608 groups over 132 x 13 slots");
+        (qkv.Grid, qkv.GroupsPerMultiprocessor, qkv.Waves).Should().Be((3168, 6, 4L), "3168 groups over 132 x 6 slots");
     }
 
     [Fact]

@@ -128,8 +128,9 @@ internal sealed class LaunchShapes
     /// Launch and tiling of projection <paramref name="kernel"/> ("qkv" or "linear"; its split-K reduce is
     /// <paramref name="kernel"/>-reduce) of <paramref name="rows"/> rows, <paramref name="inner"/> inputs and
     /// <paramref name="outer"/> outputs. The CPU accelerator stages whole input rows once per tile and gives each
-    /// thread many columns (barriers are expensive there); GPUs keep one column per thread and stream the inputs
-    /// through shared memory in chunks unless whole rows fit in a modest budget.
+    /// thread many columns (barriers are expensive there), each thread reading its own weight rows; GPUs keep one
+    /// column per thread and stream the inputs and the tile's weight rows through shared memory in chunks of K
+    /// (<see cref="GpuChunk"/>: coalesced weight reads along K).
     /// </summary>
     /// <remarks>
     /// A decode pass on a GPU (at most <see cref="Gemv.MaxRows"/> rows) takes the GEMV instead of the tile loop
@@ -144,17 +145,13 @@ internal sealed class LaunchShapes
             return GemvProjection(kernel, rows, outer, tiling);
         }
 
-        int budgetFloats = (cpu ? 1 << 20 : Math.Min(MaxSharedBytes, 32 * 1024)) / sizeof(float);
-        bool staged = Kernels.Projection.TileRows * inner <= budgetFloats;
-        var chosen = tiling ?? new ProjectionTiling
-        {
-            ChunkK = staged ? inner : Math.Min(inner, 512),
-            ColumnsPerThread = staged && cpu ? Math.Max(1, 64 / GroupSize) : 1,
-            KSlices = 1,
-        };
+        bool staged = cpu && Kernels.Projection.TileRows * inner <= (1 << 20) / sizeof(float);
+        var chosen = tiling ?? (staged
+            ? new ProjectionTiling { ChunkK = inner, ColumnsPerThread = Math.Max(1, 64 / GroupSize), KSlices = 1 }
+            : Chunked(inner, 1));
         int rowTiles = (rows + Kernels.Projection.TileRows - 1) / Kernels.Projection.TileRows;
         long tiles = rowTiles * (long)((outer + GroupSize - 1) / GroupSize);
-        long target = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats * sizeof(float));
+        long target = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats(GroupSize) * sizeof(float));
         for (int round = 0; tiling is null && round < 2 && tiles < target; round++)
         {
             // Decode: too few tiles to fill the device, so split the input width across groups as well. The target
@@ -167,8 +164,8 @@ internal sealed class LaunchShapes
             }
 
             int sliceLength = (inner + slices - 1) / slices;
-            chosen = new ProjectionTiling { ChunkK = Math.Min(sliceLength, 512), ColumnsPerThread = 1, KSlices = slices };
-            long resident = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats * sizeof(float));
+            chosen = Chunked(sliceLength, slices);
+            long resident = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats(GroupSize) * sizeof(float));
             if (resident == target)
             {
                 break;
@@ -195,11 +192,37 @@ internal sealed class LaunchShapes
         int tileCols = GroupSize * chosen.ColumnsPerThread;
         long items = (long)rowTiles * ((outer + tileCols - 1) / tileCols) * chosen.KSlices;
         return new ProjectionLaunch(
-            Groups(kernel, items, chosen.SharedFloats),
+            Groups(kernel, items, chosen.SharedFloats(GroupSize)),
             chosen,
             Elements(kernel + "-reduce", (long)rows * outer),
             chosen.KSlices > 1 ? (long)chosen.KSlices * rows * outer : 0,
-            occupancy.GroupsPerMultiprocessor(kernel, GroupSize, chosen.SharedFloats * sizeof(float)));
+            occupancy.GroupsPerMultiprocessor(kernel, GroupSize, chosen.SharedFloats(GroupSize) * sizeof(float)));
+    }
+
+    /// <summary>
+    /// Input elements per chunk of a GPU's tile loop: the widest of 64, 32, 16 and 8 whose staged rows and weight
+    /// tiles (8 x C + 2 x group x (C + 1) floats) fit in 48 KB of the group's shared memory (C = 32 at 128 threads).
+    /// </summary>
+    public int GpuChunk
+    {
+        get
+        {
+            int budget = Math.Min(MaxSharedBytes, 48 * 1024) / sizeof(float);
+            int chunk = 64;
+            while (chunk > 8 && Kernels.Projection.TileRows * chunk + 2 * GroupSize * (chunk + 1) > budget)
+            {
+                chunk /= 2;
+            }
+
+            return chunk;
+        }
+    }
+
+    /// <summary>A chunked tiling over <paramref name="width"/> inputs in <paramref name="slices"/> slices: the CPU's 512-wide chunks, or a GPU's <see cref="GpuChunk"/> with staged weights.</summary>
+    private ProjectionTiling Chunked(int width, int slices)
+    {
+        int chunk = Math.Min(width, cpu ? 512 : GpuChunk);
+        return new ProjectionTiling { ChunkK = chunk, ColumnsPerThread = 1, KSlices = slices, StageWeights = !cpu && (chunk < width || slices > 1) ? 1 : 0 };
     }
 
     /// <summary>

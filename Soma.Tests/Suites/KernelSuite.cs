@@ -17,12 +17,14 @@ public abstract class KernelSuite : IDisposable
 
     protected SomaEngine Engine { get; }
 
-    /// <summary>The host's tiling for this accelerator, and the other code paths forced: staged rows, K-chunks, split-K, the decode GEMV.</summary>
+    /// <summary>The host's tiling for this accelerator, and the other code paths forced: staged rows, K-chunks (with or without staged weight tiles), split-K, the decode GEMV.</summary>
     internal static ProjectionTiling? Tiling(string kind, int inner) => kind switch
     {
         "staged" => new ProjectionTiling { ChunkK = inner, ColumnsPerThread = 3, KSlices = 1 },
         "chunked" => new ProjectionTiling { ChunkK = 5, ColumnsPerThread = 1, KSlices = 1 },
         "split" => new ProjectionTiling { ChunkK = 2, ColumnsPerThread = 1, KSlices = 3 },
+        "chunked-weights" => new ProjectionTiling { ChunkK = 5, ColumnsPerThread = 1, KSlices = 1, StageWeights = 1 },
+        "split-weights" => new ProjectionTiling { ChunkK = 3, ColumnsPerThread = 1, KSlices = 2, StageWeights = 1 },
         "gemv" => new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 },
         _ => null,
     };
@@ -39,6 +41,8 @@ public abstract class KernelSuite : IDisposable
     [InlineData(false, 3L, "chunked")]
     [InlineData(true, 12L, "split")]
     [InlineData(false, 12L, "split")]
+    [InlineData(true, 12L, "chunked-weights")]
+    [InlineData(true, 12L, "split-weights")]
     [InlineData(true, 40_001L, "gemv")]
     [InlineData(false, 12L, "gemv")]
     public void RopeTableAndQkvProjection_MatchReferenceProjection(bool rope, long firstPosition, string tiling)
@@ -101,6 +105,8 @@ public abstract class KernelSuite : IDisposable
     [InlineData("staged", SomaStorageType.Float32)]
     [InlineData("chunked", SomaStorageType.Float32)]
     [InlineData("split", SomaStorageType.Float32)]
+    [InlineData("chunked-weights", SomaStorageType.Float32)]
+    [InlineData("split-weights", SomaStorageType.BFloat16)]
     [InlineData("gemv", SomaStorageType.Float32)]
     [InlineData("chunked", SomaStorageType.Float16)]
     [InlineData("gemv", SomaStorageType.Float16)]
@@ -180,6 +186,8 @@ public abstract class KernelSuite : IDisposable
     [Theory]
     [InlineData("host")]
     [InlineData("split")]
+    [InlineData("chunked-weights")]
+    [InlineData("split-weights")]
     [InlineData("gemv")]
     public void MlpProjections_MatchReferenceSwiGluAndResidual(string tiling)
     {
