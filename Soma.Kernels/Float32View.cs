@@ -16,5 +16,12 @@ internal struct Float32View : IElementView
     public readonly Float4 LoadQuad(int quadIndex) => View.AsAligned16().Cast<Float4>()[quadIndex];
 
     /// <inheritdoc/>
+    public readonly Float8 LoadOctet(int octetIndex)
+    {
+        var quads = View.AsAligned16().Cast<Float4>();
+        return new Float8 { Lo = quads[2 * octetIndex], Hi = quads[2 * octetIndex + 1] };
+    }
+
+    /// <inheritdoc/>
     public readonly void Store(int index, float value) => View[index] = value;
 }

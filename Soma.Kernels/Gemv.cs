@@ -1,100 +1,86 @@
 using ILGPU;
-using ILGPU.Algorithms;
 
 namespace Soma.Kernels;
 
 /// <summary>
-/// The decode projection: a matrix-vector product for one to <see cref="MaxRows"/> rows over W^T[K, M], with the same
-/// epilogues (<see cref="IProjectionEpilogue"/>) and split-K partial sums (<see cref="SplitKReduce"/>) as the tile loop
-/// of <see cref="Projection"/>, over weights of any storage type (<see cref="IElementView.LoadQuad"/>). Each thread owns
-/// four consecutive output columns, read as one load per input element (fp32: one 128-bit load, a warp reads 512
-/// contiguous bytes; fp16/bf16: one 64-bit load, widened in registers), with four loads in flight; the rows' inputs
-/// are read directly (every thread of a warp reads the same element). No shared memory, no barriers, no zero rows.
+/// The decode projection: a matrix-vector product for one to <see cref="MaxRows"/> rows over a row-major weight
+/// W[M, K], with the same epilogues (<see cref="IProjectionEpilogue"/>) as the tile loop of <see cref="Projection"/>,
+/// over weights of any storage type. One warp per output column (a row of W; a
+/// RoPE-paired column brings its partner row): each lane reads eight consecutive weights at a time
+/// (<see cref="IElementView.LoadOctet"/>: fp16/bf16 one 128-bit load widened in registers, fp32 two), four octets in
+/// flight, consecutive lanes on consecutive octets, so the warp streams the row once; the lanes' sums meet in a warp-shuffle reduction and lane 0 runs the
+/// epilogue. No shared memory, no barriers, no split-K partial sums: the rows of W alone fill the device.
 /// </summary>
 internal static class Gemv
 {
-    /// <summary>Most rows one launch serves (each thread keeps 4 x 4 accumulators, twice with RoPE).</summary>
+    /// <summary>Most rows one launch serves (each lane keeps one sum per row, twice with RoPE).</summary>
     public const int MaxRows = 4;
 
-    // out[t, c..c+3] = epilogue(x[t] . WT[:, c..c+3]) (or split-K partial sums), t < n <= 4, M % 4 == 0;
-    // launch: one thread per (4 columns, K slice), consecutive threads on consecutive columns, grid-stride.
-    public static void Kernel<TWeights, TEpilogue>(ProjectionArgs a, TWeights weightT, TEpilogue epilogue)
+    // out[t, c] = epilogue(x[t] . W[c, :]), t < n <= 4; launch: any grid of whole warps, one warp per output column,
+    // grid-stride over the columns (the warp size is read at run time).
+    public static void Kernel<TWeights, TEpilogue>(ProjectionArgs a, TWeights weight, TEpilogue epilogue)
         where TWeights : struct, IElementView
         where TEpilogue : struct, IProjectionEpilogue
     {
-        int quads = a.Outer / 4;
-        int slices = a.Tiling.KSlices;
-        int sliceLength = (a.Inner + slices - 1) / slices;
-        for (int item = Grid.GlobalIndex.X; item < quads * slices; item += Grid.DimX * Group.DimX)
+        int lanes = Warp.WarpSize;
+        int lane = Group.IdxX % lanes;
+        int warps = Grid.DimX * (Group.DimX / lanes);
+        for (int col = Grid.IdxX * (Group.DimX / lanes) + Group.IdxX / lanes; col < a.Outer; col += warps)
         {
-            int col = (item % quads) * 4;
-            int slice = item / quads;
             var column = epilogue.Column(col, a.Outer);
             if (!column.Active)
             {
                 continue;
             }
 
-            int kBegin = slice * sliceLength;
-            int kEnd = XMath.Min(a.Inner, kBegin + sliceLength);
-            GemvAccumulators acc = default;
-            GemvAccumulators partner = default;
-            Accumulate(a, weightT, col / 4, kBegin, kEnd, ref acc);
-            if (column.Paired)
+            var sums = RowDot(a, weight, column.Col, lane, lanes).WarpSums(a.Rows);
+            var partner = column.Paired ? RowDot(a, weight, column.Partner, lane, lanes).WarpSums(a.Rows) : default;
+            for (int r = 0; lane == 0 && r < MaxRows && r < a.Rows; r++)
             {
-                Accumulate(a, weightT, column.Partner / 4, kBegin, kEnd, ref partner);
-            }
-
-            for (int r = 0; r < MaxRows && r < a.Rows; r++)
-            {
-                for (int j = 0; j < 4; j++)
-                {
-                    if (slices > 1)
-                    {
-                        int p = (slice * a.Rows + r) * a.Outer;
-                        a.Partial[p + col + j] = acc.Get(r, j);
-                        if (column.Paired)
-                        {
-                            a.Partial[p + column.Partner + j] = partner.Get(r, j);
-                        }
-                    }
-                    else
-                    {
-                        epilogue.Write(epilogue.Column(col + j, a.Outer), r, acc.Get(r, j), partner.Get(r, j));
-                    }
-                }
+                epilogue.Write(column, r, sums.Get(r), partner.Get(r));
             }
         }
     }
 
-    /// <summary>acc[r, 0..3] = sum over k in [kBegin, kEnd) of x[r, k] * WT[k, 4 quad .. 4 quad + 3], k in order, four loads ahead.</summary>
-    private static void Accumulate<TWeights>(ProjectionArgs a, TWeights weightT, int quad, int kBegin, int kEnd, ref GemvAccumulators acc)
+    /// <summary>
+    /// This lane's share of x[r] . W[<paramref name="row"/>, :] for every row r: octets lane, lane + lanes, ... four
+    /// loads ahead when K % 8 == 0 (the 8-element loads need rows that start on a 16-byte boundary); otherwise
+    /// element by element.
+    /// </summary>
+    private static GemvAccumulators RowDot<TWeights>(ProjectionArgs a, TWeights weight, int row, int lane, int lanes)
         where TWeights : struct, IElementView
     {
-        int quads = a.Outer / 4;
-        int k = kBegin;
-        for (; k + 4 <= kEnd; k += 4)
+        GemvAccumulators acc = default;
+        if (a.Inner % 8 != 0)
         {
-            var w0 = weightT.LoadQuad(k * quads + quad);
-            var w1 = weightT.LoadQuad((k + 1) * quads + quad);
-            var w2 = weightT.LoadQuad((k + 2) * quads + quad);
-            var w3 = weightT.LoadQuad((k + 3) * quads + quad);
-            Step(a, k, w0, ref acc);
-            Step(a, k + 1, w1, ref acc);
-            Step(a, k + 2, w2, ref acc);
-            Step(a, k + 3, w3, ref acc);
+            for (int k = lane; k < a.Inner; k += lanes)
+            {
+                acc.Add(a, k, weight.Load(row * a.Inner + k));
+            }
+
+            return acc;
         }
 
-        for (; k < kEnd; k++)
+        int octets = a.Inner / 8;
+        int first = row * octets;
+        int o = lane;
+        for (; o + 3 * lanes < octets; o += 4 * lanes)
         {
-            Step(a, k, weightT.LoadQuad(k * quads + quad), ref acc);
+            var w0 = weight.LoadOctet(first + o);
+            var w1 = weight.LoadOctet(first + o + lanes);
+            var w2 = weight.LoadOctet(first + o + 2 * lanes);
+            var w3 = weight.LoadOctet(first + o + 3 * lanes);
+            acc.Add(a, 8 * o, w0);
+            acc.Add(a, 8 * (o + lanes), w1);
+            acc.Add(a, 8 * (o + 2 * lanes), w2);
+            acc.Add(a, 8 * (o + 3 * lanes), w3);
         }
+
+        for (; o < octets; o += lanes)
+        {
+            acc.Add(a, 8 * o, weight.LoadOctet(first + o));
+        }
+
+        return acc;
     }
-
-    /// <summary>Adds input element <paramref name="k"/> of every row times the four weights <paramref name="w"/>.</summary>
-    private static void Step(ProjectionArgs a, int k, Float4 w, ref GemvAccumulators acc) =>
-        acc.Add(Input(a, 0, k), Input(a, 1, k), Input(a, 2, k), Input(a, 3, k), w);
-
-    /// <summary>x[r, k], or 0 past the launch's rows.</summary>
-    private static float Input(ProjectionArgs a, int r, int k) => r < a.Rows ? a.X[r * a.Inner + k] : 0f;
 }

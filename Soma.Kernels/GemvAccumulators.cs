@@ -1,39 +1,96 @@
+using ILGPU;
+
 namespace Soma.Kernels;
 
-/// <summary>Per-thread accumulators of a decode GEMV: four columns for each of up to <see cref="Gemv.MaxRows"/> rows, in registers.</summary>
+/// <summary>One lane's sums of a decode GEMV (<see cref="Gemv"/>): one output column for each of up to <see cref="Gemv.MaxRows"/> rows, in registers.</summary>
 internal struct GemvAccumulators
 {
-    /// <summary>Row 0's four columns.</summary>
-    public Float4 R0;
-    /// <summary>Row 1's four columns.</summary>
-    public Float4 R1;
-    /// <summary>Row 2's four columns.</summary>
-    public Float4 R2;
-    /// <summary>Row 3's four columns.</summary>
-    public Float4 R3;
+    /// <summary>Row 0's sum.</summary>
+    public float S0;
+    /// <summary>Row 1's sum.</summary>
+    public float S1;
+    /// <summary>Row 2's sum.</summary>
+    public float S2;
+    /// <summary>Row 3's sum.</summary>
+    public float S3;
 
-    /// <summary>Adds input element k of each row (<paramref name="x0"/>..<paramref name="x3"/>) times the four weights <paramref name="w"/>.</summary>
-    /// <param name="x0">x[0, k].</param>
-    /// <param name="x1">x[1, k] (0 past the rows).</param>
-    /// <param name="x2">x[2, k] (0 past the rows).</param>
-    /// <param name="x3">x[3, k] (0 past the rows).</param>
-    /// <param name="w">WT[k, c..c+3].</param>
-    public void Add(float x0, float x1, float x2, float x3, Float4 w)
+    /// <summary>Adds x[r, k..k+3] . <paramref name="w"/> to each row r's sum (rows past the launch's add nothing).</summary>
+    /// <param name="a">The projection's operands (x, rows, K).</param>
+    /// <param name="k">The first of the four input elements.</param>
+    /// <param name="w">W[c, k..k+3].</param>
+    public void Add(ProjectionArgs a, int k, Float4 w)
     {
-        R0.Add(x0, w);
-        R1.Add(x1, w);
-        R2.Add(x2, w);
-        R3.Add(x3, w);
+        S0 += Dot(a, 0, k, w);
+        S1 += Dot(a, 1, k, w);
+        S2 += Dot(a, 2, k, w);
+        S3 += Dot(a, 3, k, w);
     }
 
-    /// <summary>Column <paramref name="j"/> of row <paramref name="r"/>.</summary>
-    /// <param name="r">The row (0..3).</param>
-    /// <param name="j">The column within the quad (0..3).</param>
-    public readonly float Get(int r, int j) => r switch
+    /// <summary>Adds x[r, k..k+7] . <paramref name="w"/> to each row r's sum (rows past the launch's add nothing).</summary>
+    /// <param name="a">The projection's operands (x, rows, K).</param>
+    /// <param name="k">The first of the eight input elements.</param>
+    /// <param name="w">W[c, k..k+7].</param>
+    public void Add(ProjectionArgs a, int k, Float8 w)
     {
-        0 => R0.Get(j),
-        1 => R1.Get(j),
-        2 => R2.Get(j),
-        _ => R3.Get(j),
+        Add(a, k, w.Lo);
+        Add(a, k + 4, w.Hi);
+    }
+
+    /// <summary>Adds x[r, k] * <paramref name="w"/> to each row r's sum (rows past the launch's add nothing).</summary>
+    /// <param name="a">The projection's operands (x, rows, K).</param>
+    /// <param name="k">The input element.</param>
+    /// <param name="w">W[c, k].</param>
+    public void Add(ProjectionArgs a, int k, float w)
+    {
+        S0 += Input(a, 0, k) * w;
+        S1 += Input(a, 1, k) * w;
+        S2 += Input(a, 2, k) * w;
+        S3 += Input(a, 3, k) * w;
+    }
+
+    /// <summary>The warp's totals of rows 0 .. <paramref name="rows"/> - 1 (shuffle-down tree), in lane 0; every lane of the warp must call it.</summary>
+    /// <param name="rows">The launch's rows (the same for the whole warp).</param>
+    public readonly GemvAccumulators WarpSums(int rows) => new()
+    {
+        S0 = WarpSum(S0),
+        S1 = rows > 1 ? WarpSum(S1) : 0f,
+        S2 = rows > 2 ? WarpSum(S2) : 0f,
+        S3 = rows > 3 ? WarpSum(S3) : 0f,
     };
+
+    /// <summary>Row <paramref name="r"/>'s sum.</summary>
+    /// <param name="r">The row (0..3).</param>
+    public readonly float Get(int r) => r switch
+    {
+        0 => S0,
+        1 => S1,
+        2 => S2,
+        _ => S3,
+    };
+
+    /// <summary>Lane 0 gets the sum of <paramref name="value"/> over the warp (read at run time: any power-of-two warp size, 1 included).</summary>
+    private static float WarpSum(float value)
+    {
+        for (int offset = Warp.WarpSize / 2; offset > 0; offset /= 2)
+        {
+            value += Warp.ShuffleDown(value, offset);
+        }
+
+        return value;
+    }
+
+    /// <summary>x[r, k..k+3] . w, or 0 past the launch's rows.</summary>
+    private static float Dot(ProjectionArgs a, int r, int k, Float4 w)
+    {
+        if (r >= a.Rows)
+        {
+            return 0f;
+        }
+
+        int i = r * a.Inner + k;
+        return a.X[i] * w.X + a.X[i + 1] * w.Y + a.X[i + 2] * w.Z + a.X[i + 3] * w.W;
+    }
+
+    /// <summary>x[r, k], or 0 past the launch's rows.</summary>
+    private static float Input(ProjectionArgs a, int r, int k) => r < a.Rows ? a.X[r * a.Inner + k] : 0f;
 }

@@ -20,7 +20,7 @@ internal interface IProjectionEpilogue
     /// </summary>
     /// <param name="column">The column (<see cref="Column"/>).</param>
     /// <param name="row">The token row.</param>
-    /// <param name="sum">x[row] . WT[:, column].</param>
-    /// <param name="partnerSum">x[row] . WT[:, partner] (0 when not paired).</param>
+    /// <param name="sum">x[row] . W[column, :].</param>
+    /// <param name="partnerSum">x[row] . W[partner, :] (0 when not paired).</param>
     void Write(ProjectionColumn column, int row, float sum, float partnerSum);
 }

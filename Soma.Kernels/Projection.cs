@@ -5,19 +5,21 @@ namespace Soma.Kernels;
 
 /// <summary>
 /// The one projection tile loop, shared by the QKV and the output projection: a tiled matrix product over token
-/// rows whose epilogue (bias, head split, RoPE) is a struct type parameter (<see cref="IProjectionEpilogue"/>), as is
-/// the weights' storage (<see cref="IElementView"/>: every weight is read through its <c>Load</c>, widened to fp32). Each
-/// group owns a tile of <see cref="TileRows"/> rows by (group size x columns per thread) output columns, stages the
-/// rows' inputs in dynamic shared memory and loops grid-stride over tiles. Decode uses it with one row per sequence
-/// (a batched matrix-vector product).
+/// rows and a row-major weight W[M, K] whose epilogue (bias, head split, RoPE) is a struct type parameter
+/// (<see cref="IProjectionEpilogue"/>), as is the weights' storage (<see cref="IElementView"/>: every weight is read
+/// through its <c>Load</c>, widened to fp32). Each group owns a tile of <see cref="TileRows"/> rows by (group size x
+/// columns per thread) output columns, stages the rows' inputs in dynamic shared memory and loops grid-stride over
+/// tiles. With <see cref="ProjectionTiling.StageWeights"/> (GPUs) each chunk of K also stages the tile's weight rows
+/// (and their RoPE / SwiGLU partners) in shared memory, read along K by consecutive threads (coalesced) and padded
+/// against bank conflicts; otherwise each thread reads its own weight row along K (the CPU accelerator).
 /// </summary>
 internal static class Projection
 {
     /// <summary>Rows per tile: each thread keeps this many accumulators (two sets where RoPE pairs columns).</summary>
     public const int TileRows = 8;
 
-    // out[t, c] = epilogue(x[t] . WT[:, c]) (or split-K partial sums); launch: groups of G threads, 8 rows x G*cpt columns (x K slice) per tile, grid-stride.
-    public static void TileKernel<TWeights, TEpilogue>(ProjectionArgs a, TWeights weightT, TEpilogue epilogue)
+    // out[t, c] = epilogue(x[t] . W[c, :]) (or split-K partial sums); launch: groups of G threads, 8 rows x G*cpt columns (x K slice) per tile, grid-stride.
+    public static void TileKernel<TWeights, TEpilogue>(ProjectionArgs a, TWeights weight, TEpilogue epilogue)
         where TWeights : struct, IElementView
         where TEpilogue : struct, IProjectionEpilogue
     {
@@ -38,7 +40,18 @@ internal static class Projection
                 var column = epilogue.Column(at.ColBase + ci * Group.DimX, a.Outer);
                 TileAccumulators acc = default;
                 TileAccumulators accPartner = default;
-                Accumulate(shared, a, weightT, at, column, staged, ref acc, ref accPartner);
+                if (staged)
+                {
+                    if (column.Active)
+                    {
+                        Dot(shared, weight, a.Inner, a.Inner, 0, a.Inner, column, ref acc, ref accPartner);
+                    }
+                }
+                else
+                {
+                    AccumulateChunks(shared, a, weight, epilogue, at, column, ref acc, ref accPartner);
+                }
+
                 for (int r = 0; column.Active && r < TileRows && at.Row0 + r < a.Rows; r++)
                 {
                     if (tiling.KSlices > 1)
@@ -65,37 +78,70 @@ internal static class Projection
     }
 
     /// <summary>
-    /// acc[r] = sum over the tile's K range of x[row0 + r, k] * WT[k, col] (and the same for the partner when paired).
-    /// With <paramref name="staged"/> the whole rows already sit in shared memory; otherwise every thread of the group
-    /// must call it, as it stages them chunk by chunk with two barriers per chunk.
+    /// acc[r] = sum over the tile's K range of x[row0 + r, k] * W[col, k] (and the same for the partner when paired),
+    /// the rows (and with <see cref="ProjectionTiling.StageWeights"/> the weights) staged chunk by chunk with two
+    /// barriers per chunk: every thread of the group must call it.
     /// </summary>
-    private static void Accumulate<TWeights>(
-        ArrayView<float> shared, ProjectionArgs a, TWeights weightT, TilePosition at, ProjectionColumn column, bool staged,
+    private static void AccumulateChunks<TWeights, TEpilogue>(
+        ArrayView<float> shared, ProjectionArgs a, TWeights weight, TEpilogue epilogue, TilePosition at, ProjectionColumn column,
         ref TileAccumulators acc, ref TileAccumulators accPartner)
         where TWeights : struct, IElementView
+        where TEpilogue : struct, IProjectionEpilogue
     {
-        if (staged)
-        {
-            if (column.Active)
-            {
-                Dot(shared, weightT, a.Inner, a.Outer, 0, a.Inner, column, ref acc, ref accPartner);
-            }
-
-            return;
-        }
-
         int chunkK = a.Tiling.ChunkK;
+        bool stageWeights = a.Tiling.StageWeights != 0;
+        int stride = chunkK + 1;
+        int own = TileRows * chunkK + Group.IdxX * stride;
+        int partner = own + Group.DimX * stride;
         for (int k0 = at.KBegin; k0 < at.KEnd; k0 += chunkK)
         {
             int chunk = XMath.Min(chunkK, at.KEnd - k0);
             Stage(shared, a.X, a.Rows, a.Inner, at.KEnd, at.Row0, k0, chunkK);
-            Group.Barrier();
-            if (column.Active)
+            if (stageWeights)
             {
-                Dot(shared, weightT, chunkK, a.Outer, k0, chunk, column, ref acc, ref accPartner);
+                StageWeightRows(shared, TileRows * chunkK, weight, epilogue, a, at.ColBase - Group.IdxX, k0, chunk, stride);
             }
 
             Group.Barrier();
+            if (column.Active && stageWeights)
+            {
+                for (int k = 0; k < chunk; k++)
+                {
+                    acc.AddColumn(shared, k, chunkK, shared[own + k]);
+                    if (column.Paired)
+                    {
+                        accPartner.AddColumn(shared, k, chunkK, shared[partner + k]);
+                    }
+                }
+            }
+            else if (column.Active)
+            {
+                Dot(shared, weight, chunkK, a.Inner, k0, chunk, column, ref acc, ref accPartner);
+            }
+
+            Group.Barrier();
+        }
+    }
+
+    /// <summary>
+    /// shared[first + t * stride + k] = W[col(t), k0 + k] and, group size x stride further, W[partner(t), k0 + k] for
+    /// the group's columns t (col(t) from the epilogue's column <paramref name="colTile"/> + t; zero where a column is
+    /// inactive or unpaired), k &lt; <paramref name="chunk"/>: consecutive threads read consecutive k of a weight row
+    /// (coalesced); the stride (chunk + 1) spreads a warp's reads of one k over the banks. Group-cooperative.
+    /// </summary>
+    private static void StageWeightRows<TWeights, TEpilogue>(
+        ArrayView<float> shared, int first, TWeights weight, TEpilogue epilogue, ProjectionArgs a, int colTile, int k0, int chunk, int stride)
+        where TWeights : struct, IElementView
+        where TEpilogue : struct, IProjectionEpilogue
+    {
+        for (int e = Group.IdxX; e < Group.DimX * chunk; e += Group.DimX)
+        {
+            int t = e / chunk;
+            int k = e % chunk;
+            var c = epilogue.Column(colTile + t, a.Outer);
+            int at = first + t * stride + k;
+            shared[at] = c.Active ? weight.Load(c.Col * a.Inner + k0 + k) : 0f;
+            shared[at + Group.DimX * stride] = c.Active && c.Paired ? weight.Load(c.Partner * a.Inner + k0 + k) : 0f;
         }
     }
 
@@ -111,21 +157,19 @@ internal static class Projection
         }
     }
 
-    /// <summary>Accumulates <paramref name="count"/> staged inputs (row stride <paramref name="width"/>) against weight rows k0.. of the column(s).</summary>
+    /// <summary>Accumulates <paramref name="count"/> staged inputs (row stride <paramref name="width"/>) against W[col, k0..] (and W[partner, k0..]): each thread reads its own weight rows along K.</summary>
     private static void Dot<TWeights>(
-        ArrayView<float> shared, TWeights weightT, int width, int outer, int k0, int count, ProjectionColumn column,
+        ArrayView<float> shared, TWeights weight, int width, int inner, int k0, int count, ProjectionColumn column,
         ref TileAccumulators acc, ref TileAccumulators accPartner)
         where TWeights : struct, IElementView
     {
         bool paired = column.Paired;
         for (int k = 0; k < count; k++)
         {
-            int w = (k0 + k) * outer;
-            float wc = weightT.Load(w + column.Col);
-            acc.AddColumn(shared, k, width, wc);
+            acc.AddColumn(shared, k, width, weight.Load(column.Col * inner + k0 + k));
             if (paired)
             {
-                accPartner.AddColumn(shared, k, width, weightT.Load(w + column.Partner));
+                accPartner.AddColumn(shared, k, width, weight.Load(column.Partner * inner + k0 + k));
             }
         }
     }

@@ -17,9 +17,17 @@ internal struct ProjectionTiling
     public int ColumnsPerThread;
     /// <summary>Slices of the input width computed by separate groups (1: no split-K).</summary>
     public int KSlices;
-    /// <summary>1: the decode GEMV (<see cref="Gemv"/>: four columns a thread, no tiles, ChunkK the slice width); 0: the tile loop.</summary>
+    /// <summary>1: the decode GEMV (<see cref="Kernels.Gemv"/>: a warp per output column, no tiles, never split: ChunkK, ColumnsPerThread and KSlices are 1); 0: the tile loop.</summary>
     public int Gemv;
 
-    /// <summary>Dynamic shared memory (floats) a launch with this tiling needs (none for the GEMV).</summary>
-    public readonly int SharedFloats => Gemv != 0 ? 0 : Projection.TileRows * ChunkK;
+    /// <summary>
+    /// 1: each chunk of K also stages the tile's weight rows and their partners in shared memory (GPUs: coalesced reads
+    /// along K, stride ChunkK + 1); 0: each thread reads its own weight rows (the CPU accelerator, and whole staged rows).
+    /// </summary>
+    public int StageWeights;
+
+    /// <summary>Dynamic shared memory (floats) a launch with this tiling needs at <paramref name="groupSize"/> threads a group (none for the GEMV).</summary>
+    /// <param name="groupSize">Threads per group.</param>
+    public readonly int SharedFloats(int groupSize) =>
+        Gemv != 0 ? 0 : Projection.TileRows * ChunkK + (StageWeights != 0 ? 2 * groupSize * (ChunkK + 1) : 0);
 }

@@ -38,14 +38,13 @@ public sealed class DeviceDescriptionTests
         key.Should().Be(new PlanKey(Tokens: 1, Segments: 1, MaxKeys: 256, CommitRows: 1));
         var plan = LaunchPlan.For(Hopper(device), Qwen7B, key);
 
-        // QKV [1 x 3584] -> 4608 outputs, one row: the decode GEMV, one thread per 4 columns (1152 quads); no shared
-        // memory, so 16 groups per SM (thread-bound), 2112 x 128 threads fill the GPU: ceil(270336 / 1152) = 235 slices
-        // wanted, capped at 3584 / 64 = 56 (MinSliceWidth 64): 1152 x 56 threads = 504 groups, 64 inputs each.
-        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 4, KSlices = 56, Gemv = 1 });
+        // QKV [1 x 3584] -> 4608 outputs, one row: the decode GEMV, one warp per output column (a row of W), 4 warps a
+        // group: 4608 / 4 = 1152 groups (under 4 waves of 16 x 132 resident groups); no split-K, no partial sums, no reduce.
+        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 });
         plan.Qkv.GroupsPerMultiprocessor.Should().Be(16);
-        Launch(plan.QkvConfig).Should().Be((504, 128, 0));
-        plan.QkvPartial.Should().Be(56L * 4608);
-        Launch(plan.QkvReduceConfig).Should().Be((36, 128, 0));
+        Launch(plan.QkvConfig).Should().Be((1152, 128, 0));
+        plan.QkvPartial.Should().Be(0);
+        plan.Qkv.IsSplit.Should().BeFalse();
 
         // Attention: 1 row x 4 kv-heads x 1 head chunk (all 7 heads of a kv-head: 7 x (2 x 128 + 32 + 3) + 32 x 129
         // (a key tile padded to dh + 1) = 6165 floats fit 48 KB; 228 KB / (24660 + 1024 reserved) B = 9 groups per SM,
@@ -58,12 +57,11 @@ public sealed class DeviceDescriptionTests
         plan.AttentionPartials.Should().Be(28L * 16);
         Launch(plan.CombineConfig).Should().Be((28, 128, 0));
 
-        // Output [1 x 3584] -> 3584: the GEMV over 896 quads; ceil(270336 / 896) = 302 slices wanted, capped at 56:
-        // 896 x 56 threads = 392 groups.
-        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 64, ColumnsPerThread = 4, KSlices = 56, Gemv = 1 });
-        Launch(plan.OutConfig).Should().Be((392, 128, 0));
-        plan.OutPartial.Should().Be(56L * 3584);
-        Launch(plan.OutReduceConfig).Should().Be((28, 128, 0));
+        // Output [1 x 3584] -> 3584: the GEMV, 3584 warps in 896 groups, unsplit.
+        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 });
+        Launch(plan.OutConfig).Should().Be((896, 128, 0));
+        plan.OutPartial.Should().Be(0);
+        plan.Output.IsSplit.Should().BeFalse();
 
         // Element launches: RoPE over 64 angles, scan over 4 x 128 channels (2 x 128 doubles), commit of 1 x 512 values.
         Launch(plan.RopeConfig).Should().Be((1, 128, 0));
@@ -81,9 +79,13 @@ public sealed class DeviceDescriptionTests
         passes.Select(p => PlanKey.Of(p, Qwen7B.Window)).Should().Equal(Enumerable.Repeat(new PlanKey(1024, 1, 256, 256), 4));
         var plan = LaunchPlan.For(Hopper(device), Qwen7B, new PlanKey(1024, 1, 256, 256));
 
-        // QKV: 128 row tiles x 36 column tiles = 4608 groups >= 2112: no split-K; 512-wide input chunks (8 x 512 floats).
-        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 512, ColumnsPerThread = 1, KSlices = 1 });
-        Launch(plan.QkvConfig).Should().Be((4608, 128, 8 * 512 * 4));
+        // QKV: 128 row tiles x 36 column tiles = 4608 tiles; each 32-wide chunk of K stages 8 x 32 inputs and the tile's
+        // 128 weight rows and their RoPE partners (stride 33): 8 x 32 + 2 x 128 x 33 = 8704 floats, 34816 B, so
+        // 228 KB / (34816 + 1024 reserved) B = 6 groups per SM, 792 resident <= 4608 tiles: no split-K; the grid is
+        // 4 waves of them, 3168 groups striding over the tiles.
+        plan.QkvTiling.Should().Be(new ProjectionTiling { ChunkK = 32, ColumnsPerThread = 1, KSlices = 1, StageWeights = 1 });
+        plan.Qkv.GroupsPerMultiprocessor.Should().Be(6);
+        Launch(plan.QkvConfig).Should().Be((3168, 128, 8704 * 4));
         plan.QkvPartial.Should().Be(0);
 
         // Attention: 1024 rows x 4 kv-heads = 4096 groups >= 2112: no window split, no partials.
@@ -91,9 +93,9 @@ public sealed class DeviceDescriptionTests
         Launch(plan.AttentionConfig).Should().Be((4096, 128, 6165 * 4));
         plan.AttentionPartials.Should().Be(0);
 
-        // Output: 128 x 28 = 3584 groups >= 2112: no split-K.
-        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 512, ColumnsPerThread = 1, KSlices = 1 });
-        Launch(plan.OutConfig).Should().Be((3584, 128, 8 * 512 * 4));
+        // Output: 128 x 28 = 3584 tiles >= 792: no split-K, the same staging.
+        plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 32, ColumnsPerThread = 1, KSlices = 1, StageWeights = 1 });
+        Launch(plan.OutConfig).Should().Be((3168, 128, 8704 * 4));
         plan.OutPartial.Should().Be(0);
 
         // Grid-stride element launches are capped at 4 x 2112 = 8448 groups: RoPE 1024 x 64 angles = 512 groups,

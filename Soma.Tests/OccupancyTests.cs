@@ -36,12 +36,13 @@ public sealed class OccupancyTests
     public void PlanFollowsTheOccupancyItIsGiven_NotThreadCounts()
     {
         // A device whose kernels keep one group per SM resident (as heavy register use would): the QKV GEMV of a decode
-        // step then needs only 132 x 128 threads: ceil(16896 / 1152 quads) = 15 slices of 239 inputs, 135 groups; the
-        // window splits into ceil(132 / 4) = 33, capped at 16; element launches take at most 4 x 132 groups.
+        // step (one warp per output column, never split) then takes at most 4 waves of 132 groups, 528 groups of 4 warps
+        // striding over the 4608 columns; the window splits into ceil(132 / 4) = 33, capped at 16; element launches take
+        // at most 4 x 132 groups.
         var one = new FixedOccupancy(1);
         var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1), occupancy: one);
-        plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 239, ColumnsPerThread = 4, KSlices = 15, Gemv = 1 });
-        plan.Qkv.Config.GridDim.X.Should().Be(135);
+        plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 });
+        plan.Qkv.Config.GridDim.X.Should().Be(4 * 132);
         plan.Qkv.GroupsPerMultiprocessor.Should().Be(1);
         plan.Attention.GroupsPerMultiprocessor.Should().Be(1);
         one.Asked.Should().Contain(new[] { "qkv-gemv", "attention", "linear-gemv", "rope-table", "field-scan", "commit" });
@@ -53,7 +54,7 @@ public sealed class OccupancyTests
 
         // The description's own limits give the plan DeviceDescriptionTests spells out.
         var described = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1));
-        described.Qkv.Tiling.KSlices.Should().Be(56);
+        described.Qkv.Config.GridDim.X.Should().Be(4608 / 4);
     }
 
     [Fact]
@@ -79,13 +80,13 @@ public sealed class OccupancyTests
     [Fact]
     public void SixteenRowPass_SplitsKUntilTheSplitTilesFillTheGpu()
     {
-        // 16 rows take the tile loop: 2 row tiles x 36 column tiles = 72 groups. At 512-wide chunks (16 KB) the H100
-        // keeps 13 groups per SM (1716): ceil(1716 / 72) = 24 slices of 150 (4800 B tiles: 16 per SM, 2112), so once
-        // more: ceil(2112 / 72) = 30 slices of 120 (3840 B: 16 per SM, 2112): 72 x 30 = 2160 groups.
+        // 16 rows take the tile loop: 2 row tiles x 36 column tiles = 72 groups. Its 32-wide chunks stage inputs and
+        // weight tiles in 34816 B, so the H100 keeps 6 groups per SM (792): ceil(792 / 72) = 11 slices of 326; a split
+        // tile stages the same chunk (792 again): 72 x 11 = 792 groups.
         var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(16, 1, 256, 16));
-        plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 120, ColumnsPerThread = 1, KSlices = 30 });
-        plan.Qkv.Config.GridDim.X.Should().Be(2160);
-        plan.Qkv.GroupsPerMultiprocessor.Should().Be(16);
+        plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 32, ColumnsPerThread = 1, KSlices = 11, StageWeights = 1 });
+        plan.Qkv.Config.GridDim.X.Should().Be(792);
+        plan.Qkv.GroupsPerMultiprocessor.Should().Be(6);
     }
 
     [Fact]

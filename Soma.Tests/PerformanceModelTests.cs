@@ -77,8 +77,8 @@ public sealed class PerformanceModelTests
         var p = PerformanceModel.Predict(DeviceDescription.H100Sxm, Qwen7B, passes, DecodeTraffic);
 
         p.Kernels.Select(k => k.Kernel).Should().Equal(
-            "qkv-gemv", "qkv-reduce", "attention", "attention-combine", "linear-gemv", "linear-reduce", "commit");
-        p.Launches.Should().Be(7, "no RoPE table and no field scan at decode: the QKV epilogue computes both");
+            "qkv-gemv", "attention", "attention-combine", "linear-gemv", "commit");
+        p.Launches.Should().Be(5, "no RoPE table and no field scan at decode (the QKV epilogue computes both), no split-K reduce (the GEMV is unsplit)");
         p.BytesRead.Should().Be(cost.BytesRead + cost.CommitBytes, "the model reads the plan's bytes, the commit's included");
         p.BytesWritten.Should().Be(cost.BytesWritten + cost.CommitBytes);
         p.Flops.Should().Be(cost.Flops);
@@ -112,7 +112,7 @@ public sealed class PerformanceModelTests
         p.Flops.Should().Be(4 * cost.Flops);
         p.Kernels.Where(k => k.Kernel is "qkv" or "linear").Should().OnlyContain(k => k.FlopBound);
         var qkv = p.Kernels.Single(k => k.Kernel == "qkv");
-        (qkv.Grid, qkv.GroupsPerMultiprocessor, qkv.Waves).Should().Be((4608, 13, 3L), "4608 groups over 132 x 13 slots");
+        (qkv.Grid, qkv.GroupsPerMultiprocessor, qkv.Waves).Should().Be((3168, 6, 4L), "3168 groups over 132 x 6 slots");
     }
 
     [Fact]

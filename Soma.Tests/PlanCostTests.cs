@@ -13,26 +13,24 @@ public sealed class PlanCostTests
         new(modelDim: 3584, heads: 28, kvHeads: 4, headDim: 128, window: 256, includeCurrent: true, ropeTheta: 1000000.0, maxChunkTokens: 1024);
 
     [Fact]
-    public void Qwen7BDecodeStep_OnH100_IsSevenLaunches_WithSplitKAndSplitWindow()
+    public void Qwen7BDecodeStep_OnH100_IsFourPassLaunches_WithTheGemvAndSplitWindow()
     {
         var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1));
         var cost = plan.Cost;
-        Names(cost).Should().Equal("qkv-gemv", "qkv-reduce", "attention", "attention-combine", "linear-gemv", "linear-reduce");
+        Names(cost).Should().Equal("qkv-gemv", "attention", "attention-combine", "linear-gemv");
         cost.Launches.Should().OnlyContain(c => c == 0 || c == 1);
 
-        // n = 1, D = 3584, H = 28, Hkv = 4, dh = 128, M = 4608, Q = 3584, C = 512, K = 256 keys, 56 split-K slices,
+        // n = 1, D = 3584, H = 28, Hkv = 4, dh = 128, M = 4608, Q = 3584, C = 512, K = 256 keys, the GEMV unsplit,
         // 16 window splits (DeviceDescriptionTests derives these).
-        const long n = 1, d = 3584, h = 28, hkv = 4, dh = 128, m = 4608, q = 3584, c = 512, keys = 256, slices = 56, splits = 16;
-        long flops = 2 * n * d * m + slices * n * m + 3 * n * c + 4 * n * h * dh * keys + 2 * (n * h * splits) * dh + 2 * n * q * d + slices * n * d;
+        const long n = 1, d = 3584, h = 28, hkv = 4, dh = 128, m = 4608, q = 3584, c = 512, keys = 256, splits = 16;
+        long flops = 2 * n * d * m + 3 * n * c + 4 * n * h * dh * keys + 2 * (n * h * splits) * dh + 2 * n * q * d;
         cost.Flops.Should().Be(flops);
 
         long read =
-            4 * (n * d + d * m + m)
-            + (4 * slices * n * m + 4 * m + (8 * n + 8 * (dh / 2)) + (8 * c + 4 * hkv)) // the reduce runs the epilogue: angles and field step
+            4 * (n * d + d * m + m) + (8 * n + 8 * (dh / 2)) + (8 * c + 4 * hkv) // the GEMV runs the epilogue: angles and field step
             + 4 * (n * q + 2 * n * c + 2 * keys * c + n * c + h)
             + 4 * n * h * splits * (dh + 2)
-            + 4 * (n * q + q * d + d)
-            + (4 * slices * n * d + 4 * d);
+            + 4 * (n * q + q * d + d);
         cost.BytesRead.Should().Be(read);
         cost.BytesRead.Should().BeGreaterThan(4 * (d * m + q * d), "the weights of both projections dominate a decode step");
         cost.CommitBytes.Should().Be(4 * 2 * 1 * c + 8 * c);

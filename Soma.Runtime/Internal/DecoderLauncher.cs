@@ -187,14 +187,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         var ids = s.Ids.View.SubView(0, rows);
         var gather = engine.Shapes.Elements("row-gather", (long)rows * d);
         var k = engine.Kernels.Decoder.For<TW>();
-        if (weights.Embedding is { } table)
-        {
-            k.RowGather(stream, gather, ElementViews.Of<TW>(table.View), ids, s.H.View, rows, d, d, 1);
-        }
-        else
-        {
-            k.RowGather(stream, gather, ElementViews.Of<TW>(weights.HeadT.View), ids, s.H.View, rows, d, 1, v);
-        }
+        k.RowGather(stream, gather, ElementViews.Of<TW>(weights.Embedding.View), ids, s.H.View, rows, d, d, 1);
     }
 
     /// <summary>
@@ -207,8 +200,8 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
     {
         var k = engine.Kernels.Decoder.For<TW>();
         var w = weights.Layers[layer];
-        Project(k.GateUp, "gate-up", s, s.X, w.GateUpT, rows, d, 2 * inter, inter % 4 == 0, new SwiGluEpilogue { Act = s.Act.View, Inner = inter });
-        Project(k.Down, "down", s, s.Act, w.DownT, rows, inter, d, true, new ResidualEpilogue { H = s.H.View, Outer = d });
+        Project(k.GateUp, "gate-up", s, s.X, w.GateUp, rows, d, 2 * inter, new SwiGluEpilogue { Act = s.Act.View, Inner = inter });
+        Project(k.Down, "down", s, s.Act, w.Down, rows, inter, d, new ResidualEpilogue { H = s.H.View, Outer = d });
         if (!last)
         {
             Norm(s, weights.Layers[layer + 1].InputNorm);
@@ -218,7 +211,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         Norm(s, weights.FinalNorm);
         engine.Kernels.Decoder.Float32.RowGather(
             stream, engine.Shapes.Elements("row-gather", (long)picked * d), new Float32View { View = s.X.View }, s.Ids.View.SubView(rows, picked), s.PickedRows.View, picked, d, d, 1);
-        Project(engine.Kernels.For<TW, Float32View>().Linear, "linear", s, s.PickedRows, weights.HeadT, picked, d, v, true,
+        Project(engine.Kernels.For<TW, Float32View>().Linear, "linear", s, s.PickedRows, weights.Head, picked, d, v,
             new BiasEpilogue { Bias = weights.ZeroBias.View, Y = s.Logits.View, Outer = v });
     }
 
@@ -227,20 +220,19 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
         engine.Kernels.Decoder.RmsNorm(stream, engine.Shapes.Groups("rms-norm", rows, engine.Shapes.GroupSize), s.H.View, weight.View, s.X.View, rows, d, eps);
 
     /// <summary>
-    /// y [n, outer] = x [n, inner] W^T through <paramref name="launcher"/> (projection <paramref name="kernel"/> of
-    /// <see cref="KernelCatalog"/>) as the device's shapes plan it, growing the split-K partial sums it needs: the one
-    /// place the decoder launches a projection. <paramref name="quadColumns"/>: the epilogue keeps four consecutive
-    /// columns together (the decode GEMV may serve it).
+    /// y [n, outer] = x [n, inner] W^T (<paramref name="weight"/> row-major [outer, inner]) through
+    /// <paramref name="launcher"/> (projection <paramref name="kernel"/> of <see cref="KernelCatalog"/>) as the device's
+    /// shapes plan it, growing the split-K partial sums the tile loop needs: the one place the decoder launches a projection.
     /// </summary>
     private void Project<TW, TEpilogue>(
-        ProjectionLauncher<TW, TEpilogue> launcher, string kernel, DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<ushort> weightT,
-        int n, int innerWidth, int outer, bool quadColumns, TEpilogue epilogue)
+        ProjectionLauncher<TW, TEpilogue> launcher, string kernel, DecoderScratch s, DeviceBuffer<float> x, DeviceBuffer<ushort> weight,
+        int n, int innerWidth, int outer, TEpilogue epilogue)
         where TW : struct, IElementView
         where TEpilogue : struct, IProjectionEpilogue
     {
         if (!launches.TryGetValue((kernel, n), out var launch))
         {
-            launch = engine.Shapes.Projection(kernel, n, innerWidth, outer, quadColumns: quadColumns);
+            launch = engine.Shapes.Projection(kernel, n, innerWidth, outer);
             launches.Add((kernel, n), launch);
         }
         if (launch.PartialFloats > 0 && (s.Partial is null || s.Partial.Length < launch.PartialFloats))
@@ -257,7 +249,7 @@ internal sealed class DecoderLauncher : IBetweenLayers, IDisposable
             Inner = innerWidth,
             Outer = outer,
             Partial = s.Partial?.View ?? default,
-        }, ElementViews.Of<TW>(weightT.View), epilogue);
+        }, ElementViews.Of<TW>(weight.View), epilogue);
     }
 
     /// <summary>The scratch, replaced by a larger one when the call has more rows or picked rows than it holds.</summary>

@@ -1,10 +1,10 @@
 namespace Soma.Internal;
 
 /// <summary>
-/// The non-attention weights of a whole decoder in device memory, in the layout the kernels read: the LM head
-/// transposed (W^T [D, V], so the projection kernel serves it; a tied model's embedding lookup gathers from it too),
-/// the embedding [V, D] when untied, per layer the two RMSNorm weights, the fused gate|up W^T [D, 2I] and down W^T
-/// [I, D], the final norm and one zero bias. The matrices (embedding, LM head, gate|up, down) are stored as
+/// The non-attention weights of a whole decoder in device memory, row-major [out, in] as the checkpoint holds them:
+/// the embedding [V, D], the LM head [V, D] (a tied model's head is the embedding buffer itself, no second copy), per
+/// layer the two RMSNorm weights, the fused gate|up [2I, D] (gate rows, then up rows) and down [D, I], the final norm
+/// and one zero bias. The matrices (embedding, LM head, gate|up, down) are stored as
 /// <see cref="Type"/> (raw units: fp32 as two 16-bit units an element, a 16-bit type as its bit patterns) and read
 /// through its element view; the norms stay fp32. Owns every buffer it uploads; uploaded once.
 /// </summary>
@@ -20,26 +20,22 @@ internal sealed class DecoderWeights : IDisposable
         var stream = engine.Accelerator.DefaultStream;
 
         // Every matrix is encoded on the host before the first allocation, so a weight fp16 cannot hold loads nothing.
-        var headT = new float[(long)d * v];
-        LayerWeights.Transpose(model.Head, v, d, headT, v, 0);
-        var headUnits = Encode(headT, "LmHead");
-        var embeddingUnits = model.LmHead is null ? null : Encode(model.Embedding, nameof(model.Embedding));
+        var embeddingUnits = Encode(model.Embedding, nameof(model.Embedding));
+        var headUnits = model.LmHead is null ? null : Encode(model.LmHead, nameof(model.LmHead));
         var mlp = new List<(ushort[] GateUp, ushort[] Down)>();
         for (int l = 0; l < model.Layers.Count; l++)
         {
             var layer = model.Layers[l];
-            var gateUpT = new float[(long)d * 2 * inter];
-            LayerWeights.Transpose(layer.Gate, inter, d, gateUpT, 2 * inter, 0);
-            LayerWeights.Transpose(layer.Up, inter, d, gateUpT, 2 * inter, inter);
-            var downT = new float[(long)inter * d];
-            LayerWeights.Transpose(layer.Down, d, inter, downT, d, 0);
-            mlp.Add((Encode(gateUpT, $"Layers[{l}].Gate/Up"), Encode(downT, $"Layers[{l}].Down")));
+            var gateUp = new float[(long)2 * inter * d];
+            layer.Gate.CopyTo(gateUp, 0);
+            layer.Up.CopyTo(gateUp, (long)inter * d);
+            mlp.Add((Encode(gateUp, $"Layers[{l}].Gate/Up"), Encode(layer.Down, $"Layers[{l}].Down")));
         }
 
         try
         {
-            HeadT = Upload(headUnits);
-            Embedding = embeddingUnits is null ? null : Upload(embeddingUnits);
+            Embedding = Upload(embeddingUnits);
+            Head = headUnits is null ? Embedding : Upload(headUnits);
             FinalNorm = Upload(model.FinalNorm);
             ZeroBias = Upload(new float[Math.Max(Math.Max(2 * inter, d), v)]);
             for (int l = 0; l < model.Layers.Count; l++)
@@ -72,11 +68,11 @@ internal sealed class DecoderWeights : IDisposable
     /// </summary>
     public SomaStorageType Type { get; }
 
-    /// <summary>LM head W^T [D, V] (the embedding's transpose when tied).</summary>
-    public DeviceBuffer<ushort> HeadT { get; } = null!;
+    /// <summary>The embedding [V, D].</summary>
+    public DeviceBuffer<ushort> Embedding { get; } = null!;
 
-    /// <summary>The embedding [V, D], or null when tied (the lookup gathers from <see cref="HeadT"/>).</summary>
-    public DeviceBuffer<ushort>? Embedding { get; }
+    /// <summary>LM head [V, D], row-major; the same buffer as <see cref="Embedding"/> when tied (owned once).</summary>
+    public DeviceBuffer<ushort> Head { get; } = null!;
 
     /// <summary>model.norm.weight [D].</summary>
     public DeviceBuffer<float> FinalNorm { get; } = null!;
@@ -84,7 +80,7 @@ internal sealed class DecoderWeights : IDisposable
     /// <summary>Zeros, as long as the widest projection output (the projections have no biases).</summary>
     public DeviceBuffer<float> ZeroBias { get; } = null!;
 
-    /// <summary>Per layer: input norm, post-attention norm, gate|up W^T, down W^T.</summary>
+    /// <summary>Per layer: input norm, post-attention norm, gate|up, down.</summary>
     public List<Layer> Layers { get; } = new();
 
     /// <summary>Device bytes uploaded.</summary>
@@ -117,7 +113,7 @@ internal sealed class DecoderWeights : IDisposable
     /// <summary>One layer's non-attention weights.</summary>
     /// <param name="InputNorm">input_layernorm [D].</param>
     /// <param name="PostNorm">post_attention_layernorm [D].</param>
-    /// <param name="GateUpT">[gate; up]^T [D, 2I], stored as <see cref="Type"/>.</param>
-    /// <param name="DownT">down^T [I, D], stored as <see cref="Type"/>.</param>
-    internal sealed record Layer(DeviceBuffer<float> InputNorm, DeviceBuffer<float> PostNorm, DeviceBuffer<ushort> GateUpT, DeviceBuffer<ushort> DownT);
+    /// <param name="GateUp">[gate; up] [2I, D], row-major, stored as <see cref="Type"/>.</param>
+    /// <param name="Down">down [D, I], row-major, stored as <see cref="Type"/>.</param>
+    internal sealed record Layer(DeviceBuffer<float> InputNorm, DeviceBuffer<float> PostNorm, DeviceBuffer<ushort> GateUp, DeviceBuffer<ushort> Down);
 }

@@ -136,12 +136,12 @@ internal sealed class LaunchPlan
             Rope = o.RopeTheta is not null,
             RopeTable = o.RopeTheta is not null && !key.Decode,
             RopeConfig = shapes.Elements("rope-table", (long)n * (dh / 2)),
-            Qkv = shapes.Projection("qkv", n, o.ModelDim, m, quadColumns: dh % (o.RopeTheta is null ? 4 : 8) == 0),
+            Qkv = shapes.Projection("qkv", n, o.ModelDim, m),
             Field = !standard,
             FieldScan = !standard && !key.Decode,
             ScanConfig = shapes.GroupsWithDoubles("field-scan", (long)key.Segments * channels, Kernels.FieldScan.SharedDoubles(shapes.GroupSize)),
             Attention = shapes.Attention(n, o.Heads, o.KvHeads, dh, headsPerGroup, key.MaxKeys),
-            Output = shapes.Projection("linear", n, q, o.ModelDim, quadColumns: true),
+            Output = shapes.Projection("linear", n, q, o.ModelDim),
             CommitConfig = shapes.Elements("commit", (long)key.Segments * key.CommitRows * channels),
         };
         plan.Cost = PassCost.Of(plan, o);

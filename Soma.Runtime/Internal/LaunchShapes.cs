@@ -128,34 +128,30 @@ internal sealed class LaunchShapes
     /// Launch and tiling of projection <paramref name="kernel"/> ("qkv" or "linear"; its split-K reduce is
     /// <paramref name="kernel"/>-reduce) of <paramref name="rows"/> rows, <paramref name="inner"/> inputs and
     /// <paramref name="outer"/> outputs. The CPU accelerator stages whole input rows once per tile and gives each
-    /// thread many columns (barriers are expensive there); GPUs keep one column per thread and stream the inputs
-    /// through shared memory in chunks unless whole rows fit in a modest budget.
+    /// thread many columns (barriers are expensive there), each thread reading its own weight rows; GPUs keep one
+    /// column per thread and stream the inputs and the tile's weight rows through shared memory in chunks of K
+    /// (<see cref="GpuChunk"/>: coalesced weight reads along K).
     /// </summary>
     /// <remarks>
-    /// A decode pass on a GPU (at most <see cref="Gemv.MaxRows"/> rows, and <paramref name="quadColumns"/>: the
-    /// epilogue keeps four consecutive columns together) takes the GEMV instead of the tile loop
+    /// A decode pass on a GPU (at most <see cref="Gemv.MaxRows"/> rows) takes the GEMV instead of the tile loop
     /// (<see cref="GemvProjection"/>). <paramref name="tiling"/> overrides the choice (tests use it to run every code
     /// path everywhere).
     /// </remarks>
-    public ProjectionLaunch Projection(string kernel, int rows, int inner, int outer, ProjectionTiling? tiling = null, bool quadColumns = false)
+    public ProjectionLaunch Projection(string kernel, int rows, int inner, int outer, ProjectionTiling? tiling = null)
     {
-        bool gemv = tiling is { } forced ? forced.Gemv != 0 : !cpu && quadColumns && rows <= Gemv.MaxRows && outer % 4 == 0;
+        bool gemv = tiling is { } forced ? forced.Gemv != 0 : !cpu && rows <= Gemv.MaxRows;
         if (gemv)
         {
-            return GemvProjection(kernel, rows, inner, outer, tiling);
+            return GemvProjection(kernel, rows, outer, tiling);
         }
 
-        int budgetFloats = (cpu ? 1 << 20 : Math.Min(MaxSharedBytes, 32 * 1024)) / sizeof(float);
-        bool staged = Kernels.Projection.TileRows * inner <= budgetFloats;
-        var chosen = tiling ?? new ProjectionTiling
-        {
-            ChunkK = staged ? inner : Math.Min(inner, 512),
-            ColumnsPerThread = staged && cpu ? Math.Max(1, 64 / GroupSize) : 1,
-            KSlices = 1,
-        };
+        bool staged = cpu && Kernels.Projection.TileRows * inner <= (1 << 20) / sizeof(float);
+        var chosen = tiling ?? (staged
+            ? new ProjectionTiling { ChunkK = inner, ColumnsPerThread = Math.Max(1, 64 / GroupSize), KSlices = 1 }
+            : Chunked(inner, 1));
         int rowTiles = (rows + Kernels.Projection.TileRows - 1) / Kernels.Projection.TileRows;
         long tiles = rowTiles * (long)((outer + GroupSize - 1) / GroupSize);
-        long target = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats * sizeof(float));
+        long target = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats(GroupSize) * sizeof(float));
         for (int round = 0; tiling is null && round < 2 && tiles < target; round++)
         {
             // Decode: too few tiles to fill the device, so split the input width across groups as well. The target
@@ -168,8 +164,8 @@ internal sealed class LaunchShapes
             }
 
             int sliceLength = (inner + slices - 1) / slices;
-            chosen = new ProjectionTiling { ChunkK = Math.Min(sliceLength, 512), ColumnsPerThread = 1, KSlices = slices };
-            long resident = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats * sizeof(float));
+            chosen = Chunked(sliceLength, slices);
+            long resident = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats(GroupSize) * sizeof(float));
             if (resident == target)
             {
                 break;
@@ -196,37 +192,60 @@ internal sealed class LaunchShapes
         int tileCols = GroupSize * chosen.ColumnsPerThread;
         long items = (long)rowTiles * ((outer + tileCols - 1) / tileCols) * chosen.KSlices;
         return new ProjectionLaunch(
-            Groups(kernel, items, chosen.SharedFloats),
+            Groups(kernel, items, chosen.SharedFloats(GroupSize)),
             chosen,
             Elements(kernel + "-reduce", (long)rows * outer),
             chosen.KSlices > 1 ? (long)chosen.KSlices * rows * outer : 0,
-            occupancy.GroupsPerMultiprocessor(kernel, GroupSize, chosen.SharedFloats * sizeof(float)));
+            occupancy.GroupsPerMultiprocessor(kernel, GroupSize, chosen.SharedFloats(GroupSize) * sizeof(float)));
     }
 
     /// <summary>
-    /// The decode GEMV of projection <paramref name="kernel"/> (its <paramref name="kernel"/>-gemv): one thread per four
-    /// columns and K slice, the input width split until the threads fill the groups the GEMV keeps resident (or the
-    /// slices reach <see cref="MinSliceWidth"/>).
+    /// Input elements per chunk of a GPU's tile loop: the widest of 64, 32, 16 and 8 whose staged rows and weight
+    /// tiles (8 x C + 2 x group x (C + 1) floats) fit in 48 KB of the group's shared memory (C = 32 at 128 threads).
     /// </summary>
-    private ProjectionLaunch GemvProjection(string kernel, int rows, int inner, int outer, ProjectionTiling? tiling)
+    public int GpuChunk
+    {
+        get
+        {
+            int budget = Math.Min(MaxSharedBytes, 48 * 1024) / sizeof(float);
+            int chunk = 64;
+            while (chunk > 8 && Kernels.Projection.TileRows * chunk + 2 * GroupSize * (chunk + 1) > budget)
+            {
+                chunk /= 2;
+            }
+
+            return chunk;
+        }
+    }
+
+    /// <summary>A chunked tiling over <paramref name="width"/> inputs in <paramref name="slices"/> slices: the CPU's 512-wide chunks, or a GPU's <see cref="GpuChunk"/> with staged weights.</summary>
+    private ProjectionTiling Chunked(int width, int slices)
+    {
+        int chunk = Math.Min(width, cpu ? 512 : GpuChunk);
+        return new ProjectionTiling { ChunkK = chunk, ColumnsPerThread = 1, KSlices = slices, StageWeights = !cpu && (chunk < width || slices > 1) ? 1 : 0 };
+    }
+
+    /// <summary>
+    /// The decode GEMV of projection <paramref name="kernel"/> (its <paramref name="kernel"/>-gemv): one warp per output
+    /// column, as many warps as columns up to four waves of the groups the GEMV keeps resident; never split (no
+    /// partial sums, no reduce launch).
+    /// </summary>
+    private ProjectionLaunch GemvProjection(string kernel, int rows, int outer, ProjectionTiling? tiling)
     {
         string gemv = kernel + "-gemv";
-        if (outer % 4 != 0 || rows > Gemv.MaxRows || tiling is { KSlices: < 1 })
+        if (rows > Gemv.MaxRows || tiling is { KSlices: not 1 } or { ColumnsPerThread: > 1 })
         {
             throw new ArgumentException(
-                $"The GEMV needs an output width that is a multiple of 4 ({outer}), at most {Gemv.MaxRows} rows ({rows}) and KSlices >= 1.",
-                nameof(tiling));
+                $"The GEMV serves at most {Gemv.MaxRows} rows ({rows}) with KSlices 1 and one column per warp.", nameof(tiling));
         }
 
-        int quads = outer / 4;
-        long threads = (long)(ProjectionTargetGroups ?? ResidentGroups(gemv, 0)) * GroupSize;
-        int slices = tiling?.KSlices ?? (int)Math.Clamp((threads + quads - 1) / quads, 1, Math.Max(1, inner / MinSliceWidth));
-        var chosen = new ProjectionTiling { ChunkK = (inner + slices - 1) / slices, ColumnsPerThread = 4, KSlices = slices, Gemv = 1 };
+        int warpsPerGroup = Math.Max(1, GroupSize / Device.WarpSize);
+        var chosen = new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 };
         return new ProjectionLaunch(
-            Groups(gemv, ((long)quads * slices + GroupSize - 1) / GroupSize),
+            Groups(gemv, ((long)outer + warpsPerGroup - 1) / warpsPerGroup),
             chosen,
-            Elements(kernel + "-reduce", (long)rows * outer),
-            slices > 1 ? (long)slices * rows * outer : 0,
+            default,
+            0,
             occupancy.GroupsPerMultiprocessor(gemv, GroupSize, 0));
     }
 

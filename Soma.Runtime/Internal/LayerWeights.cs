@@ -1,9 +1,9 @@
 namespace Soma.Internal;
 
 /// <summary>
-/// A layer's weights in device memory, in the layout the kernels read: W^T of the fused QKV projection (so that
-/// consecutive threads, one per output column, read consecutive addresses), its bias, W_o^T and its bias, gamma,
-/// alpha, and the RoPE inverse frequencies in fp64. Owns every buffer it uploads.
+/// A layer's weights in device memory, in the layout the kernels read: the fused QKV weight row-major [M, D] (the
+/// checkpoint's own [out, in] layout, the q, k and v rows stacked; a warp of the decode GEMV streams one row), its
+/// bias, W_o [D, H dh] and its bias, gamma, alpha, and the RoPE inverse frequencies in fp64. Owns every buffer it uploads.
 /// </summary>
 internal sealed class LayerWeights : IDisposable
 {
@@ -23,16 +23,16 @@ internal sealed class LayerWeights : IDisposable
 
         WeightType = options.WeightStorage ?? weights.ProjectionType;
         int units = StorageTypes.Units(WeightType);
-        var qkvT = new ushort[(long)d * m * units];
-        Transpose(weights, 0, q, d, qkvT, m, 0, WeightType);
-        Transpose(weights, 1, kv, d, qkvT, m, q, WeightType);
-        Transpose(weights, 2, kv, d, qkvT, m, q + kv, WeightType);
+        var qkv = new ushort[(long)m * d * units];
+        Stack(weights, 0, (long)q * d, qkv, 0, WeightType);
+        Stack(weights, 1, (long)kv * d, qkv, (long)q * d, WeightType);
+        Stack(weights, 2, (long)kv * d, qkv, (long)(q + kv) * d, WeightType);
         var bias = new float[m];
         weights.Bq?.CopyTo(bias, 0);
         weights.Bk?.CopyTo(bias, q);
         weights.Bv?.CopyTo(bias, q + kv);
-        var outT = new ushort[(long)q * d * units];
-        Transpose(weights, 3, d, q, outT, d, 0, WeightType);
+        var output = new ushort[(long)d * q * units];
+        Stack(weights, 3, (long)d * q, output, 0, WeightType);
         int half = Math.Max(1, dh / 2);
         var inv = new double[half];
         if (options.RopeTheta is { } theta)
@@ -46,9 +46,9 @@ internal sealed class LayerWeights : IDisposable
         var stream = engine.Accelerator.DefaultStream;
         try
         {
-            QkvT = Upload(qkvT);
+            Qkv = Upload(qkv);
             QkvBias = Upload(bias);
-            OutT = Upload(outT);
+            Out = Upload(output);
             OutBias = Upload(weights.Bo ?? new float[d]);
             Gamma = Upload(weights.Gamma);
             Alpha = Upload(weights.Alpha);
@@ -61,7 +61,7 @@ internal sealed class LayerWeights : IDisposable
             throw;
         }
 
-        Bytes = (qkvT.LongLength + outT.LongLength) * sizeof(ushort) + (bias.Length + d + options.KvHeads + options.Heads) * sizeof(float)
+        Bytes = (qkv.LongLength + output.LongLength) * sizeof(ushort) + (bias.Length + d + options.KvHeads + options.Heads) * sizeof(float)
             + (long)half * sizeof(double);
 
         DeviceBuffer<T> Upload<T>(T[] data)
@@ -74,17 +74,17 @@ internal sealed class LayerWeights : IDisposable
         }
     }
 
-    /// <summary>How <see cref="QkvT"/> and <see cref="OutT"/> store the weights.</summary>
+    /// <summary>How <see cref="Qkv"/> and <see cref="Out"/> store the weights.</summary>
     public SomaStorageType WeightType { get; }
 
-    /// <summary>W^T of the fused projection [D, (H + 2 Hkv) dh]: columns Q | K | V, raw 16-bit units of <see cref="WeightType"/>.</summary>
-    public DeviceBuffer<ushort> QkvT { get; } = null!;
+    /// <summary>The fused projection's weight [(H + 2 Hkv) dh, D], row-major: rows Wq | Wk | Wv, raw 16-bit units of <see cref="WeightType"/>.</summary>
+    public DeviceBuffer<ushort> Qkv { get; } = null!;
 
     /// <summary>Bias of the fused projection [(H + 2 Hkv) dh] (zeros where the checkpoint has none).</summary>
     public DeviceBuffer<float> QkvBias { get; } = null!;
 
-    /// <summary>W_o^T [H dh, D], raw 16-bit units of <see cref="WeightType"/>.</summary>
-    public DeviceBuffer<ushort> OutT { get; } = null!;
+    /// <summary>W_o [D, H dh], row-major, raw 16-bit units of <see cref="WeightType"/>.</summary>
+    public DeviceBuffer<ushort> Out { get; } = null!;
 
     /// <summary>Output bias [D] (zeros where the checkpoint has none).</summary>
     public DeviceBuffer<float> OutBias { get; } = null!;
@@ -113,52 +113,34 @@ internal sealed class LayerWeights : IDisposable
     }
 
     /// <summary>
-    /// Writes projection <paramref name="matrix"/> of <paramref name="weights"/> ([rows, cols]) transposed into target's
-    /// columns from <paramref name="targetOffset"/> (target has <paramref name="targetCols"/> columns), as
-    /// <paramref name="type"/> stores it: 16-bit weights of the same type are copied bit for bit.
+    /// Writes projection <paramref name="matrix"/> of <paramref name="weights"/> (<paramref name="count"/> elements,
+    /// row-major [out, in] as the checkpoint holds it) into target from element <paramref name="targetOffset"/>, as
+    /// <paramref name="type"/> stores it: 16-bit weights of the same type are copied bit for bit, fp32 ones as they are.
     /// </summary>
-    private static void Transpose(
-        SomaLayerWeights weights, int matrix, int rows, int cols, ushort[] target, int targetCols, int targetOffset, SomaStorageType type)
+    private static void Stack(SomaLayerWeights weights, int matrix, long count, ushort[] target, long targetOffset, SomaStorageType type)
     {
         var bits = weights.Bits(matrix);
-        bool copy = bits is not null && weights.ProjectionType == type;
-        var plain = type == SomaStorageType.Float32 ? weights.Floats(matrix) : null;
-        var floats = System.Runtime.InteropServices.MemoryMarshal.Cast<ushort, float>(target.AsSpan());
-        for (int r = 0; r < rows; r++)
+        if (bits is not null && weights.ProjectionType == type)
         {
-            for (int c = 0; c < cols; c++)
-            {
-                long e = (long)c * targetCols + targetOffset + r;
-                long i = (long)r * cols + c;
-                if (copy)
-                {
-                    target[e] = bits![i];
-                }
-                else if (plain is not null)
-                {
-                    floats[checked((int)e)] = plain[i];
-                }
-                else if (type == SomaStorageType.Float32)
-                {
-                    floats[checked((int)e)] = weights.Stored(matrix, i, type);
-                }
-                else
-                {
-                    target[e] = StorageTypes.Narrow(weights.Stored(matrix, i, SomaStorageType.Float32), type);
-                }
-            }
+            Array.Copy(bits, 0, target, targetOffset, count);
+            return;
         }
-    }
 
-    /// <summary>Writes source [rows, cols] transposed into target's columns from <paramref name="targetOffset"/> (target has <paramref name="targetCols"/> columns): fp32 weights of the whole-model decoder.</summary>
-    internal static void Transpose(float[] source, int rows, int cols, float[] target, int targetCols, int targetOffset)
-    {
-        for (int r = 0; r < rows; r++)
+        var floats = System.Runtime.InteropServices.MemoryMarshal.Cast<ushort, float>(target.AsSpan());
+        if (type == SomaStorageType.Float32)
         {
-            for (int c = 0; c < cols; c++)
+            var plain = weights.Floats(matrix);
+            for (long i = 0; i < count; i++)
             {
-                target[(long)c * targetCols + targetOffset + r] = source[(long)r * cols + c];
+                floats[checked((int)(targetOffset + i))] = plain is not null ? plain[i] : weights.Stored(matrix, i, type);
             }
+
+            return;
+        }
+
+        for (long i = 0; i < count; i++)
+        {
+            target[targetOffset + i] = StorageTypes.Narrow(weights.Stored(matrix, i, SomaStorageType.Float32), type);
         }
     }
 }

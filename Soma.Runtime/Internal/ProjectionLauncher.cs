@@ -45,18 +45,18 @@ internal sealed class ProjectionLauncher<TWeights, TEpilogue>
     public Kernel Reduce => reduce.GetKernel();
 
     /// <summary>
-    /// Enqueues the projection as <paramref name="launch"/> plans it: the tile loop or the GEMV, then the reduce when split. The
+    /// Enqueues the projection as <paramref name="launch"/> plans it: the tile loop or the GEMV, then the reduce when the tile loop is split (the GEMV never is). The
     /// operands' tiling is the entry's (whatever <paramref name="operands"/> holds).
     /// </summary>
     /// <param name="stream">The stream.</param>
     /// <param name="launch">The plan's entry.</param>
     /// <param name="operands">x and the shapes (the partial buffer at least <see cref="ProjectionLaunch.PartialFloats"/> when split).</param>
-    /// <param name="weightT">The transposed weight W^T[K, M] in its storage type.</param>
+    /// <param name="weight">The row-major weight W[M, K] in its storage type.</param>
     /// <param name="epilogue">Bias and outputs.</param>
-    public void Launch(AcceleratorStream stream, ProjectionLaunch launch, ProjectionArgs operands, TWeights weightT, TEpilogue epilogue)
+    public void Launch(AcceleratorStream stream, ProjectionLaunch launch, ProjectionArgs operands, TWeights weight, TEpilogue epilogue)
     {
         operands.Tiling = launch.Tiling;
-        (launch.Tiling.Gemv != 0 ? gemv : tile)(stream, launch.Config, operands, weightT, epilogue);
+        (launch.Tiling.Gemv != 0 ? gemv : tile)(stream, launch.Config, operands, weight, epilogue);
         if (launch.IsSplit)
         {
             reduce(stream, launch.ReduceConfig, operands, epilogue);

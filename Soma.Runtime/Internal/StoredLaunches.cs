@@ -73,7 +73,7 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
             Outer = qkv.Columns,
             Partial = plan.Qkv.IsSplit ? ws.EnsureProjectionPartial(engine, plan.Qkv.PartialFloats) : default,
         };
-        kernels.Qkv.Launch(stream, plan.Qkv, operands, ElementViews.Of<TWeights>(weights.QkvT.View), qkv);
+        kernels.Qkv.Launch(stream, plan.Qkv, operands, ElementViews.Of<TWeights>(weights.Qkv.View), qkv);
     }
 
     /// <inheritdoc/>
@@ -126,7 +126,7 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
             Partial = plan.Output.IsSplit ? ws.EnsureProjectionPartial(engine, plan.Output.PartialFloats) : default,
         };
         kernels.Linear.Launch(
-            stream, plan.Output, output, ElementViews.Of<TWeights>(weights.OutT.View),
+            stream, plan.Output, output, ElementViews.Of<TWeights>(weights.Out.View),
             new BiasEpilogue { Bias = weights.OutBias.View, Y = y, Outer = o.ModelDim });
     }
 }

@@ -77,6 +77,27 @@ public abstract class CausalLMSuite : IDisposable
     }
 
     [Fact]
+    public void ATiedHead_ReadsTheEmbeddingBuffer_WithoutASecondCopy()
+    {
+        // Weights are stored row-major [out, in] as the checkpoint holds them, so the LM head of a tied model is the
+        // embedding table itself: the same model with the head given as its own copy holds V x D more elements.
+        var weights = CausalLMWeights.Load(Checkpoint("tied"), Soma);
+        weights.LmHead.Should().BeNull();
+        long before = Engine.AllocatedBytes;
+        using var tied = Engine.CreateCausalLM(weights);
+        long tiedBytes = Engine.AllocatedBytes - before;
+        using var untied = Engine.CreateCausalLM(weights with { LmHead = weights.Embedding.ToArray() });
+        long untiedBytes = Engine.AllocatedBytes - before - tiedBytes;
+        using var a = tied.CreateSession();
+        using var b = untied.CreateSession();
+
+        long headBytes = (long)weights.VocabSize * weights.ModelDim * sizeof(float);
+        (untiedBytes - tiedBytes).Should().Be(headBytes, "a tied head allocates nothing: it reads the embedding buffer");
+        (untied.DecoderWeightBytes - tied.DecoderWeightBytes).Should().Be(headBytes);
+        a.Prefill(Prompt).Should().Equal(b.Prefill(Prompt), "the head reads the same values either way");
+    }
+
+    [Fact]
     public void TheLayersWeightStorage_ChoosesTheDecodersToo()
     {
         var weights = CausalLMWeights.Load(Checkpoint("tied"), Soma);

@@ -17,19 +17,20 @@ public abstract class KernelSuite : IDisposable
 
     protected SomaEngine Engine { get; }
 
-    /// <summary>The host's tiling for this accelerator, and the other code paths forced: staged rows, K-chunks, split-K, the decode GEMV.</summary>
+    /// <summary>The host's tiling for this accelerator, and the other code paths forced: staged rows, K-chunks (with or without staged weight tiles), split-K, the decode GEMV.</summary>
     internal static ProjectionTiling? Tiling(string kind, int inner) => kind switch
     {
         "staged" => new ProjectionTiling { ChunkK = inner, ColumnsPerThread = 3, KSlices = 1 },
         "chunked" => new ProjectionTiling { ChunkK = 5, ColumnsPerThread = 1, KSlices = 1 },
         "split" => new ProjectionTiling { ChunkK = 2, ColumnsPerThread = 1, KSlices = 3 },
-        "gemv" => new ProjectionTiling { KSlices = 1, Gemv = 1 },
-        "gemv-split" => new ProjectionTiling { KSlices = 3, Gemv = 1 },
+        "chunked-weights" => new ProjectionTiling { ChunkK = 5, ColumnsPerThread = 1, KSlices = 1, StageWeights = 1 },
+        "split-weights" => new ProjectionTiling { ChunkK = 3, ColumnsPerThread = 1, KSlices = 2, StageWeights = 1 },
+        "gemv" => new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 },
         _ => null,
     };
 
-    /// <summary>Whether <paramref name="kind"/> forces the GEMV (at most 4 rows, four-column quads: dh a multiple of 8).</summary>
-    private static bool IsGemv(string kind) => kind.StartsWith("gemv", StringComparison.Ordinal);
+    /// <summary>Whether <paramref name="kind"/> forces the GEMV (at most <see cref="Gemv.MaxRows"/> rows).</summary>
+    private static bool IsGemv(string kind) => kind == "gemv";
 
     [Theory]
     [InlineData(true, 0L, "host")]
@@ -40,18 +41,19 @@ public abstract class KernelSuite : IDisposable
     [InlineData(false, 3L, "chunked")]
     [InlineData(true, 12L, "split")]
     [InlineData(false, 12L, "split")]
+    [InlineData(true, 12L, "chunked-weights")]
+    [InlineData(true, 12L, "split-weights")]
     [InlineData(true, 40_001L, "gemv")]
     [InlineData(false, 12L, "gemv")]
-    [InlineData(true, 12L, "gemv-split")]
     public void RopeTableAndQkvProjection_MatchReferenceProjection(bool rope, long firstPosition, string tiling)
     {
-        var o = new SomaLayerOptions(11, 4, 2, IsGemv(tiling) ? 8 : 6, window: 3, ropeTheta: rope ? 10000.0 : null);
+        var o = new SomaLayerOptions(11, 4, 2, 6, window: 3, ropeTheta: rope ? 10000.0 : null);
         var w = TestData.Weights(o, seed: 3, biases: true);
         int n = IsGemv(tiling) ? 3 : 7;
         int dh = o.HeadDim, half = dh / 2, q = o.Heads * dh, kv = o.KvHeads * dh, m = q + 2 * kv, d = o.ModelDim;
         var x = TestData.Inputs(d, n, seed: 4);
         var positions = Enumerable.Range(0, n).Select(i => firstPosition + 3 * i).ToArray();
-        var (weightT, bias) = FusedQkv(o, w);
+        var (weight, bias) = FusedQkv(o, w);
         var inv = InverseFrequencies(dh);
         var cos = Alloc<float>(n * half);
         var sin = Alloc<float>(n * half);
@@ -74,7 +76,7 @@ public abstract class KernelSuite : IDisposable
         {
             X = Upload(x).View, Rows = n, Inner = d, Outer = m, Partial = Alloc<float>(launch.Tiling.KSlices * n * m).View,
         };
-        Engine.Kernels.Float32.Qkv.Launch(stream, launch, operands, new Float32View { View = Upload(weightT).View }, epilogue);
+        Engine.Kernels.Float32.Qkv.Launch(stream, launch, operands, new Float32View { View = Upload(weight).View }, epilogue);
 
         var (qs, krs, kraws, vs) = (Download(qOut), Download(kRot), Download(kRaw), Download(v));
         for (int t = 0; t < n; t++)
@@ -87,11 +89,11 @@ public abstract class KernelSuite : IDisposable
         }
     }
 
-    /// <summary>The fused QKV weights W^T [D, M] (q, k, v columns) and bias [M] of <paramref name="w"/>, as the layer uploads them.</summary>
-    private static (float[] WeightT, float[] Bias) FusedQkv(SomaLayerOptions o, SomaLayerWeights w)
+    /// <summary>The fused QKV weights W [M, D] (the Wq, Wk and Wv rows stacked) and bias [M] of <paramref name="w"/>, as the layer uploads them.</summary>
+    private static (float[] Weight, float[] Bias) FusedQkv(SomaLayerOptions o, SomaLayerWeights w)
     {
         int d = o.ModelDim, q = o.Heads * o.HeadDim, kv = o.KvHeads * o.HeadDim, m = q + 2 * kv;
-        var weightT = new float[d * m];
+        var weight = new float[m * d];
         var bias = new float[m];
         for (int c = 0; c < m; c++)
         {
@@ -99,11 +101,11 @@ public abstract class KernelSuite : IDisposable
             bias[c] = b[row];
             for (int k = 0; k < d; k++)
             {
-                weightT[k * m + c] = source[row * d + k];
+                weight[c * d + k] = source[row * d + k];
             }
         }
 
-        return (weightT, bias);
+        return (weight, bias);
     }
 
     /// <summary>RoPE inverse frequencies theta^(-2j/dh) for theta = 10000.</summary>
@@ -122,7 +124,7 @@ public abstract class KernelSuite : IDisposable
     [InlineData(6, (1L << 20) + 7, "split", SomaStorageType.BFloat16)]
     [InlineData(10, 999_999L, "chunked", SomaStorageType.Float32)]
     [InlineData(8, (1L << 20) - 1, "gemv", SomaStorageType.Float16)]
-    [InlineData(8, (1L << 20) + 3, "gemv-split", SomaStorageType.BFloat16)]
+    [InlineData(8, (1L << 20) + 3, "split-weights", SomaStorageType.BFloat16)]
     public void DecodeEpilogue_AnglesAndFieldStep_EqualTheTableAndTheScan_BitForBit(int headDim, long firstPosition, string tiling, SomaStorageType ring)
     {
         switch (ring)
@@ -149,9 +151,9 @@ public abstract class KernelSuite : IDisposable
         int units = typeof(TRing) == typeof(Float32View) ? 2 : 1;
         int[] slots = { 2, 0, 1 };
         long[] positions = { firstPosition, firstPosition + 5, firstPosition + 11 };
-        var (weightT, bias) = FusedQkv(o, w);
+        var (weight, bias) = FusedQkv(o, w);
         var x = Upload(TestData.Inputs(d, n, seed: 24)).View;
-        var weights = new Float32View { View = Upload(weightT).View };
+        var weights = new Float32View { View = Upload(weight).View };
         var fieldHost = Array.ConvertAll(TestData.Inputs(kv, 3, seed: 25), f => 100.0 * f + 1e-9 * f);
         var field = Upload(fieldHost).View;
         var gamma = Upload(new[] { 0.5f, 0.99999f }).View;
@@ -216,14 +218,13 @@ public abstract class KernelSuite : IDisposable
     [InlineData("staged", SomaStorageType.Float32)]
     [InlineData("chunked", SomaStorageType.Float32)]
     [InlineData("split", SomaStorageType.Float32)]
+    [InlineData("chunked-weights", SomaStorageType.Float32)]
+    [InlineData("split-weights", SomaStorageType.BFloat16)]
     [InlineData("gemv", SomaStorageType.Float32)]
-    [InlineData("gemv-split", SomaStorageType.Float32)]
     [InlineData("chunked", SomaStorageType.Float16)]
     [InlineData("gemv", SomaStorageType.Float16)]
-    [InlineData("gemv-split", SomaStorageType.Float16)]
     [InlineData("staged", SomaStorageType.BFloat16)]
     [InlineData("gemv", SomaStorageType.BFloat16)]
-    [InlineData("gemv-split", SomaStorageType.BFloat16)]
     public void Linear_MatchesReferenceLinear_OfTheStoredWeights(string tiling, SomaStorageType weightType)
     {
         const int inner = 13;
@@ -231,7 +232,6 @@ public abstract class KernelSuite : IDisposable
         var x = TestData.Inputs(inner, rows, seed: 5);
         var weight = TestData.Inputs(inner, outer, seed: 6).Select(f => StorageTypes.Round(f, weightType)).ToArray(); // [outer, inner], as stored
         var bias = TestData.Inputs(outer, 1, seed: 7);
-        var weightT = Transposed(weight, outer, inner);
         var y = Alloc<float>(rows * outer);
         var shapes = Engine.Shapes;
         var launch = shapes.Projection("linear", rows, inner, outer, Tiling(tiling, inner));
@@ -240,8 +240,8 @@ public abstract class KernelSuite : IDisposable
             X = Upload(x).View, Rows = rows, Inner = inner, Outer = outer,
             Partial = Alloc<float>(launch.Tiling.KSlices * rows * outer).View,
         };
-        var units = new ushort[weightT.Length * StorageTypes.Units(weightType)];
-        StorageTypes.Encode(weightT, units, weightType);
+        var units = new ushort[weight.Length * StorageTypes.Units(weightType)];
+        StorageTypes.Encode(weight, units, weightType);
         var stored = Upload(units).View;
         var epilogue = new BiasEpilogue { Bias = Upload(bias).View, Y = y.View, Outer = outer };
         var stream = Engine.Accelerator.DefaultStream;
@@ -264,11 +264,44 @@ public abstract class KernelSuite : IDisposable
         }
     }
 
+    [Fact]
+    public void GemvOctetLoads_WidenEveryFiniteFp16Pattern_Exactly()
+    {
+        // W [8192, 8] holds all 65536 fp16 patterns (infinities and NaNs replaced by zero); x rows are one-hot, so each
+        // output is one weight widened by the GEMV's 8-element load (subnormals included): equal to StorageBits.FromHalf.
+        const int inner = 8, outer = 65536 / inner;
+        var bits = Enumerable.Range(0, 65536).Select(b => (b & 0x7C00) == 0x7C00 ? (ushort)0 : (ushort)b).ToArray();
+        var y = Alloc<float>(4 * outer);
+        var launch = Engine.Shapes.Projection("linear", 4, inner, outer, Tiling("gemv", inner));
+        var stream = Engine.Accelerator.DefaultStream;
+        var weight = new Float16View { View = Upload(bits).View };
+        var epilogue = new BiasEpilogue { Bias = Alloc<float>(outer).View, Y = y.View, Outer = outer };
+        epilogue.Bias.MemSetToZero(stream);
+        for (int k0 = 0; k0 < inner; k0 += 4)
+        {
+            var x = new float[4 * inner];
+            for (int r = 0; r < 4; r++)
+            {
+                x[r * inner + k0 + r] = 1f;
+            }
+
+            var operands = new ProjectionArgs { X = Upload(x).View, Rows = 4, Inner = inner, Outer = outer };
+            Engine.Kernels.For<Float16View, Float32View>().Linear.Launch(stream, launch, operands, weight, epilogue);
+            var actual = Download(y);
+            for (int r = 0; r < 4; r++)
+            {
+                var expected = Enumerable.Range(0, outer).Select(c => StorageBits.FromHalf(bits[c * inner + k0 + r]));
+                actual.AsSpan(r * outer, outer).ToArray().Should().Equal(expected, $"W[:, {k0 + r}] widened");
+            }
+        }
+    }
+
     [Theory]
     [InlineData("host")]
     [InlineData("split")]
+    [InlineData("chunked-weights")]
+    [InlineData("split-weights")]
     [InlineData("gemv")]
-    [InlineData("gemv-split")]
     public void MlpProjections_MatchReferenceSwiGluAndResidual(string tiling)
     {
         // A whole decoder's MLP on the projection kernels (tile loop or decode GEMV, split-K or not): gate|up as one
@@ -287,13 +320,13 @@ public abstract class KernelSuite : IDisposable
         {
             X = Upload(x).View, Rows = rows, Inner = d, Outer = 2 * mlp,
             Partial = Alloc<float>(first.Tiling.KSlices * rows * 2 * mlp).View,
-        }, new Float32View { View = Upload(Transposed(gateUp, 2 * mlp, d)).View }, new SwiGluEpilogue { Act = act.View, Inner = mlp });
+        }, new Float32View { View = Upload(gateUp).View }, new SwiGluEpilogue { Act = act.View, Inner = mlp });
         var second = Engine.Shapes.Projection("down", rows, mlp, d, Tiling(tiling, mlp));
         k.Down.Launch(stream, second, new ProjectionArgs
         {
             X = act.View, Rows = rows, Inner = mlp, Outer = d,
             Partial = Alloc<float>(second.Tiling.KSlices * rows * d).View,
-        }, new Float32View { View = Upload(Transposed(down, d, mlp)).View }, new ResidualEpilogue { H = h.View, Outer = d });
+        }, new Float32View { View = Upload(down).View }, new ResidualEpilogue { H = h.View, Outer = d });
 
         var actual = Download(act);
         var actualH = Download(h);
@@ -362,21 +395,6 @@ public abstract class KernelSuite : IDisposable
         ids[..k].Should().Equal(expected);
         ids[k..].Should().Equal(new[] { 3, 4, 0, 5, 1, 0 }[..k], "the reversed row: [2, -inf, NaN, 3, 3, 1]");
         tops[..k].Should().Equal(expected.Select((id, j) => j < 5 ? row[id] : float.NegativeInfinity));
-    }
-
-    /// <summary>W^T [inner, outer] of <paramref name="weight"/> [outer, inner].</summary>
-    private static float[] Transposed(float[] weight, int outer, int inner)
-    {
-        var t = new float[inner * outer];
-        for (int r = 0; r < outer; r++)
-        {
-            for (int c = 0; c < inner; c++)
-            {
-                t[c * outer + r] = weight[r * inner + c];
-            }
-        }
-
-        return t;
     }
 
     [Fact]
