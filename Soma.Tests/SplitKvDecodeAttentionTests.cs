@@ -1,0 +1,241 @@
+using ILGPU.Runtime;
+using Soma;
+using Soma.Internal;
+using Soma.Kernels;
+using Soma.Reference;
+using Soma.Tests.Infrastructure;
+
+namespace Soma.Tests;
+
+/// <summary>
+/// The split-KV decode attention (<see cref="SplitKvDecodeAttention"/>) on CPU devices of warp sizes 2, 4 and 32:
+/// against softmax over the window in double (the keys and values as stored) and against
+/// <see cref="NearFieldAttention"/>, for every ring storage type, windows 1, 7, 64 and a full 300-key standard cache,
+/// GQA ratios 1, 3 and 4, splits 1 to 5, with and without the far field; every (row, kv-head) counter back to 0 after
+/// each of two launches. The plans: decode takes it where dh % 4 == 0, odd head widths the old kernel.
+/// </summary>
+public sealed class SplitKvDecodeAttentionTests
+{
+    private const int KvHeads = 2, Slots = 2;
+
+    [Fact]
+    public void DecodeAttention_MatchesReferenceAndNearField_ForEveryStorageWindowGqaAndSplit()
+    {
+        // Warp size 2 (the CPU accelerator's default): the whole matrix. ILGPU's CPU devices have at least 2 threads a warp.
+        using var engine = SomaEngine.Create(new SomaEngineOptions(SomaAcceleratorKind.Cpu, cpuThreadsPerWarp: 2, cpuWarpsPerGroup: 4));
+        long held = engine.AllocatedBuffers;
+        var run = new Runner(engine);
+        int index = 0;
+        foreach (var storage in new[] { SomaStorageType.Float32, SomaStorageType.Float16, SomaStorageType.BFloat16 })
+        {
+            foreach (int window in new[] { 1, 7, 64, 300 })
+            {
+                foreach (int perKv in new[] { 1, 3, 4 })
+                {
+                    int dh = 4 * perKv + 4;
+                    int splits = 1 + index++ % 5;
+                    run.Case(storage, window, perKv, dh, splits, farField: index % 2 == 0, seed: index);
+                }
+            }
+        }
+
+        for (int splits = 1; splits <= 5; splits++)
+        {
+            run.Case(SomaStorageType.Float16, 64, 4, 8, splits, farField: true, seed: 100 + splits);
+        }
+
+        run.Dispose();
+        engine.AllocatedBuffers.Should().Be(held, "the cases free what they allocated");
+    }
+
+    [Theory]
+    [InlineData(4, 4)]
+    [InlineData(32, 1)]
+    public void DecodeAttention_OnWiderWarps_MatchesReferenceAndNearField(int warp, int warpsPerGroup)
+    {
+        // The CPU accelerator runs a warp shuffle as four barriers of the warp's threads: a smaller matrix (dh below,
+        // at and above 4 x warp quads' reach; every storage type; split and whole windows).
+        using var engine = SomaEngine.Create(new SomaEngineOptions(SomaAcceleratorKind.Cpu, cpuThreadsPerWarp: warp, cpuWarpsPerGroup: warpsPerGroup));
+        engine.Device.WarpSize.Should().Be(warp);
+        using var run = new Runner(engine);
+        run.Case(SomaStorageType.Float32, 7, 3, 20, 2, farField: true, seed: 1);
+        run.Case(SomaStorageType.Float16, 1, 4, 8, 1, farField: false, seed: 2);
+        run.Case(SomaStorageType.BFloat16, 7, 1, 4 * warp + 4, 3, farField: true, seed: 3);
+    }
+
+    [Theory]
+    [InlineData(6)]
+    [InlineData(10)]
+    public void DecodePlans_OfOddHeadWidths_TakeNearFieldAttention_AndMultiplesOfFourTheSplitKvKernel(int oddDh)
+    {
+        using var engine = SomaEngine.Create(new SomaEngineOptions(SomaAcceleratorKind.Cpu));
+        var shapes = engine.Shapes;
+        shapes.Attention(1, 6, 2, oddDh, 3, 64, decode: true).SplitKv.Should().BeFalse("dh {0} is not a multiple of 4", oddDh);
+        shapes.Attention(1, 6, 2, oddDh + 2, 3, 64, decode: true).SplitKv.Should().BeTrue();
+        shapes.Attention(4, 6, 2, oddDh + 2, 3, 64).SplitKv.Should().BeFalse("prefill keeps NearFieldAttention");
+        var act = () => shapes.Attention(1, 6, 2, oddDh, 3, 64, splitKv: true);
+        act.Should().Throw<ArgumentException>().WithMessage("*dh % 4 == 0*");
+    }
+
+    [Fact]
+    public void H100DecodePlan_SplitsTheWindowToTwoGroupsPerMultiprocessor_AndLeavesShortWindowsWhole()
+    {
+        var o = new SomaLayerOptions(3584, 28, 4, 128, window: 65536, includeCurrent: true, ropeTheta: 1e6);
+        var h100 = DeviceDescription.H100Sxm;
+        var longWindow = LaunchPlan.For(h100, o, new PlanKey(1, 1, 65536, 1), standard: true).Attention;
+        longWindow.SplitKv.Should().BeTrue();
+        (4L * longWindow.Tiling.Splits).Should().BeGreaterThanOrEqualTo(2L * h100.Multiprocessors);
+        longWindow.HasCombine.Should().BeFalse("the splits merge in the same launch");
+
+        var shortWindow = LaunchPlan.For(h100, o, new PlanKey(1, 1, 16, 1)).Attention;
+        (shortWindow.SplitKv, shortWindow.Tiling.Splits).Should().Be((true, 1));
+    }
+
+    /// <summary>Runs cases on one engine; frees what it allocated.</summary>
+    private sealed class Runner(SomaEngine engine) : IDisposable
+    {
+        private readonly List<IDisposable> buffers = new();
+
+        public void Case(SomaStorageType storage, int window, int perKv, int dh, int splits, bool farField, int seed)
+        {
+            switch (storage)
+            {
+                case SomaStorageType.Float16:
+                    Case<Float16View>(storage, window, perKv, dh, splits, farField, seed);
+                    break;
+                case SomaStorageType.BFloat16:
+                    Case<BFloat16View>(storage, window, perKv, dh, splits, farField, seed);
+                    break;
+                default:
+                    Case<Float32View>(storage, window, perKv, dh, splits, farField, seed);
+                    break;
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var buffer in buffers)
+            {
+                buffer.Dispose();
+            }
+        }
+
+        /// <summary>
+        /// Two decode rows (sessions in slots 1 and 0; one with a full window, one at an early position, so the window is
+        /// clipped at 0), two launches with different queries; the current token's key and value in the chunk.
+        /// </summary>
+        private void Case<TRing>(SomaStorageType storage, int window, int perKv, int dh, int splits, bool farField, int seed)
+            where TRing : struct, IElementView
+        {
+            int heads = perKv * KvHeads, kv = KvHeads * dh, n = 2;
+            string what = $"{storage} W={window} H/Hkv={perKv} dh={dh} splits={splits} far={farField} warp={engine.Device.WarpSize}";
+            int[] segSlot = { 1, 0 }, segStart = { 0, 1 }, segLength = { 1, 1 };
+            long[] segFirst = { window + 5, Math.Max(0, window / 2 - 1) };
+            var k = Stored(TestData.Inputs(kv, n, seed: seed, amplitude: 2), storage);
+            var v = Stored(TestData.Inputs(kv, n, seed: seed + 1), storage);
+            var ringK = Stored(TestData.Inputs(window * kv, Slots, seed: seed + 2, amplitude: 2), storage);
+            var ringV = Stored(TestData.Inputs(window * kv, Slots, seed: seed + 3), storage);
+            var fieldPrev = TestData.Inputs(kv, n, seed: seed + 4);
+            var alpha = TestData.Inputs(heads, 1, seed: seed + 5);
+            var output = Alloc<float>(n * heads * dh);
+            var reference = Alloc<float>(n * heads * dh);
+            var arrivals = Alloc<int>(n * KvHeads);
+            arrivals.View.MemSetToZero(engine.Accelerator.DefaultStream);
+            var keyValues = new StoredKeyValues<TRing>
+            {
+                K = View<TRing>(k.Units), V = View<TRing>(v.Units), RingK = View<TRing>(ringK.Units), RingV = View<TRing>(ringV.Units),
+            };
+            var seg = new SegmentArgs
+            {
+                Slot = Upload(segSlot).View, Start = Upload(segStart).View, Length = Upload(segLength).View, Position = Upload(segFirst).View, Count = n,
+            };
+            var launcher = engine.Kernels.For<Float32View, TRing>().Attention;
+            var decode = engine.Shapes.Attention(n, heads, KvHeads, dh, perKv, window, splits, decode: true, splitKv: true);
+            var nearField = engine.Shapes.Attention(n, heads, KvHeads, dh, engine.Shapes.AttentionHeadsPerGroup(perKv, dh), window, 1, splitKv: false);
+            decode.SplitKv.Should().BeTrue();
+            decode.Tiling.Splits.Should().Be(splits);
+
+            for (int step = 0; step < 2; step++)
+            {
+                var q = TestData.Inputs(heads * dh, n, seed: seed + 10 + step, amplitude: 2);
+                var args = new AttentionArgs
+                {
+                    Q = Upload(q).View, FieldPrev = Upload(fieldPrev).View, Alpha = Upload(alpha).View, Output = output.View, RowSegment = Upload(new[] { 0, 1 }).View,
+                    Tokens = n, Heads = heads, KvHeads = KvHeads, HeadDim = dh, Window = window, IncludeCurrent = 1, Scale = 0.6f, FarField = farField ? 1 : 0,
+                    PartialMax = Alloc<float>(n * heads * splits).View, PartialSum = Alloc<float>(n * heads * splits).View,
+                    PartialAcc = Alloc<float>(n * heads * splits * dh).View, Arrivals = arrivals.View,
+                };
+                launcher.Launch(engine.Accelerator.DefaultStream, decode, args, seg, keyValues);
+                launcher.Launch(engine.Accelerator.DefaultStream, nearField, args with { Output = reference.View }, seg, keyValues);
+                var actual = Download(output);
+                Download(arrivals).Should().OnlyContain(c => c == 0, "every (row, kv-head) counter is reset after step {0} ({1})", step, what);
+                Tolerance.ShouldMatch(actual, Download(reference), $"split-KV vs near-field, step {step}, {what}", 1e-5);
+
+                for (int t = 0; t < n; t++)
+                {
+                    long p = segFirst[t];
+                    long lo = Math.Max(0, p - window + 1);
+                    for (int h = 0; h < heads; h++)
+                    {
+                        int g = h / perKv;
+                        var keys = new List<double[]>();
+                        var values = new List<double[]>();
+                        for (long pos = lo; pos <= p; pos++)
+                        {
+                            bool inChunk = pos == p;
+                            int offset = inChunk ? (segStart[t] * kv) + g * dh : ((segSlot[t] * window + (int)(pos % window)) * kv) + g * dh;
+                            keys.Add((inChunk ? k : ringK).Values.AsSpan(offset, dh).ToArray().Select(f => (double)f).ToArray());
+                            values.Add((inChunk ? v : ringV).Values.AsSpan(offset, dh).ToArray().Select(f => (double)f).ToArray());
+                        }
+
+                        var expected = ReferenceMath.Attend(q.AsSpan((t * heads + h) * dh, dh).ToArray().Select(f => (double)f).ToArray(), keys, values, 0.6f);
+                        for (int e = 0; farField && e < dh; e++)
+                        {
+                            expected[e] += alpha[h] * (double)fieldPrev[t * kv + g * dh + e];
+                        }
+
+                        Tolerance.ShouldMatch(actual.AsSpan((t * heads + h) * dh, dh), expected, $"o[t={t}, h={h}] step {step}, {what}", 1e-5);
+                    }
+                }
+            }
+        }
+
+        /// <summary><paramref name="values"/> as <paramref name="type"/> stores them: the device units and the stored values widened (exact).</summary>
+        private (DeviceBuffer<ushort> Units, float[] Values) Stored(float[] values, SomaStorageType type)
+        {
+            var units = new ushort[values.Length * StorageTypes.Units(type)];
+            StorageTypes.Encode(values, units, type);
+            var stored = new float[values.Length];
+            StorageTypes.Decode(units, stored, type);
+            return (Upload(units), stored);
+        }
+
+        private static TRing View<TRing>(DeviceBuffer<ushort> units)
+            where TRing : struct, IElementView => ElementViews.Of<TRing>(units.View);
+
+        private DeviceBuffer<T> Alloc<T>(long length)
+            where T : unmanaged
+        {
+            var buffer = engine.Allocate<T>(length);
+            buffers.Add(buffer);
+            return buffer;
+        }
+
+        private DeviceBuffer<T> Upload<T>(T[] data)
+            where T : unmanaged
+        {
+            var buffer = Alloc<T>(data.Length);
+            buffer.Upload(engine.Accelerator.DefaultStream, data);
+            return buffer;
+        }
+
+        private T[] Download<T>(DeviceBuffer<T> buffer)
+            where T : unmanaged
+        {
+            var data = new T[buffer.Length];
+            buffer.Download(engine.Accelerator.DefaultStream, data);
+            engine.Accelerator.DefaultStream.Synchronize();
+            return data;
+        }
+    }
+}
