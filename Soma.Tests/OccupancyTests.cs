@@ -37,14 +37,14 @@ public sealed class OccupancyTests
     {
         // A device whose kernels keep one group per SM resident (as heavy register use would): the QKV GEMV of a decode
         // step then needs only 132 x 128 threads: ceil(16896 / 1152 quads) = 15 slices of 239 inputs, 135 groups; the
-        // window splits into ceil(132 / 4) = 33, capped at 16; element launches take at most 4 x 132 groups.
+        // split-KV attention's occupancy is asked too; element launches take at most 4 x 132 groups.
         var one = new FixedOccupancy(1);
         var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1), occupancy: one);
         plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 239, ColumnsPerThread = 4, KSlices = 15, Gemv = 1 });
         plan.Qkv.Config.GridDim.X.Should().Be(135);
         plan.Qkv.GroupsPerMultiprocessor.Should().Be(1);
         plan.Attention.GroupsPerMultiprocessor.Should().Be(1);
-        one.Asked.Should().Contain(new[] { "qkv-gemv", "attention", "linear-gemv", "rope-table", "field-scan", "commit" });
+        one.Asked.Should().Contain(new[] { "qkv-gemv", "attention-decode", "linear-gemv", "rope-table", "field-scan", "commit" });
 
         var prefill = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1024, 1, 256, 256), occupancy: one);
         prefill.CommitConfig.GridDim.X.Should().Be(4 * 132);

@@ -77,8 +77,8 @@ public sealed class PerformanceModelTests
         var p = PerformanceModel.Predict(DeviceDescription.H100Sxm, Qwen7B, passes, DecodeTraffic);
 
         p.Kernels.Select(k => k.Kernel).Should().Equal(
-            "rope-table", "qkv-gemv", "qkv-reduce", "field-scan", "attention", "attention-combine", "linear-gemv", "linear-reduce", "commit");
-        p.Launches.Should().Be(9);
+            "rope-table", "qkv-gemv", "qkv-reduce", "field-scan", "attention-decode", "linear-gemv", "linear-reduce", "commit");
+        p.Launches.Should().Be(8);
         p.BytesRead.Should().Be(cost.BytesRead + cost.CommitBytes, "the model reads the plan's bytes, the commit's included");
         p.BytesWritten.Should().Be(cost.BytesWritten + cost.CommitBytes);
         p.Flops.Should().Be(cost.Flops);

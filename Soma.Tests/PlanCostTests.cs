@@ -13,17 +13,17 @@ public sealed class PlanCostTests
         new(modelDim: 3584, heads: 28, kvHeads: 4, headDim: 128, window: 256, includeCurrent: true, ropeTheta: 1000000.0, maxChunkTokens: 1024);
 
     [Fact]
-    public void Qwen7BDecodeStep_OnH100_IsNineLaunches_WithSplitKAndSplitWindow()
+    public void Qwen7BDecodeStep_OnH100_IsSevenLaunches_WithSplitKAndSplitKvAttention()
     {
         var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1));
         var cost = plan.Cost;
         Names(cost).Should().Equal(
-            "rope-table", "qkv-gemv", "qkv-reduce", "field-scan", "attention", "attention-combine", "linear-gemv", "linear-reduce");
+            "rope-table", "qkv-gemv", "qkv-reduce", "field-scan", "attention-decode", "linear-gemv", "linear-reduce");
         cost.Launches.Should().OnlyContain(c => c == 0 || c == 1);
 
-        // n = 1, D = 3584, H = 28, Hkv = 4, dh = 128, M = 4608, Q = 3584, C = 512, K = 256 keys, 56 split-K slices,
-        // 16 window splits (DeviceDescriptionTests derives these).
-        const long n = 1, d = 3584, h = 28, hkv = 4, dh = 128, m = 4608, q = 3584, c = 512, keys = 256, slices = 56, splits = 16;
+        // n = 1, D = 3584, H = 28, Hkv = 4, dh = 128, M = 4608, Q = 3584, C = 512, K = 256 keys, 56 split-K slices
+        // (DeviceDescriptionTests derives these), 8 key splits (2 x 132 groups wanted, at least a 32-key tile a split).
+        const long n = 1, d = 3584, h = 28, hkv = 4, dh = 128, m = 4608, q = 3584, c = 512, keys = 256, slices = 56, splits = 8;
         long flops = 2 * n * d * m + slices * n * m + 3 * n * c + 4 * n * h * dh * keys + 2 * (n * h * splits) * dh + 2 * n * q * d + slices * n * d;
         cost.Flops.Should().Be(flops);
 
@@ -33,7 +33,7 @@ public sealed class PlanCostTests
             + (4 * slices * n * m + 4 * m + 4 * n * dh)
             + (4 * n * c + 8 * c + 4 * hkv)
             + 4 * (n * q + 2 * n * c + 2 * keys * c + n * c + h)
-            + 4 * n * h * splits * (dh + 2)
+            + 4 * n * h * splits * (dh + 2) + 4 * n * hkv
             + 4 * (n * q + q * d + d)
             + (4 * slices * n * d + 4 * d);
         cost.BytesRead.Should().Be(read);

@@ -91,6 +91,41 @@ public sealed class SplitKvDecodeAttentionTests
         (shortWindow.SplitKv, shortWindow.Tiling.Splits).Should().Be((true, 1));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LayerDecode_WithSplitKvForcedOnTheCpu_MatchesReference_StepAfterStep(bool standard)
+    {
+        // Windows split across groups as on a GPU (the overrides are fixed per engine): every decode step merges its
+        // splits through the counters, so a counter left non-zero by one step would break the next.
+        using var engine = SomaEngine.Create(new SomaEngineOptions(SomaAcceleratorKind.Cpu)
+        {
+            Tuning = new LaunchTuning { AttentionTargetGroups = 1000, MinKeysPerSplit = 2 },
+        });
+        var o = new SomaLayerOptions(14, 6, 2, 8, window: 11, includeCurrent: true, ropeTheta: 10000.0);
+        var w = TestData.Weights(o, seed: 41, biases: true);
+        var x = TestData.Inputs(o.ModelDim, 24, seed: 42);
+        var plan = LaunchPlan.Create(engine.Shapes, o, standard, engine.Shapes.AttentionHeadsPerGroup(o.HeadsPerKvHead, o.HeadDim), new PlanKey(1, 1, 11, 1));
+        (plan.Attention.SplitKv, plan.AttentionSplits).Should().Be((true, 5), "1000 groups wanted, 11 keys of at least 2 a split");
+        using var layer = standard ? engine.CreateStandardAttentionLayer(o, w, kvCapacity: 30) : engine.CreateLayer(o, w);
+        using var session = layer.CreateSession();
+        var y = new List<float>(session.Prefill(x.AsSpan(0, 9 * o.ModelDim)));
+        for (int t = 9; t < 24; t++)
+        {
+            y.AddRange(session.Decode(x.AsSpan(t * o.ModelDim, o.ModelDim)));
+        }
+
+        if (standard)
+        {
+            Tolerance.ShouldMatch(y.ToArray(), CausalAttentionReference.Run(o, w, x, includeDiagonal: true), "standard baseline decode with split-KV");
+        }
+        else
+        {
+            var reference = new SomaReference(o, w);
+            Tolerance.ShouldMatch(y.ToArray(), reference.Run(reference.CreateState(), x), "Soma decode with split-KV");
+        }
+    }
+
     /// <summary>Runs cases on one engine; frees what it allocated.</summary>
     private sealed class Runner(SomaEngine engine) : IDisposable
     {

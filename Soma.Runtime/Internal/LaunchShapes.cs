@@ -288,7 +288,7 @@ internal sealed class LaunchShapes
     /// The split-KV decode launch: one group per (row, kv-head, split) serving all H / Hkv heads, the window split so
     /// that kv-heads x rows x splits reach two groups per multiprocessor (<see cref="AttentionTargetGroups"/>
     /// overrides it), each split holding at least a tile (and <see cref="MinKeysPerSplit"/>) of keys, so short
-    /// windows stay whole.
+    /// windows stay whole (<see cref="LaunchTuning.MinKeysPerSplit"/> overrides that floor).
     /// </summary>
     private AttentionLaunch DecodeAttention(int rows, int heads, int kvHeads, int headDim, int maxKeys, int? splits)
     {
@@ -303,7 +303,7 @@ internal sealed class LaunchShapes
         long items = (long)rows * kvHeads;
         var tiling = new AttentionTiling { TileKeys = TileKeys, StageTiles = 0, HeadsPerGroup = perKv };
         int sharedFloats = DecodeSharedFloats(perKv, headDim);
-        tiling.Splits = splits ?? AttentionSplits(items, maxKeys, AttentionTargetGroups ?? 2L * Device.Multiprocessors, Math.Max(MinKeysPerSplit, TileKeys));
+        tiling.Splits = splits ?? AttentionSplits(items, maxKeys, AttentionTargetGroups ?? 2L * Device.Multiprocessors, tuning?.MinKeysPerSplit ?? Math.Max(MinKeysPerSplit, TileKeys));
         return new AttentionLaunch(
             Groups("attention-decode", items * tiling.Splits, sharedFloats),
             tiling,
