@@ -50,13 +50,13 @@ public sealed class DeviceDescriptionTests
         // Attention: a decode pass takes the split-KV kernel: a group per (row, kv-head, split) with all 7 heads of the
         // kv-head: 7 x (128 + 32 + 3) + 1 + 4 warps x 7 x 128 = 4726 floats; 228 KB / (18904 + 1024 reserved) B = 11
         // groups per SM. 1 row x 4 kv-heads = 4 groups < 2 x 132, so the window splits: ceil(264 / 4) = 66 wanted,
-        // capped at 256 / 32 = 8 (a 32-key tile a split): 32 groups, their splits merged in the same launch.
+        // capped at 256 / 16 = 16 (MinKeysPerSplit 16): 64 groups, their splits merged in the same launch.
         plan.Attention.SplitKv.Should().BeTrue();
         plan.HeadsPerGroup.Should().Be(7);
         plan.Attention.GroupsPerMultiprocessor.Should().Be(11);
-        plan.AttentionSplits.Should().Be(8);
-        Launch(plan.AttentionConfig).Should().Be((32, 128, 4726 * 4));
-        plan.AttentionPartials.Should().Be(28L * 8);
+        plan.AttentionSplits.Should().Be(16);
+        Launch(plan.AttentionConfig).Should().Be((64, 128, 4726 * 4));
+        plan.AttentionPartials.Should().Be(28L * 16);
         plan.Attention.HasCombine.Should().BeFalse();
 
         // Output [1 x 3584] -> 3584: the GEMV over 896 quads; ceil(270336 / 896) = 302 slices wanted, capped at 56:

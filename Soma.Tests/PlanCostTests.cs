@@ -22,8 +22,8 @@ public sealed class PlanCostTests
         cost.Launches.Should().OnlyContain(c => c == 0 || c == 1);
 
         // n = 1, D = 3584, H = 28, Hkv = 4, dh = 128, M = 4608, Q = 3584, C = 512, K = 256 keys, 56 split-K slices
-        // (DeviceDescriptionTests derives these), 8 key splits (2 x 132 groups wanted, at least a 32-key tile a split).
-        const long n = 1, d = 3584, h = 28, hkv = 4, dh = 128, m = 4608, q = 3584, c = 512, keys = 256, slices = 56, splits = 8;
+        // and 16 key splits (DeviceDescriptionTests derives these).
+        const long n = 1, d = 3584, h = 28, hkv = 4, dh = 128, m = 4608, q = 3584, c = 512, keys = 256, slices = 56, splits = 16;
         long flops = 2 * n * d * m + slices * n * m + 3 * n * c + 4 * n * h * dh * keys + 2 * (n * h * splits) * dh + 2 * n * q * d + slices * n * d;
         cost.Flops.Should().Be(flops);
 

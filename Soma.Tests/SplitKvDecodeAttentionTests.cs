@@ -12,7 +12,8 @@ namespace Soma.Tests;
 /// against softmax over the window in double (the keys and values as stored) and against
 /// <see cref="NearFieldAttention"/>, for every ring storage type, windows 1, 7, 64 and a full 300-key standard cache,
 /// GQA ratios 1, 3 and 4, splits 1 to 5, with and without the far field; every (row, kv-head) counter back to 0 after
-/// each of two launches. The plans: decode takes it where dh % 4 == 0, odd head widths the old kernel.
+/// each of two launches. The plans: GPU decode takes it where dh % 4 == 0, odd head widths the old kernel; a layer's
+/// decode with it forced on the CPU (and its windows split) matches the reference step after step.
 /// </summary>
 public sealed class SplitKvDecodeAttentionTests
 {
@@ -68,7 +69,14 @@ public sealed class SplitKvDecodeAttentionTests
     [InlineData(10)]
     public void DecodePlans_OfOddHeadWidths_TakeNearFieldAttention_AndMultiplesOfFourTheSplitKvKernel(int oddDh)
     {
-        using var engine = SomaEngine.Create(new SomaEngineOptions(SomaAcceleratorKind.Cpu));
+        // The CPU accelerator's own plans keep near-field attention (its warp shuffles are barriers); GPUs' take split-KV.
+        using (var cpu = SomaEngine.Create(new SomaEngineOptions(SomaAcceleratorKind.Cpu)))
+        {
+            cpu.Shapes.Attention(1, 6, 2, oddDh + 2, 3, 64, decode: true).SplitKv.Should().BeFalse();
+        }
+
+        new LaunchShapes(DeviceDescription.H100Sxm).Attention(1, 6, 2, oddDh + 2, 3, 64, decode: true).SplitKv.Should().BeTrue();
+        using var engine = SomaEngine.Create(new SomaEngineOptions(SomaAcceleratorKind.Cpu) { Tuning = new LaunchTuning { SplitKvDecode = true } });
         var shapes = engine.Shapes;
         shapes.Attention(1, 6, 2, oddDh, 3, 64, decode: true).SplitKv.Should().BeFalse("dh {0} is not a multiple of 4", oddDh);
         shapes.Attention(1, 6, 2, oddDh + 2, 3, 64, decode: true).SplitKv.Should().BeTrue();
@@ -100,7 +108,7 @@ public sealed class SplitKvDecodeAttentionTests
         // splits through the counters, so a counter left non-zero by one step would break the next.
         using var engine = SomaEngine.Create(new SomaEngineOptions(SomaAcceleratorKind.Cpu)
         {
-            Tuning = new LaunchTuning { AttentionTargetGroups = 1000, MinKeysPerSplit = 2 },
+            Tuning = new LaunchTuning { AttentionTargetGroups = 1000, MinKeysPerSplit = 2, SplitKvDecode = true },
         });
         var o = new SomaLayerOptions(14, 6, 2, 8, window: 11, includeCurrent: true, ropeTheta: 10000.0);
         var w = TestData.Weights(o, seed: 41, biases: true);
@@ -129,7 +137,7 @@ public sealed class SplitKvDecodeAttentionTests
     /// <summary>Runs cases on one engine; frees what it allocated.</summary>
     private sealed class Runner(SomaEngine engine) : IDisposable
     {
-        private readonly List<IDisposable> buffers = new();
+        private readonly TestBuffers buffers = new(engine);
 
         public void Case(SomaStorageType storage, int window, int perKv, int dh, int splits, bool farField, int seed)
         {
@@ -147,13 +155,7 @@ public sealed class SplitKvDecodeAttentionTests
             }
         }
 
-        public void Dispose()
-        {
-            foreach (var buffer in buffers)
-            {
-                buffer.Dispose();
-            }
-        }
+        public void Dispose() => buffers.Dispose();
 
         /// <summary>
         /// Two decode rows (sessions in slots 1 and 0; one with a full window, one at an early position, so the window is
@@ -172,9 +174,9 @@ public sealed class SplitKvDecodeAttentionTests
             var ringV = Stored(TestData.Inputs(window * kv, Slots, seed: seed + 3), storage);
             var fieldPrev = TestData.Inputs(kv, n, seed: seed + 4);
             var alpha = TestData.Inputs(heads, 1, seed: seed + 5);
-            var output = Alloc<float>(n * heads * dh);
-            var reference = Alloc<float>(n * heads * dh);
-            var arrivals = Alloc<int>(n * KvHeads);
+            var output = buffers.Alloc<float>(n * heads * dh);
+            var reference = buffers.Alloc<float>(n * heads * dh);
+            var arrivals = buffers.Alloc<int>(n * KvHeads);
             arrivals.View.MemSetToZero(engine.Accelerator.DefaultStream);
             var keyValues = new StoredKeyValues<TRing>
             {
@@ -182,7 +184,7 @@ public sealed class SplitKvDecodeAttentionTests
             };
             var seg = new SegmentArgs
             {
-                Slot = Upload(segSlot).View, Start = Upload(segStart).View, Length = Upload(segLength).View, Position = Upload(segFirst).View, Count = n,
+                Slot = buffers.Upload(segSlot).View, Start = buffers.Upload(segStart).View, Length = buffers.Upload(segLength).View, Position = buffers.Upload(segFirst).View, Count = n,
             };
             var launcher = engine.Kernels.For<Float32View, TRing>().Attention;
             var decode = engine.Shapes.Attention(n, heads, KvHeads, dh, perKv, window, splits, decode: true, splitKv: true);
@@ -195,40 +197,26 @@ public sealed class SplitKvDecodeAttentionTests
                 var q = TestData.Inputs(heads * dh, n, seed: seed + 10 + step, amplitude: 2);
                 var args = new AttentionArgs
                 {
-                    Q = Upload(q).View, FieldPrev = Upload(fieldPrev).View, Alpha = Upload(alpha).View, Output = output.View, RowSegment = Upload(new[] { 0, 1 }).View,
+                    Q = buffers.Upload(q).View, FieldPrev = buffers.Upload(fieldPrev).View, Alpha = buffers.Upload(alpha).View, Output = output.View, RowSegment = buffers.Upload(new[] { 0, 1 }).View,
                     Tokens = n, Heads = heads, KvHeads = KvHeads, HeadDim = dh, Window = window, IncludeCurrent = 1, Scale = 0.6f, FarField = farField ? 1 : 0,
-                    PartialMax = Alloc<float>(n * heads * splits).View, PartialSum = Alloc<float>(n * heads * splits).View,
-                    PartialAcc = Alloc<float>(n * heads * splits * dh).View, Arrivals = arrivals.View,
+                    PartialMax = buffers.Alloc<float>(n * heads * splits).View, PartialSum = buffers.Alloc<float>(n * heads * splits).View,
+                    PartialAcc = buffers.Alloc<float>(n * heads * splits * dh).View, Arrivals = arrivals.View,
                 };
                 launcher.Launch(engine.Accelerator.DefaultStream, decode, args, seg, keyValues);
                 launcher.Launch(engine.Accelerator.DefaultStream, nearField, args with { Output = reference.View }, seg, keyValues);
-                var actual = Download(output);
-                Download(arrivals).Should().OnlyContain(c => c == 0, "every (row, kv-head) counter is reset after step {0} ({1})", step, what);
-                Tolerance.ShouldMatch(actual, Download(reference), $"split-KV vs near-field, step {step}, {what}", 1e-5);
+                var actual = buffers.Download(output);
+                buffers.Download(arrivals).Should().OnlyContain(c => c == 0, "every (row, kv-head) counter is reset after step {0} ({1})", step, what);
+                Tolerance.ShouldMatch(actual, buffers.Download(reference), $"split-KV vs near-field, step {step}, {what}", 1e-5);
 
+                var windows = new WindowAttention(k.Values, v.Values, ringK.Values, ringV.Values, KvHeads, dh, window);
                 for (int t = 0; t < n; t++)
                 {
                     long p = segFirst[t];
-                    long lo = Math.Max(0, p - window + 1);
                     for (int h = 0; h < heads; h++)
                     {
                         int g = h / perKv;
-                        var keys = new List<double[]>();
-                        var values = new List<double[]>();
-                        for (long pos = lo; pos <= p; pos++)
-                        {
-                            bool inChunk = pos == p;
-                            int offset = inChunk ? (segStart[t] * kv) + g * dh : ((segSlot[t] * window + (int)(pos % window)) * kv) + g * dh;
-                            keys.Add((inChunk ? k : ringK).Values.AsSpan(offset, dh).ToArray().Select(f => (double)f).ToArray());
-                            values.Add((inChunk ? v : ringV).Values.AsSpan(offset, dh).ToArray().Select(f => (double)f).ToArray());
-                        }
-
-                        var expected = ReferenceMath.Attend(q.AsSpan((t * heads + h) * dh, dh).ToArray().Select(f => (double)f).ToArray(), keys, values, 0.6f);
-                        for (int e = 0; farField && e < dh; e++)
-                        {
-                            expected[e] += alpha[h] * (double)fieldPrev[t * kv + g * dh + e];
-                        }
-
+                        var far = farField ? fieldPrev.AsSpan(t * kv + g * dh, dh).ToArray().Select(f => alpha[h] * (double)f).ToArray() : null;
+                        var expected = windows.Expected(q.AsSpan((t * heads + h) * dh, dh), g, segSlot[t], segStart[t], p, Math.Max(0, p - window + 1), p, 0.6f, far);
                         Tolerance.ShouldMatch(actual.AsSpan((t * heads + h) * dh, dh), expected, $"o[t={t}, h={h}] step {step}, {what}", 1e-5);
                     }
                 }
@@ -242,35 +230,10 @@ public sealed class SplitKvDecodeAttentionTests
             StorageTypes.Encode(values, units, type);
             var stored = new float[values.Length];
             StorageTypes.Decode(units, stored, type);
-            return (Upload(units), stored);
+            return (buffers.Upload(units), stored);
         }
 
         private static TRing View<TRing>(DeviceBuffer<ushort> units)
             where TRing : struct, IElementView => ElementViews.Of<TRing>(units.View);
-
-        private DeviceBuffer<T> Alloc<T>(long length)
-            where T : unmanaged
-        {
-            var buffer = engine.Allocate<T>(length);
-            buffers.Add(buffer);
-            return buffer;
-        }
-
-        private DeviceBuffer<T> Upload<T>(T[] data)
-            where T : unmanaged
-        {
-            var buffer = Alloc<T>(data.Length);
-            buffer.Upload(engine.Accelerator.DefaultStream, data);
-            return buffer;
-        }
-
-        private T[] Download<T>(DeviceBuffer<T> buffer)
-            where T : unmanaged
-        {
-            var data = new T[buffer.Length];
-            buffer.Download(engine.Accelerator.DefaultStream, data);
-            engine.Accelerator.DefaultStream.Synchronize();
-            return data;
-        }
     }
 }

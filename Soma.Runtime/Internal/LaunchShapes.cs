@@ -40,6 +40,9 @@ internal sealed class LaunchShapes
         // GPUs stage each tile's keys and values in shared memory (tile x dh floats); the CPU accelerator reads them
         // in place, where the copy and the extra barrier cost more than they save.
         StageAttentionTiles = tuning?.StageAttentionTiles ?? !cpu;
+        // GPUs: decode takes the split-KV kernel; the CPU accelerator runs each of its per-key warp shuffles as four
+        // barriers of the warp's threads, far slower there than near-field attention's few barriers a tile.
+        SplitKvDecode = tuning?.SplitKvDecode ?? !cpu;
         TileKeys = cpu ? Math.Max(GroupSize, 16) : 32;
         AttentionTargetGroups = tuning?.AttentionTargetGroups ?? (cpu ? 1 : null);
         ProjectionTargetGroups = tuning?.ProjectionTargetGroups ?? (cpu ? 1 : null);
@@ -92,6 +95,9 @@ internal sealed class LaunchShapes
 
     /// <summary>Whether attention stages key and value tiles in shared memory (GPUs; <see cref="LaunchTuning"/> overrides it).</summary>
     public bool StageAttentionTiles { get; }
+
+    /// <summary>Whether decode passes take the split-KV decode attention where it applies (GPUs; <see cref="LaunchTuning"/> overrides it).</summary>
+    public bool SplitKvDecode { get; }
 
     /// <summary>Keys per attention tile.</summary>
     public int TileKeys { get; }
@@ -238,7 +244,7 @@ internal sealed class LaunchShapes
     /// </summary>
     /// <remarks>
     /// A <paramref name="decode"/> pass (each row attends to its own session's keys only: one row per segment) takes
-    /// the split-KV decode kernel (<see cref="DecodeAttention"/>) where it applies. <paramref name="splits"/>,
+    /// the split-KV decode kernel (<see cref="DecodeAttention"/>) where it applies and <see cref="SplitKvDecode"/>. <paramref name="splits"/>,
     /// <paramref name="stageTiles"/> and <paramref name="splitKv"/> override the choice (tests use them to run every
     /// code path everywhere).
     /// </remarks>
@@ -246,7 +252,7 @@ internal sealed class LaunchShapes
         int rows, int heads, int kvHeads, int headDim, int headsPerGroup, int maxKeys, int? splits = null, bool? stageTiles = null,
         bool decode = false, bool? splitKv = null)
     {
-        if (splitKv ?? (decode && DecodeAttentionApplies(heads / kvHeads, headDim)))
+        if (splitKv ?? (decode && SplitKvDecode && DecodeAttentionApplies(heads / kvHeads, headDim)))
         {
             return DecodeAttention(rows, heads, kvHeads, headDim, maxKeys, splits);
         }
@@ -287,8 +293,7 @@ internal sealed class LaunchShapes
     /// <summary>
     /// The split-KV decode launch: one group per (row, kv-head, split) serving all H / Hkv heads, the window split so
     /// that kv-heads x rows x splits reach two groups per multiprocessor (<see cref="AttentionTargetGroups"/>
-    /// overrides it), each split holding at least a tile (and <see cref="MinKeysPerSplit"/>) of keys, so short
-    /// windows stay whole (<see cref="LaunchTuning.MinKeysPerSplit"/> overrides that floor).
+    /// overrides it), each split holding at least <see cref="MinKeysPerSplit"/> keys, so short windows stay whole.
     /// </summary>
     private AttentionLaunch DecodeAttention(int rows, int heads, int kvHeads, int headDim, int maxKeys, int? splits)
     {
@@ -303,7 +308,7 @@ internal sealed class LaunchShapes
         long items = (long)rows * kvHeads;
         var tiling = new AttentionTiling { TileKeys = TileKeys, StageTiles = 0, HeadsPerGroup = perKv };
         int sharedFloats = DecodeSharedFloats(perKv, headDim);
-        tiling.Splits = splits ?? AttentionSplits(items, maxKeys, AttentionTargetGroups ?? 2L * Device.Multiprocessors, tuning?.MinKeysPerSplit ?? Math.Max(MinKeysPerSplit, TileKeys));
+        tiling.Splits = splits ?? AttentionSplits(items, maxKeys, AttentionTargetGroups ?? 2L * Device.Multiprocessors);
         return new AttentionLaunch(
             Groups("attention-decode", items * tiling.Splits, sharedFloats),
             tiling,
@@ -313,12 +318,8 @@ internal sealed class LaunchShapes
             SplitKv: true);
     }
 
-    /// <summary>
-    /// Key splits per (row, head) for an attention launch over <paramref name="items"/> groups and windows of up to
-    /// <paramref name="maxKeys"/> keys, to reach <paramref name="target"/> groups, each split holding at least
-    /// <paramref name="minKeys"/> keys (default <see cref="MinKeysPerSplit"/>).
-    /// </summary>
-    private int AttentionSplits(long items, int maxKeys, long target, int? minKeys = null)
+    /// <summary>Key splits per (row, head) for an attention launch over <paramref name="items"/> groups and windows of up to <paramref name="maxKeys"/> keys, to reach <paramref name="target"/> groups.</summary>
+    private int AttentionSplits(long items, int maxKeys, long target)
     {
         if (items >= target)
         {
@@ -326,7 +327,7 @@ internal sealed class LaunchShapes
         }
 
         long wanted = (target + items - 1) / items;
-        long possible = Math.Max(1, maxKeys / (minKeys ?? MinKeysPerSplit));
+        long possible = Math.Max(1, maxKeys / MinKeysPerSplit);
         return (int)Math.Clamp(Math.Min(wanted, possible), 1, 4096);
     }
 
