@@ -219,6 +219,8 @@ internal static class SplitKvDecodeAttention
     /// </summary>
     private static void MergeIfLast(AttentionArgs a, ArrayView<float> shared, int flag, int t, int g, int splits)
     {
+        // Every thread's partial writes are made visible device-wide before the group counts itself in.
+        MemoryFence.DeviceLevel();
         Group.Barrier();
         if (Group.IsFirstThread)
         {
