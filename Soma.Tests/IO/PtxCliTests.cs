@@ -29,6 +29,9 @@ public sealed class PtxCliTests : IDisposable
                 .And.Contain(".address_size 64");
         }
 
+        File.ReadAllText(Path.Combine(folder, "attention-decode.ptx")).Should().Contain("ld.global.v4.f32", "the split-KV decode attention reads fp32 key and value rows in 128-bit quads")
+            .And.Contain("shfl.sync.bfly").And.Contain("atom.add.global").And.NotContain(".local");
+        File.ReadAllText(Path.Combine(folder, "attention-decode-rbf16.ptx")).Should().Contain("ld.global.b64", "16-bit rows are read in 64-bit quads");
         output.ToString().Should().Contain($"{KernelCatalog.Variants.Count} kernels compiled to PTX for sm_90 at O2");
     }
 
