@@ -35,6 +35,11 @@ internal struct AttentionArgs
     public ArrayView<float> PartialSum;
     /// <summary>Partial unnormalised value sums per (row, head, split, dim).</summary>
     public ArrayView<float> PartialAcc;
+    /// <summary>
+    /// Splits arrived per (row, kv-head) of a split <see cref="SplitKvDecodeAttention"/> launch, [n, Hkv]: 0 between
+    /// launches (the last group of each resets its count).
+    /// </summary>
+    public ArrayView<int> Arrivals;
     /// <summary>Softmax scale.</summary>
     public float Scale;
 

@@ -65,4 +65,18 @@ internal struct KeyRows
     public readonly float Read<TRing>(TRing chunkRows, TRing ringRows, long keyPos, int index)
         where TRing : struct, IElementView =>
         keyPos >= First ? chunkRows.Load(index) : ringRows.Load(index);
+
+    /// <summary>
+    /// Quad <paramref name="quadIndex"/> (elements 4q .. 4q + 3, from <see cref="Offset"/> / 4 on) of a key or value
+    /// row read in one load (<see cref="IElementView.LoadQuad"/>): from the chunk's rows or the session's ring as
+    /// <see cref="Read{TRing}"/> chooses. Needs dh % 4 == 0.
+    /// </summary>
+    /// <typeparam name="TRing">How the ring (and the chunk's rows) store keys and values.</typeparam>
+    /// <param name="chunkRows">The chunk's keys or values.</param>
+    /// <param name="ringRows">The ring's keys or values.</param>
+    /// <param name="keyPos">Absolute position of the key.</param>
+    /// <param name="quadIndex">Quad index.</param>
+    public readonly Float4 ReadQuad<TRing>(TRing chunkRows, TRing ringRows, long keyPos, int quadIndex)
+        where TRing : struct, IElementView =>
+        keyPos >= First ? chunkRows.LoadQuad(quadIndex) : ringRows.LoadQuad(quadIndex);
 }

@@ -1,3 +1,4 @@
+using ILGPU;
 using ILGPU.Algorithms;
 
 namespace Soma.Kernels;
@@ -5,7 +6,8 @@ namespace Soma.Kernels;
 /// <summary>
 /// The state of a streaming (online) softmax over scores seen so far: their running max m and the sum
 /// l = sum_j e^(s_j - m). An accumulator of weighted values kept beside it is scaled with it. Used by
-/// <see cref="NearFieldAttention"/> tile by tile and by <see cref="SoftmaxCombine"/> split by split.
+/// <see cref="NearFieldAttention"/> and <see cref="SplitKvDecodeAttention"/> tile by tile; <see cref="MergeSplits"/>, the
+/// one merge of split partial states, by <see cref="SoftmaxCombine"/> and by <see cref="SplitKvDecodeAttention"/>'s last group.
 /// </summary>
 internal struct OnlineSoftmax
 {
@@ -63,4 +65,36 @@ internal struct OnlineSoftmax
     /// <summary>acc / l: an accumulator of weighted values normalised (0 when no score was seen).</summary>
     /// <param name="acc">Sum of e^(s_j - m) v_j.</param>
     public readonly float Normalize(float acc) => Sum > 0f ? acc / Sum : 0f;
+
+    /// <summary>
+    /// The one merge of split partial states: (sum_s e^(m_s - M) acc_s[d]) / (sum_s e^(m_s - M) l_s), M = max_s m_s,
+    /// over the <paramref name="splits"/> states from <paramref name="first"/> on (0 when no split saw a score).
+    /// </summary>
+    /// <param name="max">Partial maxima m_s.</param>
+    /// <param name="sum">Partial sums l_s.</param>
+    /// <param name="acc">Partial accumulators, <paramref name="headDim"/> per state.</param>
+    /// <param name="first">Index of the first split's state.</param>
+    /// <param name="splits">States to merge.</param>
+    /// <param name="headDim">Accumulator width dh.</param>
+    /// <param name="d">The dimension.</param>
+    public static float MergeSplits(ArrayView<float> max, ArrayView<float> sum, ArrayView<float> acc, int first, int splits, int headDim, int d)
+    {
+        var state = Empty;
+        for (int s = 0; s < splits; s++)
+        {
+            state.Observe(max[first + s]);
+        }
+
+        float total = 0f;
+        if (state.Max > float.NegativeInfinity)
+        {
+            for (int s = 0; s < splits; s++)
+            {
+                int p = first + s;
+                total += state.Merge(new OnlineSoftmax(max[p], sum[p])) * acc[p * headDim + d];
+            }
+        }
+
+        return state.Normalize(total);
+    }
 }

@@ -18,23 +18,7 @@ internal static class SoftmaxCombine
         {
             int d = e % dh;
             int th = e / dh;
-            var state = OnlineSoftmax.Empty;
-            for (int s = 0; s < splits; s++)
-            {
-                state.Observe(a.PartialMax[th * splits + s]);
-            }
-
-            float acc = 0f;
-            if (state.Max > float.NegativeInfinity)
-            {
-                for (int s = 0; s < splits; s++)
-                {
-                    int p = th * splits + s;
-                    acc += state.Merge(new OnlineSoftmax(a.PartialMax[p], a.PartialSum[p])) * a.PartialAcc[p * dh + d];
-                }
-            }
-
-            a.WriteOutput(th / a.Heads, th % a.Heads, d, state.Normalize(acc));
+            a.WriteOutput(th / a.Heads, th % a.Heads, d, OnlineSoftmax.MergeSplits(a.PartialMax, a.PartialSum, a.PartialAcc, th * splits, splits, dh, d));
         }
     }
 }

@@ -46,16 +46,17 @@ public sealed class DeviceDescriptionTests
         plan.QkvPartial.Should().Be(0);
         plan.Qkv.IsSplit.Should().BeFalse();
 
-        // Attention: 1 row x 4 kv-heads x 1 head chunk (all 7 heads of a kv-head: 7 x (2 x 128 + 32 + 3) + 32 x 129
-        // (a key tile padded to dh + 1) = 6165 floats fit 48 KB; 228 KB / (24660 + 1024 reserved) B = 9 groups per SM,
-        // 1188 on the GPU) = 4 groups < 1188, so the window splits: ceil(1188 / 4) = 297 wanted, capped at
-        // 256 / 16 = 16 (MinKeysPerSplit 16): 64 groups, then a combine over 28 x 128 outputs.
+        // Attention: a decode pass takes the split-KV kernel: a group per (row, kv-head, split) with all 7 heads of the
+        // kv-head: 7 x (128 + 32 + 3) + 1 + 4 warps x 7 x 128 = 4726 floats; 228 KB / (18904 + 1024 reserved) B = 11
+        // groups per SM. 1 row x 4 kv-heads = 4 groups < 2 x 132, so the window splits: ceil(264 / 4) = 66 wanted,
+        // capped at 256 / 16 = 16 (MinKeysPerSplit 16): 64 groups, their splits merged in the same launch.
+        plan.Attention.SplitKv.Should().BeTrue();
         plan.HeadsPerGroup.Should().Be(7);
-        plan.Attention.GroupsPerMultiprocessor.Should().Be(9);
+        plan.Attention.GroupsPerMultiprocessor.Should().Be(11);
         plan.AttentionSplits.Should().Be(16);
-        Launch(plan.AttentionConfig).Should().Be((64, 128, 6165 * 4));
+        Launch(plan.AttentionConfig).Should().Be((64, 128, 4726 * 4));
         plan.AttentionPartials.Should().Be(28L * 16);
-        Launch(plan.CombineConfig).Should().Be((28, 128, 0));
+        plan.Attention.HasCombine.Should().BeFalse();
 
         // Output [1 x 3584] -> 3584: the GEMV, 3584 warps in 896 groups, unsplit.
         plan.OutTiling.Should().Be(new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 });

@@ -38,14 +38,15 @@ public sealed class OccupancyTests
         // A device whose kernels keep one group per SM resident (as heavy register use would): the QKV GEMV of a decode
         // step (one warp per output column, never split) then takes at most 4 waves of 132 groups, 528 groups of 4 warps
         // striding over the 4608 columns; the window splits into ceil(132 / 4) = 33, capped at 16; element launches take
-        // at most 4 x 132 groups.
+        // at most 4 x 132 groups; the split-KV attention's occupancy
+        // is asked too.
         var one = new FixedOccupancy(1);
         var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1, 1, 256, 1), occupancy: one);
         plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 });
         plan.Qkv.Config.GridDim.X.Should().Be(4 * 132);
         plan.Qkv.GroupsPerMultiprocessor.Should().Be(1);
         plan.Attention.GroupsPerMultiprocessor.Should().Be(1);
-        one.Asked.Should().Contain(new[] { "qkv-gemv", "attention", "linear-gemv", "rope-table", "field-scan", "commit" });
+        one.Asked.Should().Contain(new[] { "qkv-gemv", "attention-decode", "linear-gemv", "rope-table", "field-scan", "commit" });
 
         var prefill = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(1024, 1, 256, 256), occupancy: one);
         prefill.CommitConfig.GridDim.X.Should().Be(4 * 132);

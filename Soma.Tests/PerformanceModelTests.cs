@@ -77,8 +77,8 @@ public sealed class PerformanceModelTests
         var p = PerformanceModel.Predict(DeviceDescription.H100Sxm, Qwen7B, passes, DecodeTraffic);
 
         p.Kernels.Select(k => k.Kernel).Should().Equal(
-            "qkv-gemv", "attention", "attention-combine", "linear-gemv", "commit");
-        p.Launches.Should().Be(5, "no RoPE table and no field scan at decode (the QKV epilogue computes both), no split-K reduce (the GEMV is unsplit)");
+            "qkv-gemv", "attention-decode", "linear-gemv", "commit");
+        p.Launches.Should().Be(4, "no RoPE table and no field scan at decode (the QKV epilogue computes both), no split-K reduce (the GEMV is unsplit), the key splits merged inside the attention launch");
         p.BytesRead.Should().Be(cost.BytesRead + cost.CommitBytes, "the model reads the plan's bytes, the commit's included");
         p.BytesWritten.Should().Be(cost.BytesWritten + cost.CommitBytes);
         p.Flops.Should().Be(cost.Flops);

@@ -140,6 +140,7 @@ internal sealed class CallRunner : IDisposable
         try
         {
             streams.Drain(callStream);
+            workspace?.ClearArrivals(streams.Compute);
             save.Restore(streams.Compute);
         }
         catch (Exception ex)

@@ -57,6 +57,13 @@ internal static class KernelCatalog
     public static Action<AttentionArgs, AttentionTiling, SegmentArgs, StoredKeyValues<TR>> Attention<TR>()
         where TR : struct, IElementView => NearFieldAttention.Kernel<TR>;
 
+    /// <summary>
+    /// Split-KV decode attention (each row attends to its own session's keys; splits merged in the same launch), keys
+    /// and values read as <typeparamref name="TR"/>.
+    /// </summary>
+    public static Action<AttentionArgs, AttentionTiling, SegmentArgs, StoredKeyValues<TR>> DecodeAttention<TR>()
+        where TR : struct, IElementView => SplitKvDecodeAttention.Kernel<TR>;
+
     /// <summary>Combine of the split-window partial softmax states of <see cref="Attention{TR}"/>.</summary>
     public static Action<AttentionArgs, AttentionTiling> AttentionCombine => SoftmaxCombine.Kernel;
 
@@ -114,6 +121,7 @@ internal static class KernelCatalog
         new("field-scan", FieldScan),
         new("attention", Attention<Float32View>()),
         new("attention-combine", AttentionCombine),
+        new("attention-decode", DecodeAttention<Float32View>()),
         new("linear", Linear<Float32View>()),
         new("linear-gemv", LinearGemv<Float32View>()),
         new("linear-reduce", LinearReduce),
@@ -123,7 +131,7 @@ internal static class KernelCatalog
     /// <summary>
     /// Every compiled variant a plan can launch, what `soma ptx` compiles: each kernel of <see cref="All"/> once per
     /// storage type it reads or writes, named after the kernel with "-w" and the weights' type and "-r" and the ring's
-    /// where that is not f32 (qkv and qkv-gemv: 3 x 3 variants, e.g. "qkv-wbf16-rf16"; qkv-reduce and attention: 3,
+    /// where that is not f32 (qkv and qkv-gemv: 3 x 3 variants, e.g. "qkv-wbf16-rf16"; qkv-reduce, attention and attention-decode: 3,
     /// e.g. "attention-rf16"; linear and linear-gemv: 3, e.g. "linear-gemv-wbf16"; the other kernels touch no stored
     /// element: 1).
     /// </summary>
@@ -156,6 +164,9 @@ internal static class KernelCatalog
         Variant("attention", Attention<Float16View>(), -1, 0),
         Variant("attention", Attention<BFloat16View>(), -1, 0),
         new("attention-combine", AttentionCombine),
+        Variant("attention-decode", DecodeAttention<Float32View>(), -1, 0),
+        Variant("attention-decode", DecodeAttention<Float16View>(), -1, 0),
+        Variant("attention-decode", DecodeAttention<BFloat16View>(), -1, 0),
         Variant("linear", Linear<Float32View>(), 0, -1),
         Variant("linear", Linear<Float16View>(), 0, -1),
         Variant("linear", Linear<BFloat16View>(), 0, -1),
@@ -222,7 +233,7 @@ internal static class KernelCatalog
     public static string VariantOf(string kernel, SomaStorageType weights, SomaStorageType ring) => kernel switch
     {
         "qkv" or "qkv-gemv" => VariantName(kernel, ViewOf(weights), ViewOf(ring)),
-        "qkv-reduce" or "attention" => VariantName(kernel, null, ViewOf(ring)),
+        "qkv-reduce" or "attention" or "attention-decode" => VariantName(kernel, null, ViewOf(ring)),
         "linear" or "linear-gemv" => VariantName(kernel, ViewOf(weights), null),
         _ => kernel,
     };

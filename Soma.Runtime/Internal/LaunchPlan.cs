@@ -59,7 +59,10 @@ internal sealed class LaunchPlan
     /// <summary>Launch of the field scan over segments x channels, with its fp64 shared memory (used only when <see cref="FieldScan"/>).</summary>
     public KernelConfig ScanConfig { get; private init; }
 
-    /// <summary>Near-field attention: launch, tiling (heads per group, key splits) and (when split) combine and partial states.</summary>
+    /// <summary>
+    /// Attention: launch, tiling (heads per group, key splits) and (when split) combine and partial states; decode passes
+    /// (one row per segment) take the split-KV decode kernel (<see cref="AttentionLaunch.SplitKv"/>, no combine launch).
+    /// </summary>
     public AttentionLaunch Attention { get; private init; }
 
     /// <summary>Key splits per (row, head) of the attention launch (1: no split, no combine).</summary>
@@ -140,7 +143,7 @@ internal sealed class LaunchPlan
             Field = !standard,
             FieldScan = !standard && !key.Decode,
             ScanConfig = shapes.GroupsWithDoubles("field-scan", (long)key.Segments * channels, Kernels.FieldScan.SharedDoubles(shapes.GroupSize)),
-            Attention = shapes.Attention(n, o.Heads, o.KvHeads, dh, headsPerGroup, key.MaxKeys),
+            Attention = shapes.Attention(n, o.Heads, o.KvHeads, dh, headsPerGroup, key.MaxKeys, decode: key.Decode),
             Output = shapes.Projection("linear", n, q, o.ModelDim),
             CommitConfig = shapes.Elements("commit", (long)key.Segments * key.CommitRows * channels),
         };

@@ -40,6 +40,9 @@ internal sealed class LaunchShapes
         // GPUs stage each tile's keys and values in shared memory (tile x dh floats); the CPU accelerator reads them
         // in place, where the copy and the extra barrier cost more than they save.
         StageAttentionTiles = tuning?.StageAttentionTiles ?? !cpu;
+        // GPUs: decode takes the split-KV kernel; the CPU accelerator runs each of its per-key warp shuffles as four
+        // barriers of the warp's threads, far slower there than near-field attention's few barriers a tile.
+        SplitKvDecode = tuning?.SplitKvDecode ?? !cpu;
         TileKeys = cpu ? Math.Max(GroupSize, 16) : 32;
         AttentionTargetGroups = tuning?.AttentionTargetGroups ?? (cpu ? 1 : null);
         ProjectionTargetGroups = tuning?.ProjectionTargetGroups ?? (cpu ? 1 : null);
@@ -92,6 +95,9 @@ internal sealed class LaunchShapes
 
     /// <summary>Whether attention stages key and value tiles in shared memory (GPUs; <see cref="LaunchTuning"/> overrides it).</summary>
     public bool StageAttentionTiles { get; }
+
+    /// <summary>Whether decode passes take the split-KV decode attention where it applies (GPUs; <see cref="LaunchTuning"/> overrides it).</summary>
+    public bool SplitKvDecode { get; }
 
     /// <summary>Keys per attention tile.</summary>
     public int TileKeys { get; }
@@ -255,10 +261,21 @@ internal sealed class LaunchShapes
     /// <paramref name="maxKeys"/> keys: one group per (row, kv-head, chunk of <paramref name="headsPerGroup"/> heads),
     /// each window split when those groups fall short of the groups the kernel keeps resident at its shared memory.
     /// </summary>
-    /// <remarks><paramref name="splits"/> and <paramref name="stageTiles"/> override the choice (tests use them to run every code path everywhere).</remarks>
+    /// <remarks>
+    /// A <paramref name="decode"/> pass (each row attends to its own session's keys only: one row per segment) takes
+    /// the split-KV decode kernel (<see cref="DecodeAttention"/>) where it applies and <see cref="SplitKvDecode"/>. <paramref name="splits"/>,
+    /// <paramref name="stageTiles"/> and <paramref name="splitKv"/> override the choice (tests use them to run every
+    /// code path everywhere).
+    /// </remarks>
     public AttentionLaunch Attention(
-        int rows, int heads, int kvHeads, int headDim, int headsPerGroup, int maxKeys, int? splits = null, bool? stageTiles = null)
+        int rows, int heads, int kvHeads, int headDim, int headsPerGroup, int maxKeys, int? splits = null, bool? stageTiles = null,
+        bool decode = false, bool? splitKv = null)
     {
+        if (splitKv ?? (decode && SplitKvDecode && DecodeAttentionApplies(heads / kvHeads, headDim)))
+        {
+            return DecodeAttention(rows, heads, kvHeads, headDim, maxKeys, splits);
+        }
+
         int headChunks = (heads / kvHeads + headsPerGroup - 1) / headsPerGroup;
         long items = (long)rows * kvHeads * headChunks;
         var tiling = new AttentionTiling
@@ -275,6 +292,49 @@ internal sealed class LaunchShapes
             Elements("attention-combine", (long)rows * heads * headDim),
             tiling.Splits > 1 ? (long)rows * heads * tiling.Splits : 0,
             occupancy.GroupsPerMultiprocessor("attention", GroupSize, sharedBytes));
+    }
+
+    /// <summary>
+    /// Whether the split-KV decode kernel serves a kv-head of <paramref name="headsPerKv"/> query heads of width
+    /// <paramref name="headDim"/> here: dh a multiple of 4 (quad loads), a power-of-two warp size (butterfly shuffles)
+    /// and all the heads' state in the group's shared memory. Otherwise decode takes <see cref="NearFieldAttention"/>.
+    /// </summary>
+    /// <param name="headsPerKv">Query heads per kv-head.</param>
+    /// <param name="headDim">Head dimension dh.</param>
+    public bool DecodeAttentionApplies(int headsPerKv, int headDim) =>
+        headDim % 4 == 0 && (Device.WarpSize & (Device.WarpSize - 1)) == 0
+        && DecodeSharedFloats(headsPerKv, headDim) * sizeof(float) <= MaxSharedBytes;
+
+    /// <summary>Dynamic shared memory (floats) of a split-KV decode group at these shapes.</summary>
+    private int DecodeSharedFloats(int headsPerKv, int headDim) =>
+        SplitKvDecodeAttention.SharedFloats(headsPerKv, headDim, TileKeys, Math.Max(1, GroupSize / Device.WarpSize));
+
+    /// <summary>
+    /// The split-KV decode launch: one group per (row, kv-head, split) serving all H / Hkv heads, the window split so
+    /// that kv-heads x rows x splits reach two groups per multiprocessor (<see cref="AttentionTargetGroups"/>
+    /// overrides it), each split holding at least <see cref="MinKeysPerSplit"/> keys, so short windows stay whole.
+    /// </summary>
+    private AttentionLaunch DecodeAttention(int rows, int heads, int kvHeads, int headDim, int maxKeys, int? splits)
+    {
+        int perKv = heads / kvHeads;
+        if (!DecodeAttentionApplies(perKv, headDim) || splits is < 1)
+        {
+            throw new ArgumentException(
+                $"The split-KV decode attention needs dh % 4 == 0 ({headDim}), a power-of-two warp ({Device.WarpSize}), its shared memory to fit and splits >= 1.",
+                nameof(splits));
+        }
+
+        long items = (long)rows * kvHeads;
+        var tiling = new AttentionTiling { TileKeys = TileKeys, StageTiles = 0, HeadsPerGroup = perKv };
+        int sharedFloats = DecodeSharedFloats(perKv, headDim);
+        tiling.Splits = splits ?? AttentionSplits(items, maxKeys, AttentionTargetGroups ?? 2L * Device.Multiprocessors);
+        return new AttentionLaunch(
+            Groups("attention-decode", items * tiling.Splits, sharedFloats),
+            tiling,
+            Elements("attention-combine", (long)rows * heads * headDim),
+            tiling.Splits > 1 ? (long)rows * heads * tiling.Splits : 0,
+            occupancy.GroupsPerMultiprocessor("attention-decode", GroupSize, sharedFloats * sizeof(float)),
+            SplitKv: true);
     }
 
     /// <summary>Key splits per (row, head) for an attention launch over <paramref name="items"/> groups and windows of up to <paramref name="maxKeys"/> keys, to reach <paramref name="target"/> groups.</summary>

@@ -40,6 +40,9 @@ internal sealed record LaunchTuning
         init => minSliceWidth = AtLeastOne(value, nameof(MinSliceWidth));
     }
 
+    /// <summary>Whether decode passes take the split-KV decode attention (where it applies) instead of near-field attention.</summary>
+    public bool? SplitKvDecode { get; init; }
+
     /// <summary>Whether attention stages key and value tiles in shared memory.</summary>
     public bool? StageAttentionTiles { get; init; }
 

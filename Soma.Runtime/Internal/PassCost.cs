@@ -26,6 +26,9 @@ namespace Soma.Internal;
 /// <item>field-scan (a prefill pass with the field): reads 4·n·C + 8·G·C + 4·Hkv, writes 4·n·C + 8·G·C.</item>
 /// <item>attention: reads 4·n·Q + r·(2·n·C + 2·G·K·C) + 4·(n·C + H), writes 4·n·Q, or 4·n·H·s·(dh + 2) partial states
 /// when split; the combine reads those and writes 4·n·Q.</item>
+/// <item>attention-decode (the split-KV decode kernel, one launch): reads as attention; writes 4·n·Q, and when split
+/// also the partial states, which its last groups read back (+ 4·n·H·s·(dh + 2) read), and 4·2·n·Hkv counter bytes
+/// (an atomic add and a reset per (row, kv-head), counted as 4 read and 8 written).</item>
 /// <item>linear (or linear-gemv): reads 4·n·Q + w·Q·D + 4·D, writes 4·n·D or 4·k·n·D; the reduce reads those (+ bias), writes 4·n·D.</item>
 /// <item>commit: reads and writes r·2·G·R·C ring rows (+ 8·G·C field).</item>
 /// </list>
@@ -106,10 +109,18 @@ internal sealed class PassCost
         }
 
         long partials = F * plan.AttentionPartials * (dh + 2);
-        cost.Add(
-            "attention", F * (n * q + (plan.Field ? n * c + h : 0)) + r * (2 * n * c + 2 * g * keys * c), partials > 0 ? partials : F * n * q,
-            4 * n * h * dh * keys);
-        if (plan.AttentionSplits > 1)
+        long attentionRead = F * (n * q + (plan.Field ? n * c + h : 0)) + r * (2 * n * c + 2 * g * keys * c);
+        if (plan.Attention.SplitKv)
+        {
+            long counters = partials > 0 ? F * n * hkv : 0;
+            cost.Add("attention-decode", attentionRead + partials + counters, F * n * q + partials + 2 * counters, 4 * n * h * dh * keys + 2 * plan.AttentionPartials * dh);
+        }
+        else
+        {
+            cost.Add("attention", attentionRead, partials > 0 ? partials : F * n * q, 4 * n * h * dh * keys);
+        }
+
+        if (plan.Attention.HasCombine)
         {
             cost.Add("attention-combine", partials, F * n * q, 2 * plan.AttentionPartials * dh);
         }

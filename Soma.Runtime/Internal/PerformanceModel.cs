@@ -131,7 +131,7 @@ internal static class PerformanceModel
         "qkv" or "qkv-gemv" => plan.QkvConfig,
         "qkv-reduce" => plan.QkvReduceConfig,
         "field-scan" => plan.ScanConfig,
-        "attention" => plan.AttentionConfig,
+        "attention" or "attention-decode" => plan.AttentionConfig,
         "attention-combine" => plan.CombineConfig,
         "linear" or "linear-gemv" => plan.OutConfig,
         "linear-reduce" => plan.OutReduceConfig,

@@ -32,6 +32,7 @@ internal sealed class StorageKernels<TW, TR>
         yield return new(KernelCatalog.VariantName("qkv-reduce", null, r), Qkv.Reduce);
         yield return new(KernelCatalog.VariantName("attention", null, r), Attention.Kernel);
         yield return new("attention-combine", Attention.Combine);
+        yield return new(KernelCatalog.VariantName("attention-decode", null, r), Attention.Decode);
         yield return new(KernelCatalog.VariantName("linear", w, null), Linear.Tile);
         yield return new(KernelCatalog.VariantName("linear-gemv", w, null), Linear.Gemv);
         yield return new("linear-reduce", Linear.Reduce);
@@ -43,6 +44,6 @@ internal sealed class StorageKernels<TW, TR>
     /// <summary>The output projection (bias) and its split-K reduce.</summary>
     public ProjectionLauncher<TW, BiasEpilogue> Linear { get; }
 
-    /// <summary>Near-field attention and its split combine.</summary>
+    /// <summary>Near-field attention and its split combine, and the split-KV decode attention.</summary>
     public AttentionLauncher<TR> Attention { get; }
 }

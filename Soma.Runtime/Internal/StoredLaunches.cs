@@ -103,6 +103,7 @@ internal sealed class StoredLaunches<TWeights, TRing> : StoredLaunches
             PartialMax = ws.PartialMax?.View ?? default,
             PartialSum = ws.PartialSum?.View ?? default,
             PartialAcc = ws.PartialAcc?.View ?? default,
+            Arrivals = plan.Attention.SplitKv && plan.Attention.IsSplit ? ws.EnsureArrivals(engine, (long)n * o.KvHeads, stream) : default,
         };
         var keyValues = new StoredKeyValues<TRing>
         {

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Runtime;
 
 namespace Soma.Internal;
 
@@ -90,6 +91,13 @@ internal sealed class Workspace : IDisposable
 
     public DeviceBuffer<float>? PartialAcc { get; private set; }
 
+    /// <summary>
+    /// Counters of the split-KV decode attention's last-block-done merge, one per (row, kv-head), grown on demand:
+    /// zeroed when made (on the pass's stream, before its first launch), each reset to 0 by the group that merges, and
+    /// zeroed again by <see cref="ClearArrivals"/> after a failed call (a launch stopped part way could leave counts).
+    /// </summary>
+    public DeviceBuffer<int>? Arrivals { get; private set; }
+
     /// <summary>Split-K partial sums of the projections, grown on demand.</summary>
     public DeviceBuffer<float>? ProjectionPartial { get; private set; }
 
@@ -106,6 +114,30 @@ internal sealed class Workspace : IDisposable
         }
 
         return ProjectionPartial.View;
+    }
+
+    /// <summary>At least <paramref name="count"/> split-KV counters, all 0 (made and zeroed on <paramref name="stream"/> when short).</summary>
+    public ArrayView<int> EnsureArrivals(SomaEngine engine, long count, AcceleratorStream stream)
+    {
+        if (Arrivals is not { } existing || existing.Length < count)
+        {
+            Arrivals?.Dispose();
+            Arrivals = null;
+            Arrivals = engine.Allocate<int>(count);
+            Arrivals.View.MemSetToZero(stream);
+        }
+
+        return Arrivals.View;
+    }
+
+    /// <summary>Zeroes the split-KV counters (if any) on <paramref name="stream"/> and waits: after a failed call, whatever launch it stopped.</summary>
+    public void ClearArrivals(AcceleratorStream stream)
+    {
+        if (Arrivals is { } arrivals)
+        {
+            arrivals.View.MemSetToZero(stream);
+            stream.Synchronize();
+        }
     }
 
     public void EnsurePartials(SomaEngine engine, long count, int headDim)
@@ -129,6 +161,7 @@ internal sealed class Workspace : IDisposable
         PartialMax?.Dispose();
         PartialSum?.Dispose();
         PartialAcc?.Dispose();
+        Arrivals?.Dispose();
         ProjectionPartial?.Dispose();
         second?.Dispose();
         second = null;

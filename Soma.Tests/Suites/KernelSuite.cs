@@ -11,9 +11,13 @@ namespace Soma.Tests.Suites;
 /// <summary>Each kernel alone against the reference math, with odd sizes and launch shapes from the engine.</summary>
 public abstract class KernelSuite : IDisposable
 {
-    private readonly List<IDisposable> buffers = new();
+    private readonly TestBuffers buffers;
 
-    protected KernelSuite(AcceleratorFixture fixture) => Engine = fixture.Engine;
+    protected KernelSuite(AcceleratorFixture fixture)
+    {
+        Engine = fixture.Engine;
+        buffers = new TestBuffers(Engine);
+    }
 
     protected SomaEngine Engine { get; }
 
@@ -487,6 +491,7 @@ public abstract class KernelSuite : IDisposable
         Engine.Kernels.Float32.Attention.Launch(Engine.Accelerator.DefaultStream, launch, args, Segments(segSlot, segStart, segLength, segFirst), keyValues);
 
         var actual = Download(output);
+        var windows = new WindowAttention(k, v, ringK, ringV, kvHeads, dh, window);
         for (int t = 0; t < n; t++)
         {
             int s = rowSegment[t];
@@ -496,25 +501,8 @@ public abstract class KernelSuite : IDisposable
             for (int h = 0; h < heads; h++)
             {
                 int g = h / perKv;
-                var keys = new List<double[]>();
-                var values = new List<double[]>();
-                for (long pos = lo; pos <= hi; pos++)
-                {
-                    bool inChunk = pos >= segFirst[s];
-                    int offset = inChunk
-                        ? (segStart[s] + (int)(pos - segFirst[s])) * kv + g * dh
-                        : (segSlot[s] * window + (int)(pos % window)) * kv + g * dh;
-                    keys.Add((inChunk ? k : ringK).AsSpan(offset, dh).ToArray().Select(f => (double)f).ToArray());
-                    values.Add((inChunk ? v : ringV).AsSpan(offset, dh).ToArray().Select(f => (double)f).ToArray());
-                }
-
-                var qh = q.AsSpan((t * heads + h) * dh, dh).ToArray().Select(f => (double)f).ToArray();
-                var expected = ReferenceMath.Attend(qh, keys, values, 0.7f);
-                for (int e = 0; e < dh; e++)
-                {
-                    expected[e] += alpha[h] * (double)fieldPrev[t * kv + g * dh + e];
-                }
-
+                var far = fieldPrev.AsSpan(t * kv + g * dh, dh).ToArray().Select(f => alpha[h] * (double)f).ToArray();
+                var expected = windows.Expected(q.AsSpan((t * heads + h) * dh, dh), g, segSlot[s], segStart[s], segFirst[s], lo, hi, 0.7f, far);
                 Tolerance.ShouldMatch(actual.AsSpan((t * heads + h) * dh, dh), expected, $"o[t={t}, h={h}] over [{lo}, {hi}]", 1e-5);
             }
         }
@@ -564,7 +552,7 @@ public abstract class KernelSuite : IDisposable
 
     public void Dispose()
     {
-        buffers.ForEach(b => b.Dispose());
+        buffers.Dispose();
         GC.SuppressFinalize(this);
     }
 
@@ -574,27 +562,11 @@ public abstract class KernelSuite : IDisposable
     };
 
     private DeviceBuffer<T> Alloc<T>(long length)
-        where T : unmanaged
-    {
-        var buffer = Engine.Allocate<T>(length);
-        buffers.Add(buffer);
-        return buffer;
-    }
+        where T : unmanaged => buffers.Alloc<T>(length);
 
     private DeviceBuffer<T> Upload<T>(T[] data)
-        where T : unmanaged
-    {
-        var buffer = Alloc<T>(data.Length);
-        buffer.Upload(Engine.Accelerator.DefaultStream, data);
-        return buffer;
-    }
+        where T : unmanaged => buffers.Upload(data);
 
     private T[] Download<T>(DeviceBuffer<T> buffer)
-        where T : unmanaged
-    {
-        var data = new T[buffer.Length];
-        buffer.Download(Engine.Accelerator.DefaultStream, data);
-        Engine.Accelerator.DefaultStream.Synchronize();
-        return data;
-    }
+        where T : unmanaged => buffers.Download(buffer);
 }
