@@ -9,7 +9,8 @@ namespace Soma.Kernels;
 /// (<see cref="IProjectionEpilogue"/>), as is the weights' storage (<see cref="IElementView"/>: every weight is read
 /// through its <c>Load</c>, widened to fp32). Each group owns a tile of <see cref="TileRows"/> rows by (group size x
 /// columns per thread) output columns, stages the rows' inputs in dynamic shared memory and loops grid-stride over
-/// tiles. With <see cref="ProjectionTiling.StageWeights"/> (GPUs) each chunk of K also stages the tile's weight rows
+/// tiles. With <see cref="ProjectionTiling.RowTiles"/> &gt; 1 a group covers that many row tiles of the same columns,
+/// its threads split in as many sets (batched decode: every weight chunk staged once for all the block's rows). With <see cref="ProjectionTiling.StageWeights"/> (GPUs) each chunk of K also stages the tile's weight rows
 /// (and their RoPE / SwiGLU partners) in shared memory, read along K by consecutive threads (coalesced) and padded
 /// against bank conflicts; otherwise each thread reads its own weight row along K (the CPU accelerator).
 /// </summary>
@@ -31,20 +32,20 @@ internal static class Projection
             var at = TilePosition.Of(item, a.Outer, a.Inner, tiling);
             if (staged)
             {
-                Stage(shared, a.X, a.Rows, a.Inner, a.Inner, at.Row0, 0, a.Inner);
+                Stage(shared, a.X, a.Rows, a.Inner, a.Inner, at.Block0, 0, a.Inner, tiling.BlockRows);
                 Group.Barrier();
             }
 
             for (int ci = 0; ci < tiling.ColumnsPerThread; ci++)
             {
-                var column = epilogue.Column(at.ColBase + ci * Group.DimX, a.Outer);
+                var column = epilogue.Column(at.ColBase + ci * at.Lanes, a.Outer);
                 TileAccumulators acc = default;
                 TileAccumulators accPartner = default;
                 if (staged)
                 {
                     if (column.Active)
                     {
-                        Dot(shared, weight, a.Inner, a.Inner, 0, a.Inner, column, ref acc, ref accPartner);
+                        Dot(shared, at.TileRow * a.Inner, weight, a.Inner, a.Inner, 0, a.Inner, column, ref acc, ref accPartner);
                     }
                 }
                 else
@@ -91,15 +92,17 @@ internal static class Projection
         int chunkK = a.Tiling.ChunkK;
         bool stageWeights = a.Tiling.StageWeights != 0;
         int stride = chunkK + 1;
-        int own = TileRows * chunkK + Group.IdxX * stride;
-        int partner = own + Group.DimX * stride;
+        int blockRows = a.Tiling.BlockRows;
+        int tile = at.TileRow * chunkK;
+        int own = blockRows * chunkK + (Group.IdxX % at.Lanes) * stride;
+        int partner = own + at.Lanes * stride;
         for (int k0 = at.KBegin; k0 < at.KEnd; k0 += chunkK)
         {
             int chunk = XMath.Min(chunkK, at.KEnd - k0);
-            Stage(shared, a.X, a.Rows, a.Inner, at.KEnd, at.Row0, k0, chunkK);
+            Stage(shared, a.X, a.Rows, a.Inner, at.KEnd, at.Block0, k0, chunkK, blockRows);
             if (stageWeights)
             {
-                StageWeightRows(shared, TileRows * chunkK, weight, epilogue, a, at.ColBase - Group.IdxX, k0, chunk, stride);
+                StageWeightRows(shared, blockRows * chunkK, weight, epilogue, a, at.ColTile, at.Lanes, k0, chunk, stride);
             }
 
             Group.Barrier();
@@ -107,16 +110,16 @@ internal static class Projection
             {
                 for (int k = 0; k < chunk; k++)
                 {
-                    acc.AddColumn(shared, k, chunkK, shared[own + k]);
+                    acc.AddColumn(shared, tile + k, chunkK, shared[own + k]);
                     if (column.Paired)
                     {
-                        accPartner.AddColumn(shared, k, chunkK, shared[partner + k]);
+                        accPartner.AddColumn(shared, tile + k, chunkK, shared[partner + k]);
                     }
                 }
             }
             else if (column.Active)
             {
-                Dot(shared, weight, chunkK, a.Inner, k0, chunk, column, ref acc, ref accPartner);
+                Dot(shared, tile, weight, chunkK, a.Inner, k0, chunk, column, ref acc, ref accPartner);
             }
 
             Group.Barrier();
@@ -124,31 +127,32 @@ internal static class Projection
     }
 
     /// <summary>
-    /// shared[first + t * stride + k] = W[col(t), k0 + k] and, group size x stride further, W[partner(t), k0 + k] for
-    /// the group's columns t (col(t) from the epilogue's column <paramref name="colTile"/> + t; zero where a column is
-    /// inactive or unpaired), k &lt; <paramref name="chunk"/>: consecutive threads read consecutive k of a weight row
-    /// (coalesced); the stride (chunk + 1) spreads a warp's reads of one k over the banks. Group-cooperative.
+    /// shared[first + t * stride + k] = W[col(t), k0 + k] and, <paramref name="lanes"/> x stride further,
+    /// W[partner(t), k0 + k] for the tile's <paramref name="lanes"/> columns t (col(t) from the epilogue's column
+    /// <paramref name="colTile"/> + t; zero where a column is inactive or unpaired), k &lt; <paramref name="chunk"/>:
+    /// consecutive threads read consecutive k of a weight row (coalesced), each weight once for all the block's row
+    /// tiles; the stride (chunk + 1) spreads a warp's reads of one k over the banks. Group-cooperative.
     /// </summary>
     private static void StageWeightRows<TWeights, TEpilogue>(
-        ArrayView<float> shared, int first, TWeights weight, TEpilogue epilogue, ProjectionArgs a, int colTile, int k0, int chunk, int stride)
+        ArrayView<float> shared, int first, TWeights weight, TEpilogue epilogue, ProjectionArgs a, int colTile, int lanes, int k0, int chunk, int stride)
         where TWeights : struct, IElementView
         where TEpilogue : struct, IProjectionEpilogue
     {
-        for (int e = Group.IdxX; e < Group.DimX * chunk; e += Group.DimX)
+        for (int e = Group.IdxX; e < lanes * chunk; e += Group.DimX)
         {
             int t = e / chunk;
             int k = e % chunk;
             var c = epilogue.Column(colTile + t, a.Outer);
             int at = first + t * stride + k;
             shared[at] = c.Active ? weight.Load(c.Col * a.Inner + k0 + k) : 0f;
-            shared[at + Group.DimX * stride] = c.Active && c.Paired ? weight.Load(c.Partner * a.Inner + k0 + k) : 0f;
+            shared[at + lanes * stride] = c.Active && c.Paired ? weight.Load(c.Partner * a.Inner + k0 + k) : 0f;
         }
     }
 
-    /// <summary>shared[r * width + k] = x[row0 + r, k0 + k] for k &lt; width (zero past row <paramref name="rows"/> or column <paramref name="kEnd"/>); group-cooperative.</summary>
-    private static void Stage(ArrayView<float> shared, ArrayView<float> x, int rows, int stride, int kEnd, int row0, int k0, int width)
+    /// <summary>shared[r * width + k] = x[row0 + r, k0 + k] for r &lt; <paramref name="count"/>, k &lt; width (zero past row <paramref name="rows"/> or column <paramref name="kEnd"/>); group-cooperative.</summary>
+    private static void Stage(ArrayView<float> shared, ArrayView<float> x, int rows, int stride, int kEnd, int row0, int k0, int width, int count)
     {
-        for (int e = Group.IdxX; e < TileRows * width; e += Group.DimX)
+        for (int e = Group.IdxX; e < count * width; e += Group.DimX)
         {
             int r = e / width;
             int k = e % width;
@@ -157,19 +161,19 @@ internal static class Projection
         }
     }
 
-    /// <summary>Accumulates <paramref name="count"/> staged inputs (row stride <paramref name="width"/>) against W[col, k0..] (and W[partner, k0..]): each thread reads its own weight rows along K.</summary>
+    /// <summary>Accumulates <paramref name="count"/> staged inputs (the row tile at <paramref name="tile"/>, row stride <paramref name="width"/>) against W[col, k0..] (and W[partner, k0..]): each thread reads its own weight rows along K.</summary>
     private static void Dot<TWeights>(
-        ArrayView<float> shared, TWeights weight, int width, int inner, int k0, int count, ProjectionColumn column,
+        ArrayView<float> shared, int tile, TWeights weight, int width, int inner, int k0, int count, ProjectionColumn column,
         ref TileAccumulators acc, ref TileAccumulators accPartner)
         where TWeights : struct, IElementView
     {
         bool paired = column.Paired;
         for (int k = 0; k < count; k++)
         {
-            acc.AddColumn(shared, k, width, weight.Load(column.Col * inner + k0 + k));
+            acc.AddColumn(shared, tile + k, width, weight.Load(column.Col * inner + k0 + k));
             if (paired)
             {
-                accPartner.AddColumn(shared, k, width, weight.Load(column.Partner * inner + k0 + k));
+                accPartner.AddColumn(shared, tile + k, width, weight.Load(column.Partner * inner + k0 + k));
             }
         }
     }

@@ -68,8 +68,11 @@ public sealed class GemvTests
         }
     }
 
-    /// <summary>y = x W^T (+ bias) through the GEMV of <paramref name="engine"/> against the reference of the stored weights; <paramref name="paired"/>: gate|up with SwiGLU.</summary>
-    private static void Check(SomaEngine engine, SomaStorageType type, int rows, int inner, int outer, bool paired)
+    /// <summary>
+    /// y = x W^T (+ bias) through the GEMV of <paramref name="engine"/> (or the projection <paramref name="tiling"/>
+    /// forces) against the reference of the stored weights; <paramref name="paired"/>: gate|up with SwiGLU.
+    /// </summary>
+    internal static void Check(SomaEngine engine, SomaStorageType type, int rows, int inner, int outer, bool paired, ProjectionTiling? tiling = null)
     {
         int seed = rows * 1000 + inner + (paired ? 7 : 0);
         int weightRows = paired ? 2 * outer : outer;
@@ -86,9 +89,10 @@ public sealed class GemvTests
         xs.Upload(stream, x);
         stored.Upload(stream, units);
         bs.Upload(stream, bias);
-        var gemv = new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 };
-        var launch = engine.Shapes.Projection(paired ? "gate-up" : "linear", rows, inner, weightRows, gemv);
-        var operands = new ProjectionArgs { X = xs.View, Rows = rows, Inner = inner, Outer = weightRows };
+        var chosen = tiling ?? new ProjectionTiling { ChunkK = 1, ColumnsPerThread = 1, KSlices = 1, Gemv = 1 };
+        var launch = engine.Shapes.Projection(paired ? "gate-up" : "linear", rows, inner, weightRows, chosen);
+        using var partial = engine.Allocate<float>(Math.Max(1, launch.Tiling.KSlices * rows * weightRows));
+        var operands = new ProjectionArgs { X = xs.View, Rows = rows, Inner = inner, Outer = weightRows, Partial = partial.View };
         switch (type)
         {
             case SomaStorageType.Float16: Launch<Float16View>(); break;
@@ -106,7 +110,7 @@ public sealed class GemvTests
                 ? SwiGlu(ReferenceMath.Linear(weight[..(outer * inner)], null, xd, outer), ReferenceMath.Linear(weight[(outer * inner)..], null, xd, outer))
                 : ReferenceMath.Linear(weight, bias, xd, outer);
             Tolerance.ShouldMatch(
-                actual.AsSpan(r * outer, outer), expected, $"y[{r}] of {rows} rows, K {inner}, {type}, warp {engine.Device.WarpSize}, paired {paired}", 1e-5);
+                actual.AsSpan(r * outer, outer), expected, $"y[{r}] of {rows} rows, K {inner}, {type}, warp {engine.Device.WarpSize}, paired {paired}, tiling {chosen}", 1e-5);
         }
 
         void Launch<TW>()

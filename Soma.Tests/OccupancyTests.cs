@@ -81,11 +81,13 @@ public sealed class OccupancyTests
     [Fact]
     public void SixteenRowPass_SplitsKUntilTheSplitTilesFillTheGpu()
     {
-        // 16 rows take the tile loop: 2 row tiles x 36 column tiles = 72 groups. Its 32-wide chunks stage inputs and
-        // weight tiles in 34816 B, so the H100 keeps 6 groups per SM (792): ceil(792 / 72) = 11 slices of 326; a split
-        // tile stages the same chunk (792 again): 72 x 11 = 792 groups.
+        // 16 rows take the batched tile loop: one block of 2 row tiles a group (2 sets of 64 threads) x 72 column tiles
+        // of 64 = 72 groups. Its 64-wide chunks stage 16 x 64 inputs and 2 x 64 x 65 weights, 37376 B, so the H100 keeps
+        // 6 groups per SM (792): ceil(792 / 72) = 11 slices of 326; a split tile stages the same chunk (792 again):
+        // 72 x 11 = 792 groups.
         var plan = LaunchPlan.For(DeviceDescription.H100Sxm, Qwen7B, new PlanKey(16, 1, 256, 16));
-        plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 32, ColumnsPerThread = 1, KSlices = 11, StageWeights = 1 });
+        plan.Qkv.Tiling.Should().Be(new Kernels.ProjectionTiling { ChunkK = 64, ColumnsPerThread = 1, KSlices = 11, StageWeights = 1, RowTiles = 2 });
+        plan.Qkv.Tiling.WeightReads(16).Should().Be(1);
         plan.Qkv.Config.GridDim.X.Should().Be(792);
         plan.Qkv.GroupsPerMultiprocessor.Should().Be(6);
     }

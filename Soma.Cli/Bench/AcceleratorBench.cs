@@ -43,7 +43,7 @@ internal sealed class AcceleratorBench
         var d = engine.Device;
         return new AcceleratorRun(
             new DeviceRecord(d.Kind.ToString().ToLowerInvariant(), d.Name, d.MemoryBytes, d.WarpSize, d.MaxGroupSize, d.Multiprocessors, d.PeakBandwidth / 1e9, d.Note),
-            new ShapeRecord(plan.ShapeName, Shape.ModelDim, Shape.Heads, Shape.KvHeads, Shape.HeadDim, Shape.Window, Shape.IncludeCurrent, Shape.RopeTheta, "fp32"),
+            ShapeRecord.Of(plan.ShapeName, Shape),
             verify, fidelity, decode, prefill, memory, batch, capacity, targets, model, sw.Elapsed.TotalSeconds);
     }
 
@@ -272,8 +272,9 @@ internal sealed class AcceleratorBench
             var members = sessions.Take(b).ToArray();
             var modelMembers = sequences.Take(b).ToArray();
             double ms = StepMs(() => layer.DecodeBatch(members, x, y));
+            var profile = layer.LastCallProfile;
             double modelMs = StepMs(() => model.DecodeBatch(modelMembers, x, y));
-            result.Add(new BatchRecord(b, plan.BatchHistory, ms, b / (ms / 1000), plan.ModelLayers, modelMs, b / (modelMs / 1000)));
+            result.Add(BatchRecord.Of(b, plan.BatchHistory, ms, profile, engine.Device.PeakBandwidth, plan.ModelLayers, modelMs));
             task.Increment(1);
         }
 

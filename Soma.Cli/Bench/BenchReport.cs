@@ -81,11 +81,14 @@ internal static class BenchReport
 
         var batch = Table(
             $"Batched decode (sessions at history ~{run.Batch[0].History}; median step)", "batch", "layer step ms", "layer tokens/s",
-            $"{run.Batch[0].ModelLayers}-layer model step ms", "model tokens/s");
+            "layer device bytes / step", "layer GB/s (% of peak)", $"{run.Batch[0].ModelLayers}-layer model step ms", "model tokens/s");
         foreach (var b in run.Batch)
         {
             batch.AddRow(
-                b.Batch.ToString(CultureInfo.InvariantCulture), F(b.StepMs, 3), F(b.TokensPerSecond, 0), F(b.ModelStepMs, 3), F(b.ModelTokensPerSecond, 0));
+                b.Batch.ToString(CultureInfo.InvariantCulture), F(b.StepMs, 3), F(b.TokensPerSecond, 0),
+                b.DeviceBytesPerStep is { } bytes ? bytes.ToString("N0", CultureInfo.InvariantCulture) : "-",
+                b.GbS is { } gbs ? F(gbs, 1) + (b.PeakPct is { } pct ? $" ({F(pct, 1)} %)" : string.Empty) : "-",
+                F(b.ModelStepMs, 3), F(b.ModelTokensPerSecond, 0));
         }
 
         AnsiConsole.Write(batch);

@@ -33,7 +33,18 @@ internal sealed record AcceleratorRun(
 
 internal sealed record DeviceRecord(string Kind, string Name, long MemoryBytes, int WarpSize, int MaxGroupSize, int Multiprocessors, double? PeakBandwidthGbS, string Note);
 
-internal sealed record ShapeRecord(string Name, int D, int H, int Hkv, int Dh, int W, bool IncludeCurrent, double? RopeTheta, string Dtype);
+/// <summary>
+/// The layer shape a run or prediction is for; <see cref="WeightType"/> and <see cref="RingType"/> name how the layer
+/// stores its weights and its ring (f32, f16 or bf16: <see cref="SomaLayerOptions.WeightStorage"/>, <see cref="SomaLayerOptions.RingStorage"/>).
+/// </summary>
+internal sealed record ShapeRecord(
+    string Name, int D, int H, int Hkv, int Dh, int W, bool IncludeCurrent, double? RopeTheta, string Dtype, string? WeightType = null, string? RingType = null)
+{
+    /// <summary>The record of layer options <paramref name="o"/> named <paramref name="name"/> (weights left to the checkpoint count as f32, as a random layer stores them).</summary>
+    public static ShapeRecord Of(string name, SomaLayerOptions o) => new(
+        name, o.ModelDim, o.Heads, o.KvHeads, o.HeadDim, o.Window, o.IncludeCurrent, o.RopeTheta, "fp32",
+        Internal.StorageTypes.Name(o.WeightStorage ?? SomaStorageType.Float32), Internal.StorageTypes.Name(o.RingStorage));
+}
 
 /// <summary>Prefill and decode of a random layer (biases, RoPE, random gamma and alpha) against the double-precision reference.</summary>
 internal sealed record VerifyRecord(int PrefillTokens, int DecodeSteps, double PrefillMaxRelErr, double PrefillCos, double DecodeMaxRelErr, double DecodeCos, bool Pass);
@@ -75,13 +86,29 @@ internal sealed record ProfileRecord(
 
 internal sealed record MemoryRecord(long History, long SomaBytes, long StandardBytes, double Ratio);
 
-/// <summary>Batched decode: B sessions (each at the history given) decoded one token each per call.</summary>
 /// <summary>
-/// Decode of <see cref="Batch"/> sessions per call at about <see cref="History"/>: one layer, and a model of
-/// <see cref="ModelLayers"/> layers (every layer one pass, commits after the last).
+/// Batched decode: <see cref="Batch"/> sessions per call at about <see cref="History"/>, one token each: one layer, and a
+/// model of <see cref="ModelLayers"/> layers (every layer one pass, commits after the last).
+/// <see cref="DeviceBytesPerStep"/>: the device bytes the layer's step reads and writes (its call profile, commit
+/// included); <see cref="GbS"/> those over the layer's step time; <see cref="PeakPct"/> that against the device's peak
+/// bandwidth where known.
 /// </summary>
 internal sealed record BatchRecord(
-    int Batch, long History, double StepMs, double TokensPerSecond, int ModelLayers, double ModelStepMs, double ModelTokensPerSecond);
+    int Batch, long History, double StepMs, double TokensPerSecond, int ModelLayers, double ModelStepMs, double ModelTokensPerSecond,
+    long? DeviceBytesPerStep = null, double? GbS = null, double? PeakPct = null)
+{
+    /// <summary>
+    /// The record of <paramref name="batch"/> sessions at <paramref name="history"/> whose layer step took
+    /// <paramref name="stepMs"/> and did what <paramref name="profile"/> counts (null: no bytes), on a device of
+    /// <paramref name="peakBandwidth"/> bytes/s (null: unknown), and whose <paramref name="modelLayers"/>-layer model step took <paramref name="modelStepMs"/>.
+    /// </summary>
+    public static BatchRecord Of(int batch, long history, double stepMs, SomaCallProfile? profile, double? peakBandwidth, int modelLayers, double modelStepMs)
+    {
+        long? bytes = profile is null ? null : profile.DeviceBytesRead + profile.DeviceBytesWritten;
+        double? gbs = bytes / (stepMs / 1000) / 1e9;
+        return new(batch, history, stepMs, batch / (stepMs / 1000), modelLayers, modelStepMs, batch / (modelStepMs / 1000), bytes, gbs, gbs * 1e9 / peakBandwidth * 100);
+    }
+}
 
 /// <summary>Sessions whose state fits a memory budget at a history: Soma's fixed state vs a KV cache of that length.</summary>
 internal sealed record CapacityRecord(long History, long BudgetBytes, long SomaSessions, long StandardSessions, double Ratio, long SomaPoolBytesMeasured);

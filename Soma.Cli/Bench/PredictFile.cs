@@ -5,7 +5,10 @@ namespace Soma.Cli.Bench;
 /// <summary>The JSON `soma predict --json` writes (schema soma-predict/1, docs/benchmarks.md).</summary>
 internal sealed record PredictFile(string Schema, string Created, string Command, ShapeRecord Shape, ConstantsRecord Constants, IReadOnlyList<PredictedCall> Calls);
 
-/// <summary>One predicted call: <paramref name="Call"/> "decode" or "prefill", its rows and the session's position before it.</summary>
+/// <summary>
+/// One predicted call: <paramref name="Call"/> "decode", "prefill" or "batch-decode" (<paramref name="Tokens"/>
+/// sessions, one row each), its rows and the sessions' position before it.
+/// </summary>
 internal sealed record PredictedCall(string Call, int Tokens, long Position, IReadOnlyList<PredictionRecord> Predicted);
 
 /// <summary>The performance model's constants as written with predictions (<see cref="PerformanceConstants"/>).</summary>

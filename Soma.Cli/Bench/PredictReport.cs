@@ -13,7 +13,8 @@ internal static class PredictReport
         w.WriteLine("PREDICTED by Soma's performance model, not measured: nothing ran on a GPU.");
         w.WriteLine();
         w.WriteLine($"Command: `{file.Command}`. Shape `{s.Name}`: D={s.D} H={s.H} Hkv={s.Hkv} dh={s.Dh} W={s.W}, " +
-            $"RoPE {(s.RopeTheta is { } t ? "θ=" + t.ToString("G", CultureInfo.InvariantCulture) : "off")}, {s.Dtype} storage.");
+            $"RoPE {(s.RopeTheta is { } t ? "θ=" + t.ToString("G", CultureInfo.InvariantCulture) : "off")}, weights stored as {s.WeightType ?? s.Dtype}, " +
+            $"ring as {s.RingType ?? s.Dtype} (activations and accumulation fp32).");
         w.WriteLine();
         w.WriteLine(
             $"Constants (`Soma.Runtime/Internal/PerformanceConstants.cs`): bandwidth {F(c.BandwidthEfficiency, 2)} of peak, compute " +
@@ -67,9 +68,12 @@ internal static class PredictReport
     private static IEnumerable<(PredictedCall Call, PredictionRecord Prediction)> Rows(PredictFile file) =>
         file.Calls.SelectMany(call => call.Predicted.Select(p => (call, p)));
 
-    private static string Label(PredictedCall call) => call.Call == "decode"
-        ? $"decode step at history {call.Position.ToString(CultureInfo.InvariantCulture)}"
-        : $"{call.Call} of {call.Tokens.ToString(CultureInfo.InvariantCulture)} tokens";
+    private static string Label(PredictedCall call) => call.Call switch
+    {
+        "decode" => $"decode step at history {call.Position.ToString(CultureInfo.InvariantCulture)}",
+        "batch-decode" => $"batched decode step, B = {call.Tokens.ToString(CultureInfo.InvariantCulture)} sessions at history {call.Position.ToString(CultureInfo.InvariantCulture)}",
+        _ => $"{call.Call} of {call.Tokens.ToString(CultureInfo.InvariantCulture)} tokens",
+    };
 
     private static string F(double v, int digits) => v.ToString("F" + digits, CultureInfo.InvariantCulture);
 

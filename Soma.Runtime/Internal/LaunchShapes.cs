@@ -84,6 +84,12 @@ internal sealed class LaunchShapes
     /// </summary>
     public int? ProjectionTargetGroups { get; }
 
+    /// <summary>
+    /// Most rows a GPU pass may have for its projections to cover them all in one block of row tiles and read every
+    /// weight once (<see cref="BatchRowTiles"/>): 128 (16 row tiles; at 128 threads 8 columns a group, 37 KB of shared memory).
+    /// </summary>
+    public const int MaxBatchRows = 128;
+
     /// <summary>Narrowest input slice a split-K group may take.</summary>
     public int MinSliceWidth { get; }
 
@@ -152,11 +158,19 @@ internal sealed class LaunchShapes
         }
 
         bool staged = cpu && Kernels.Projection.TileRows * inner <= (1 << 20) / sizeof(float);
+        int batchTiles = BatchRowTiles(rows);
         var chosen = tiling ?? (staged
             ? new ProjectionTiling { ChunkK = inner, ColumnsPerThread = Math.Max(1, 64 / GroupSize), KSlices = 1 }
-            : Chunked(inner, 1));
-        int rowTiles = (rows + Kernels.Projection.TileRows - 1) / Kernels.Projection.TileRows;
-        long tiles = rowTiles * (long)((outer + GroupSize - 1) / GroupSize);
+            : Chunked(inner, 1, batchTiles));
+        int sets = Math.Max(1, chosen.RowTiles);
+        if (chosen.RowTiles < 0 || GroupSize % sets != 0)
+        {
+            throw new ArgumentException($"Projection RowTiles ({chosen.RowTiles}) must be >= 0 and divide the group size ({GroupSize}).", nameof(tiling));
+        }
+
+        int rowBlocks = (rows + chosen.BlockRows - 1) / chosen.BlockRows;
+        int lanes = GroupSize / sets;
+        long tiles = rowBlocks * (long)((outer + lanes - 1) / lanes);
         long target = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats(GroupSize) * sizeof(float));
         for (int round = 0; tiling is null && round < 2 && tiles < target; round++)
         {
@@ -170,7 +184,7 @@ internal sealed class LaunchShapes
             }
 
             int sliceLength = (inner + slices - 1) / slices;
-            chosen = Chunked(sliceLength, slices);
+            chosen = Chunked(sliceLength, slices, batchTiles);
             long resident = ProjectionTargetGroups ?? ResidentGroups(kernel, chosen.SharedFloats(GroupSize) * sizeof(float));
             if (resident == target)
             {
@@ -195,8 +209,8 @@ internal sealed class LaunchShapes
             throw new ArgumentException("Split-K needs chunked staging (ChunkK below the input width).", nameof(tiling));
         }
 
-        int tileCols = GroupSize * chosen.ColumnsPerThread;
-        long items = (long)rowTiles * ((outer + tileCols - 1) / tileCols) * chosen.KSlices;
+        int tileCols = lanes * chosen.ColumnsPerThread;
+        long items = (long)rowBlocks * ((outer + tileCols - 1) / tileCols) * chosen.KSlices;
         return new ProjectionLaunch(
             Groups(kernel, items, chosen.SharedFloats(GroupSize)),
             chosen,
@@ -209,26 +223,62 @@ internal sealed class LaunchShapes
     /// Input elements per chunk of a GPU's tile loop: the widest of 64, 32, 16 and 8 whose staged rows and weight
     /// tiles (8 x C + 2 x group x (C + 1) floats) fit in 48 KB of the group's shared memory (C = 32 at 128 threads).
     /// </summary>
-    public int GpuChunk
-    {
-        get
-        {
-            int budget = Math.Min(MaxSharedBytes, 48 * 1024) / sizeof(float);
-            int chunk = 64;
-            while (chunk > 8 && Kernels.Projection.TileRows * chunk + 2 * GroupSize * (chunk + 1) > budget)
-            {
-                chunk /= 2;
-            }
+    public int GpuChunk => GpuChunkOf(1);
 
-            return chunk;
+    /// <summary>
+    /// Row tiles a GPU's projection group covers at once for a pass of <paramref name="rows"/> rows (<see cref="ProjectionTiling.RowTiles"/>):
+    /// a batched decode pass of more than <see cref="Gemv.MaxRows"/> and at most <see cref="MaxBatchRows"/> rows gets
+    /// the smallest power of two of tiles that holds all its rows (each weight read once per pass; at most the group
+    /// size: a set keeps at least one thread); otherwise, and on the CPU accelerator (where the weights stay in cache
+    /// and the tile loop is fastest as it is), 0: one tile.
+    /// </summary>
+    /// <param name="rows">The pass's rows.</param>
+    public int BatchRowTiles(int rows)
+    {
+        if (cpu || rows <= Gemv.MaxRows || rows > MaxBatchRows)
+        {
+            return 0;
         }
+
+        int tiles = 1;
+        while (tiles * Kernels.Projection.TileRows < rows && tiles < GroupSize)
+        {
+            tiles *= 2;
+        }
+
+        return tiles > 1 ? tiles : 0;
     }
 
-    /// <summary>A chunked tiling over <paramref name="width"/> inputs in <paramref name="slices"/> slices: the CPU's 512-wide chunks, or a GPU's <see cref="GpuChunk"/> with staged weights.</summary>
-    private ProjectionTiling Chunked(int width, int slices)
+    /// <summary>
+    /// The widest chunk of K (64, 32, 16 or 8) whose staged rows and weight tiles (8 x R x C + 2 x (group / R) x (C + 1)
+    /// floats for <paramref name="rowTiles"/> = R) fit in 48 KB of a GPU group's shared memory.
+    /// </summary>
+    private int GpuChunkOf(int rowTiles)
     {
-        int chunk = Math.Min(width, cpu ? 512 : GpuChunk);
-        return new ProjectionTiling { ChunkK = chunk, ColumnsPerThread = 1, KSlices = slices, StageWeights = !cpu && (chunk < width || slices > 1) ? 1 : 0 };
+        int sets = Math.Max(1, rowTiles);
+        int budget = Math.Min(MaxSharedBytes, 48 * 1024) / sizeof(float);
+        int chunk = 64;
+        while (chunk > 8 && Kernels.Projection.TileRows * sets * chunk + 2 * (GroupSize / sets) * (chunk + 1) > budget)
+        {
+            chunk /= 2;
+        }
+
+        return chunk;
+    }
+
+    /// <summary>
+    /// A chunked tiling over <paramref name="width"/> inputs in <paramref name="slices"/> slices covering
+    /// <paramref name="rowTiles"/> row tiles a group: the CPU's 512-wide chunks, or a GPU's chunk
+    /// (<see cref="GpuChunkOf"/>) with staged weights.
+    /// </summary>
+    private ProjectionTiling Chunked(int width, int slices, int rowTiles)
+    {
+        int chunk = Math.Min(width, cpu ? 512 : GpuChunkOf(rowTiles));
+        return new ProjectionTiling
+        {
+            ChunkK = chunk, ColumnsPerThread = 1, KSlices = slices, StageWeights = !cpu && (chunk < width || slices > 1 || rowTiles > 1) ? 1 : 0,
+            RowTiles = rowTiles,
+        };
     }
 
     /// <summary>

@@ -10,14 +10,16 @@ namespace Soma.Internal;
 /// rotated keys and values in the chunk and the ring (r = 4 or 2 bytes, <see cref="SomaLayerOptions.RingStorage"/>), the
 /// field and the RoPE inputs (fp64, 8 bytes) and positions (8 bytes).
 /// Bytes are the compulsory traffic: every element a launch must read once and write once (caches and re-reads of
-/// tiles not counted). FLOPs count a multiply-add as 2 and only the dot products: projections 2·n·in·out, attention
+/// tiles not counted), except the projection weights, which the tile loop reads once per block of rows
+/// (b = ceil(n / (8·row tiles)), <see cref="Kernels.ProjectionTiling.WeightReads"/>: once for the GEMV and for a batched
+/// decode pass whose block holds all its rows). FLOPs count a multiply-add as 2 and only the dot products: projections 2·n·in·out, attention
 /// 4·n·H·dh·K (scores and values over at most K = <see cref="PlanKey.MaxKeys"/> ring keys a row, the plan's bound),
 /// split-K reduces and the combine their additions, the field's step 3 a channel and row; the RoPE table and commit 0.
 /// With n rows, D model width, H and Hkv heads, dh head width, M = (H + 2·Hkv)·dh, Q = H·dh, C = Hkv·dh, G segments,
 /// R commit rows a segment, s the attention splits and k the split-K slices of a projection:
 /// <list type="bullet">
 /// <item>rope-table (a prefill pass with RoPE): reads 8n + 8·dh/2, writes 4·n·dh (cos and sin).</item>
-/// <item>qkv (or qkv-gemv): reads 4·n·D + w·D·M + 4·M (+ e unless split), writes 4·n·Q + f + r·2·n·C (q; raw k or
+/// <item>qkv (or qkv-gemv): reads 4·n·D + b·w·D·M + 4·M (+ e unless split), writes 4·n·Q + f + r·2·n·C (q; raw k or
 /// the field; rotated k and v), or 4·k·n·M partial sums when split; the reduce reads those (+ bias and e) and writes as
 /// qkv does. e, the inputs of the epilogue (read by the launch that runs it): 4·n·dh cos/sin from a prefill pass's
 /// table, or 8n + 8·dh/2 positions and inverse frequencies in a decode pass with RoPE, and in a decode pass with the
@@ -29,7 +31,7 @@ namespace Soma.Internal;
 /// <item>attention-decode (the split-KV decode kernel, one launch): reads as attention; writes 4·n·Q, and when split
 /// also the partial states, which its last groups read back (+ 4·n·H·s·(dh + 2) read), and 4·2·n·Hkv counter bytes
 /// (an atomic add and a reset per (row, kv-head), counted as 4 read and 8 written).</item>
-/// <item>linear (or linear-gemv): reads 4·n·Q + w·Q·D + 4·D, writes 4·n·D or 4·k·n·D; the reduce reads those (+ bias), writes 4·n·D.</item>
+/// <item>linear (or linear-gemv): reads 4·n·Q + b·w·Q·D + 4·D, writes 4·n·D or 4·k·n·D; the reduce reads those (+ bias), writes 4·n·D.</item>
 /// <item>commit: reads and writes r·2·G·R·C ring rows (+ 8·G·C field).</item>
 /// </list>
 /// </remarks>
@@ -96,7 +98,7 @@ internal sealed class PassCost
         long qkvOut = F * n * (q + c) + (fieldStep ? Dbl * g * c : 0) + r * 2 * n * c;
         bool split = plan.QkvPartial > 0;
         cost.Add(
-            plan.Qkv.Tiling.Gemv != 0 ? "qkv-gemv" : "qkv", F * (n * d + m) + w * d * m + (split ? 0 : epilogue), split ? F * plan.QkvPartial : qkvOut,
+            plan.Qkv.Tiling.Gemv != 0 ? "qkv-gemv" : "qkv", F * (n * d + m) + w * d * m * plan.QkvTiling.WeightReads(n) + (split ? 0 : epilogue), split ? F * plan.QkvPartial : qkvOut,
             2 * n * d * m + (split ? 0 : fieldFlops));
         if (split)
         {
@@ -126,7 +128,7 @@ internal sealed class PassCost
         }
 
         long outSlices = plan.OutTiling.KSlices;
-        cost.Add(plan.Output.Tiling.Gemv != 0 ? "linear-gemv" : "linear", F * (n * q + d) + w * q * d, plan.OutPartial > 0 ? F * plan.OutPartial : F * n * d, 2 * n * q * d);
+        cost.Add(plan.Output.Tiling.Gemv != 0 ? "linear-gemv" : "linear", F * (n * q + d) + w * q * d * plan.OutTiling.WeightReads(n), plan.OutPartial > 0 ? F * plan.OutPartial : F * n * d, 2 * n * q * d);
         if (plan.OutPartial > 0)
         {
             cost.Add("linear-reduce", F * plan.OutPartial + F * d, F * n * d, outSlices * n * d);

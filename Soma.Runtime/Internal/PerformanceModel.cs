@@ -110,18 +110,23 @@ internal static class PerformanceModel
     }
 
     /// <summary>
-    /// The pass keys of a call of one session with <paramref name="rows"/> rows from <paramref name="position"/>: the
-    /// runtime's own cut (<see cref="PassPlan.Split"/>, <see cref="PlanKey.Of"/>), so the model plans what a call would.
+    /// The pass keys of a call of <paramref name="sessions"/> sessions (one by default; more: a batched call), each
+    /// with <paramref name="rows"/> rows from <paramref name="position"/>: the runtime's own cut
+    /// (<see cref="PassPlan.Split"/>, <see cref="PlanKey.Of"/>), so the model plans what a call would.
     /// </summary>
     /// <param name="o">The layer's options (its pass length and window).</param>
-    /// <param name="rows">Rows of the call (1 for a decode step).</param>
-    /// <param name="position">The session's position before the call.</param>
-    public static IReadOnlyList<PlanKey> Passes(SomaLayerOptions o, int rows, long position)
+    /// <param name="rows">Rows of the call a session (1 for a decode step).</param>
+    /// <param name="position">Each session's position before the call.</param>
+    /// <param name="sessions">Sessions of the call (B of a batched decode).</param>
+    public static IReadOnlyList<PlanKey> Passes(SomaLayerOptions o, int rows, long position, int sessions = 1)
     {
         ArgumentNullException.ThrowIfNull(o);
         ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(position);
-        return PassPlan.Split(new[] { 0 }, new[] { rows }, new[] { position }, o.MaxChunkTokens).Select(p => PlanKey.Of(p, o.Window)).ToArray();
+        ArgumentOutOfRangeException.ThrowIfLessThan(sessions, 1);
+        return PassPlan.Split(
+                Enumerable.Range(0, sessions).ToArray(), Enumerable.Repeat(rows, sessions).ToArray(), Enumerable.Repeat(position, sessions).ToArray(), o.MaxChunkTokens)
+            .Select(p => PlanKey.Of(p, o.Window)).ToArray();
     }
 
     /// <summary>The launch of <paramref name="kernel"/> in <paramref name="plan"/>.</summary>
