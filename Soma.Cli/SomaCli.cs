@@ -126,6 +126,7 @@ internal static class SomaCli
         private readonly Option<string?> json = new("--json") { Description = "Also write the results as JSON to this file (none without it)." };
         private readonly Option<string?> plot = new("--plot") { Description = "Where the decode-latency plot (PNG) goes. Only from Soma.Bench, not in the installed tool." };
         private readonly Option<int> seed = new("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
+        private readonly StorageTypeOptions storage = new();
 
         public static BenchOptions Create(CliExtensions? extensions) => new(extensions);
 
@@ -135,10 +136,13 @@ internal static class SomaCli
             {
                 command.Options.Add(option);
             }
+
+            storage.AddTo(command);
         }
 
         public int Run(ParseResult parse, string[] args)
         {
+            var types = storage.Resolve(parse);
             string? plotPath = parse.GetValue(plot);
             if (plotPath is not null && extensions is null)
             {
@@ -147,7 +151,8 @@ internal static class SomaCli
 
             return BenchCommand.Run(
                 parse.GetValue(accelerator)!, parse.GetValue(shape), parse.GetValue(full), parse.GetValue(json),
-                plotPath is null ? null : (plotPath, extensions!.SavePlot), parse.GetValue(seed), "Soma.Bench " + string.Join(' ', args));
+                plotPath is null ? null : (plotPath, extensions!.SavePlot), parse.GetValue(seed), "Soma.Bench " + string.Join(' ', args),
+                types);
         }
     }
 }

@@ -4,7 +4,7 @@ using Soma;
 namespace Soma.Cli;
 
 /// <summary>
-/// `--weight-type` and `--ring-type` of `soma run` and `soma verify`: the layer's <see cref="SomaLayerOptions.WeightStorage"/>
+/// `--weight-type` and `--ring-type` of `soma run`, `soma verify` and the benchmark: the layer's <see cref="SomaLayerOptions.WeightStorage"/>
 /// and <see cref="SomaLayerOptions.RingStorage"/> (f32, f16 or bf16; left out: the layer's defaults, the checkpoint's
 /// dtype for weights and an fp32 ring).
 /// </summary>
@@ -28,14 +28,21 @@ internal sealed class StorageTypeOptions
     }
 
     /// <summary><paramref name="options"/> with the types the command line names (unchanged where it names none).</summary>
-    public SomaLayerOptions Apply(ParseResult parse, SomaLayerOptions options)
-    {
-        if (Parse(parse.GetValue(weightType), "--weight-type") is { } weights)
-        {
-            options = options with { WeightStorage = weights };
-        }
+    public SomaLayerOptions Apply(ParseResult parse, SomaLayerOptions options) => Resolve(parse)(options);
 
-        return Parse(parse.GetValue(ringType), "--ring-type") is { } ring ? options with { RingStorage = ring } : options;
+    /// <summary>
+    /// The types the command line names, checked now (an unknown name is a <see cref="CliException"/> before anything
+    /// runs), as a function that gives any layer's options those types.
+    /// </summary>
+    public Func<SomaLayerOptions, SomaLayerOptions> Resolve(ParseResult parse)
+    {
+        var weights = Parse(parse.GetValue(weightType), "--weight-type");
+        var ring = Parse(parse.GetValue(ringType), "--ring-type");
+        return options =>
+        {
+            options = weights is { } w ? options with { WeightStorage = w } : options;
+            return ring is { } r ? options with { RingStorage = r } : options;
+        };
     }
 
     private static SomaStorageType? Parse(string? value, string option) =>

@@ -13,7 +13,7 @@ internal static class BenchCommand
     /// </summary>
     public static int Run(
         string accelerator, string? shape, bool full, string? jsonPath, (string Path, Action<IReadOnlyList<AcceleratorRun>, string> Save)? plot,
-        int seed, string commandLine)
+        int seed, string commandLine, Func<SomaLayerOptions, SomaLayerOptions>? storage = null)
     {
         if (jsonPath is not null)
         {
@@ -46,6 +46,7 @@ internal static class BenchCommand
             {
                 using var engine = CliEngine.Create(kind);
                 var plan = BenchPlan.For(engine.Device.Kind, shape, full);
+                plan = storage is null ? plan : plan with { Shape = storage(plan.Shape) };
                 runs.Add(new AcceleratorBench(engine, plan, seed).Run(progress));
             }
         });

@@ -6,7 +6,7 @@ using Soma.Tests.Infrastructure;
 
 namespace Soma.Tests.IO;
 
-/// <summary>`soma run` and `soma verify` with `--weight-type`, `--ring-type` and `--convert-ring`.</summary>
+/// <summary>`soma run`, `soma verify` and the benchmark with `--weight-type`, `--ring-type` and `--convert-ring`.</summary>
 public sealed class StorageCliTests : IDisposable
 {
     private readonly string folder = Directory.CreateTempSubdirectory("soma-cli16-").FullName;
@@ -54,6 +54,19 @@ public sealed class StorageCliTests : IDisposable
         int rc = SomaCli.Invoke(new[] { "verify", "--accelerator", "cpu", "--tokens", "4", "--decode", "1", "--ring-type", "f8" }, TextWriter.Null, error);
         rc.Should().Be(2);
         error.ToString().Should().Contain("--ring-type f8: expected f32, f16 or bf16");
+    }
+
+    [Theory]
+    [InlineData("bench")]
+    [InlineData(null)]
+    public void TheBenchmark_RefusesAnUnknownType_BeforeItRuns(string? command)
+    {
+        var error = new StringWriter();
+        var args = new[] { "--accelerator", "cpu", "--weight-type", "q4" };
+        int rc = SomaCli.Invoke(command is null ? args : args.Prepend(command).ToArray(), TextWriter.Null, error);
+
+        rc.Should().Be(2);
+        error.ToString().Trim().Should().Be("error: --weight-type q4: expected f32, f16 or bf16.");
     }
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
