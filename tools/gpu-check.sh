@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One prepared GPU run (issue 13, item 7): on a machine with an NVIDIA GPU and the .NET SDK, in under 8 minutes,
 # writes into one folder: the CUDA test suites (trx + console log), `verify --accelerator cuda --compare-cpu`, the
-# benchmark on CUDA with --json, the per-kernel timings of a decode step (BenchmarkDotNet KernelTimings, short job)
-# and summary.md. Every step is time-boxed (`timeout`, its whole process group) within one overall budget, so one
+# benchmark on CUDA with --json (fp32, then bf16 weights with an fp16 ring while the budget lasts), the per-kernel
+# timings of a decode step and a prefill chunk in both storages (BenchmarkDotNet KernelTimings, short job, 100 ms
+# iterations) and summary.md. Every step is time-boxed (`timeout`, its whole process group) within one overall budget, so one
 # hang cannot eat the rest.
 #
 # usage: tools/gpu-check.sh [OUTDIR] [--no-build] [--force]
@@ -92,11 +93,14 @@ if [ "$cuda" -eq 1 ] || [ "$force" -eq 1 ]; then
     --filter "FullyQualifiedName~Soma.Tests.Cuda." --logger "console;verbosity=normal" --logger "trx;LogFileName=cuda.trx" --results-directory "$out/tests"
   step verify 45 "${soma[@]}" verify --accelerator cuda --compare-cpu
   step kernel-timings 120 env SOMA_BDN_ACCELERATORS=cuda dotnet run -c Release --no-build --project Soma.Bench -- \
-    bdn --filter '*KernelTimings*' --artifacts "$out/bdn"
+    bdn --filter '*KernelTimings*' --iterationTime 100 --artifacts "$out/bdn"
   step bench 150 dotnet run -c Release --no-build --project Soma.Bench -- --accelerator cuda --json "$out/bench.json"
+  # The issue's target storage (bf16 weights, fp16 ring), when the budget leaves room.
+  step bench-bf16-f16 150 dotnet run -c Release --no-build --project Soma.Bench -- --accelerator cuda --weight-type bf16 --ring-type f16 \
+    --json "$out/bench-bf16-f16.json"
 else
   echo "gpu-check: no CUDA device (see devices.log); the CUDA steps are skipped" >&2
-  for name in tests verify kernel-timings bench; do skip "$name" "no CUDA device"; done
+  for name in tests verify kernel-timings bench bench-bf16-f16; do skip "$name" "no CUDA device"; done
 fi
 
 {
