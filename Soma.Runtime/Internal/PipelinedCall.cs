@@ -55,7 +55,7 @@ internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore 
             upload.Synchronize();
             counters.HostWaits++;
             runner.Launcher.Launch(ws, io, io.X(pass.Tokens * d), io.YView(pass.Tokens * d), store, pass, plan, compute);
-            runner.Launcher.Commit(ws, io, store, pass, plan, compute);
+            runner.Launcher.Commit(ws, io, store, pass, plan, compute, runner.Save);
             if (i + 1 < passes.Count)
             {
                 layer.OnStage(Stage.Upload);
