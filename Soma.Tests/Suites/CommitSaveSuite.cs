@@ -38,8 +38,9 @@ public abstract class CommitSaveSuite
     }
 
     /// <summary>
-    /// Three sessions at positions 2, 3 and 4; a batched prefill of 4, 1 and 6 rows is three passes (4 | 1 + 3 | 3), the
-    /// third session's split across two passes and wrapping W = 3 twice. Pass 0 is a batched decode step instead.
+    /// Four sessions at positions 2, 3, 4 and 5; a batched prefill of 4, 0, 1 and 6 rows is three passes (4 | 1 + 3 | 3),
+    /// the second session untouched, the last one split across two passes and wrapping W = 3 twice. Pass 0 is a batched
+    /// decode step instead.
     /// </summary>
     [Theory]
     [MemberData(nameof(Faults))]
@@ -49,9 +50,9 @@ public abstract class CommitSaveSuite
         var w = TestData.Weights(o, seed: 700, biases: true);
         int d = o.ModelDim;
         using var layer = standard ? Engine.CreateStandardAttentionLayer(o, w, kvCapacity: 24) : Engine.CreateLayer(o, w);
-        using var pool = layer.CreatePool(3);
-        var sessions = new[] { pool.OpenSession(), pool.OpenSession(), pool.OpenSession() };
-        layer.PrefillBatch(sessions, new[] { 2, 3, 4 }, TestData.Inputs(d, 9, seed: 701));
+        using var pool = layer.CreatePool(4);
+        var sessions = new[] { pool.OpenSession(), pool.OpenSession(), pool.OpenSession(), pool.OpenSession() };
+        layer.PrefillBatch(sessions, new[] { 2, 3, 4, 5 }, TestData.Inputs(d, 14, seed: 701));
         var before = sessions.Select(Snapshot).ToArray();
         int committed = 0;
         layer.BeforeStage = stage =>
@@ -63,8 +64,8 @@ public abstract class CommitSaveSuite
         };
 
         Action call = failingPass == 0
-            ? () => layer.DecodeBatch(sessions, TestData.Inputs(d, 3, seed: 702))
-            : () => layer.PrefillBatch(sessions, new[] { 4, 1, 6 }, TestData.Inputs(d, 11, seed: 703));
+            ? () => layer.DecodeBatch(sessions, TestData.Inputs(d, 4, seed: 702))
+            : () => layer.PrefillBatch(sessions, new[] { 4, 0, 1, 6 }, TestData.Inputs(d, 11, seed: 703));
 
         call.Should().Throw<InvalidOperationException>().WithMessage("injected fault");
         layer.BeforeStage = null;
@@ -75,13 +76,13 @@ public abstract class CommitSaveSuite
         }
 
         // The area is reused: the same call now succeeds and equals sessions that never failed.
-        using var twinPool = layer.CreatePool(3);
-        var twins = new[] { twinPool.OpenSession(), twinPool.OpenSession(), twinPool.OpenSession() };
-        layer.PrefillBatch(twins, new[] { 2, 3, 4 }, TestData.Inputs(d, 9, seed: 701));
+        using var twinPool = layer.CreatePool(4);
+        var twins = new[] { twinPool.OpenSession(), twinPool.OpenSession(), twinPool.OpenSession(), twinPool.OpenSession() };
+        layer.PrefillBatch(twins, new[] { 2, 3, 4, 5 }, TestData.Inputs(d, 14, seed: 701));
         call();
         _ = failingPass == 0
-            ? layer.DecodeBatch(twins, TestData.Inputs(d, 3, seed: 702))
-            : layer.PrefillBatch(twins, new[] { 4, 1, 6 }, TestData.Inputs(d, 11, seed: 703));
+            ? layer.DecodeBatch(twins, TestData.Inputs(d, 4, seed: 702))
+            : layer.PrefillBatch(twins, new[] { 4, 0, 1, 6 }, TestData.Inputs(d, 11, seed: 703));
         for (int s = 0; s < sessions.Length; s++)
         {
             Snapshot(sessions[s]).Should().BeEquivalentTo(Snapshot(twins[s]), opt => opt.WithStrictOrdering(), $"session {s} after the call succeeded");
