@@ -29,4 +29,20 @@ internal struct CommitArgs
     public int RowsPerSegment;
     /// <summary>1: write the field too; 0: ring only (the standard-attention baseline has no field).</summary>
     public int WriteField;
+    /// <summary>Save area of ring keys [call's save rows, Hkv * dh] (raw 16-bit units): what the commits overwrote.</summary>
+    public ArrayView<ushort> SaveK;
+    /// <summary>Save area of ring values, like <see cref="SaveK"/>.</summary>
+    public ArrayView<ushort> SaveV;
+    /// <summary>Saved fields [call's sessions with rows, Hkv * dh].</summary>
+    public ArrayView<double> SaveField;
+    /// <summary>Save row where the first segment's session starts.</summary>
+    public int SaveFirst;
+    /// <summary>Save row where the second segment's session starts (every later segment's follows by its rows).</summary>
+    public int SaveNext;
+    /// <summary>Rows of the first segment's session that earlier passes of the call committed (0 for a fresh one).</summary>
+    public int FirstDone;
+    /// <summary>Saved field row of the first segment's session (each later segment's is the next).</summary>
+    public int FirstSession;
+    /// <summary>1: put the saved elements back (ring = save, field = save) instead of committing.</summary>
+    public int Restore;
 }

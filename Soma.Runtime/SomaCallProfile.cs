@@ -17,7 +17,7 @@ namespace Soma;
 /// </param>
 /// <param name="Downloads">Device-to-host copies enqueued (output rows; none for a call on device views).</param>
 /// <param name="HostWaits">Times the host waited for a stream (stream synchronizations).</param>
-/// <param name="DeviceCopies">Device-to-device copies (the save that makes commits undoable).</param>
+/// <param name="DeviceCopies">Device-to-device copies (none: each commit saves what it overwrites in its own launch).</param>
 /// <param name="DeviceBytesRead">Device bytes the launches must read.</param>
 /// <param name="DeviceBytesWritten">Device bytes the launches must write.</param>
 /// <param name="Flops">Floating-point operations of the launches (a multiply-add counts 2).</param>

@@ -258,8 +258,8 @@ public sealed partial class SomaLayer : IDisposable
     /// <summary>
     /// Runs rows[s] tokens of x for each session s (rows laid out session after session) and commits their state.
     /// A call of more than <see cref="SomaLayerOptions.MaxChunkTokens"/> rows runs as a pipeline of passes
-    /// (<see cref="PipelinedCall"/>). If anything fails or the call is cancelled, what the commits overwrote is put
-    /// back (<see cref="CommitSave"/>). Runs on the one call path of layers and models, <see cref="LayerCall"/>.
+    /// (<see cref="PipelinedCall"/>). If anything fails or the call is cancelled, what the commits overwrote (and saved
+    /// as they wrote it) is put back (<see cref="CommitSave"/>). Runs on the one call path of layers and models, <see cref="LayerCall"/>.
     /// </summary>
     internal void Run(IReadOnlyList<SomaSession> sessions, int[] rows, ReadOnlySpan<float> x, Span<float> y, CancellationToken cancellation = default) =>
         LayerCall.Run(self, new CallSessions(sessions), rows, CallIo.Host(x, y), null, cancellation);

@@ -31,6 +31,7 @@ namespace Soma.Tests.Cpu
     [Collection(CpuCollection.Name)] public sealed class FiniteInputTests(CpuFixture fixture) : FiniteInputSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class LoggingTests(CpuFixture fixture) : LoggingSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class HostileSnapshotTests(CpuFixture fixture) : HostileSnapshotSuite(fixture);
+    [Collection(CpuCollection.Name)] public sealed class CommitSaveTests(CpuFixture fixture) : CommitSaveSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class ModelSnapshotTests(CpuFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class LiveDescriptionTests(CpuFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(CpuCollection.Name)] public sealed class ProfileTests(CpuFixture fixture) : ProfileSuite(fixture);
@@ -60,6 +61,7 @@ namespace Soma.Tests.Cuda
     [Collection(CudaCollection.Name)] public sealed class FiniteInputTests(CudaFixture fixture) : FiniteInputSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class LoggingTests(CudaFixture fixture) : LoggingSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class HostileSnapshotTests(CudaFixture fixture) : HostileSnapshotSuite(fixture);
+    [Collection(CudaCollection.Name)] public sealed class CommitSaveTests(CudaFixture fixture) : CommitSaveSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class ModelSnapshotTests(CudaFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class LiveDescriptionTests(CudaFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(CudaCollection.Name)] public sealed class ProfileTests(CudaFixture fixture) : ProfileSuite(fixture);
@@ -89,6 +91,7 @@ namespace Soma.Tests.OpenCL
     [Collection(OpenClCollection.Name)] public sealed class FiniteInputTests(OpenClFixture fixture) : FiniteInputSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class LoggingTests(OpenClFixture fixture) : LoggingSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class HostileSnapshotTests(OpenClFixture fixture) : HostileSnapshotSuite(fixture);
+    [Collection(OpenClCollection.Name)] public sealed class CommitSaveTests(OpenClFixture fixture) : CommitSaveSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class ModelSnapshotTests(OpenClFixture fixture) : ModelSnapshotSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class LiveDescriptionTests(OpenClFixture fixture) : LiveDescriptionSuite(fixture);
     [Collection(OpenClCollection.Name)] public sealed class ProfileTests(OpenClFixture fixture) : ProfileSuite(fixture);

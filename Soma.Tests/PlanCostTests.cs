@@ -33,7 +33,7 @@ public sealed class PlanCostTests
             + 4 * (n * q + q * d + d);
         cost.BytesRead.Should().Be(read);
         cost.BytesRead.Should().BeGreaterThan(4 * (d * m + q * d), "the weights of both projections dominate a decode step");
-        cost.CommitBytes.Should().Be(4 * 2 * 1 * c + 8 * c);
+        cost.CommitBytes.Should().Be(2 * (4 * 2 * 1 * c + 8 * c), "the row of K and V and the field, and the elements they overwrite, saved");
     }
 
     [Fact]

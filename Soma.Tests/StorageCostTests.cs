@@ -24,7 +24,7 @@ public sealed class StorageCostTests
         cost.Flops.Should().Be(wide.Flops);
         cost.BytesRead.Should().Be(wide.BytesRead - 2 * (d * m + q * d) - 2 * (2 * n * c + 2 * keys * c));
         cost.BytesWritten.Should().Be(wide.BytesWritten - 2 * 2 * n * c);
-        cost.CommitBytes.Should().Be(2 * 2 * 1 * c + 8 * c);
+        cost.CommitBytes.Should().Be(2 * (2 * 2 * 1 * c + 8 * c), "the row of K and V and the field, and the elements they overwrite, saved");
         narrow.StateBytes.Should().Be(2L * 256 * c * 2 + c * 8);
     }
 }

@@ -39,7 +39,7 @@ internal sealed class CallCounters
     /// <summary>Stream synchronizations.</summary>
     public int HostWaits { get; set; }
 
-    /// <summary>Device-to-device copies.</summary>
+    /// <summary>Device-to-device copies (0 today: the commit saves what it overwrites in its own launch).</summary>
     public int DeviceCopies { get; set; }
 
     /// <summary>Device bytes read by the launches.</summary>

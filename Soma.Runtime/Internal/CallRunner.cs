@@ -11,10 +11,11 @@ namespace Soma.Internal;
 /// </summary>
 /// <remarks>
 /// A call of one pass (every decode, short prompts) enqueues its upload, kernels, save and commit in
-/// <see cref="Run"/> and waits for nothing: the call waits once at its end (<see cref="LayerCall"/>). The save is
-/// enqueued before the commit on the same stream, so whatever fails (a launch, a later layer, the wait) the caller
-/// can put back what the commit overwrote (<see cref="Rollback"/>). A call of several passes commits each pass as it
-/// goes (the next pass reads the ring), so it saves first.
+/// <see cref="Run"/> and waits for nothing: the call waits once at its end (<see cref="LayerCall"/>). The commit
+/// saves what it overwrites in the same launch (<see cref="CommitSave"/>), so whatever fails after it is enqueued (a
+/// launch, a later layer, the wait) the caller can put it back with one restore launch (<see cref="Rollback"/>). A
+/// call of several passes commits each pass as it goes (the next pass reads the ring); each commit saves only what
+/// no earlier pass of the call wrote.
 /// </remarks>
 internal sealed class CallRunner : IDisposable
 {
@@ -47,7 +48,7 @@ internal sealed class CallRunner : IDisposable
         launcher = new PassLauncher(layer, weights, ringWindow, headsPerGroup, Counters);
         var shapes = engine.Shapes.ForStorage(o.WeightStorage ?? SomaStorageType.Float32, o.RingStorage);
         plans = new PlanCache(key => LaunchPlan.Create(shapes, o, layer.IsStandardAttention, headsPerGroup, key));
-        save = new CommitSave(engine, o.KvHeads * o.HeadDim, ringWindow, StorageTypes.Units(o.RingStorage));
+        save = new CommitSave(engine, o.KvHeads * o.HeadDim, ringWindow, StorageTypes.Units(o.RingStorage), !layer.IsStandardAttention);
         streams = new LayerStreams(engine.Accelerator);
     }
 
@@ -62,6 +63,9 @@ internal sealed class CallRunner : IDisposable
 
     /// <summary>The layer's launcher.</summary>
     public PassLauncher Launcher => launcher;
+
+    /// <summary>The save area the call's commits write what they overwrite into.</summary>
+    public CommitSave Save => save;
 
     /// <summary>Sessions whose state the runner saved for the call in progress (0: the call changed no state yet).</summary>
     public int SavedSessions => save.Sessions;
@@ -86,9 +90,9 @@ internal sealed class CallRunner : IDisposable
 
     /// <summary>
     /// Runs this layer's passes of a call for <paramref name="callSessions"/> (claimed by the caller). One pass: the
-    /// upload block, kernels, y's download when y is on the host, the save of what the commit overwrites and the commit,
+    /// upload block, kernels, y's download when y is on the host and the commit (which saves what it overwrites),
     /// all enqueued on <paramref name="stream"/> without waiting (the caller waits once, then <see cref="CopyOut"/>).
-    /// Several passes: saves what the commits overwrite, then runs and commits them in turn: pipelined over the
+    /// Several passes: runs and commits them in turn (each commit saving what the call had not yet overwritten): pipelined over the
     /// layer's streams for host rows (waiting as it goes), on <paramref name="stream"/> for device rows.
     /// </summary>
     /// <param name="callSessions">The call's sessions of this layer.</param>
@@ -112,14 +116,13 @@ internal sealed class CallRunner : IDisposable
 
         var passes = PassPlan.Split(slots.AsSpan(0, count), rows, positions.AsSpan(0, count), layer.Options.MaxChunkTokens);
         var ws = EnsureWorkspace(layer.Options.MaxChunkTokens, Math.Min(count, layer.Options.MaxChunkTokens));
+        save.Begin(store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
         if (io.OnDevice)
         {
-            Counters.DeviceCopies += save.Take(stream, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
             RunOnDevice(ws, store, passes, io.DeviceX, io.DeviceY, stream, cancellation);
             return io.DeviceY;
         }
 
-        Counters.DeviceCopies += save.Take(streams.Compute, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
         new PipelinedCall(this, ws, store, passes).Run(io.HostX, io.HostY, cancellation);
         return default;
     }
@@ -171,8 +174,8 @@ internal sealed class CallRunner : IDisposable
 
     /// <summary>
     /// Test hook: the device work of this layer's part of its last one-pass call alone, as the allocation baseline of
-    /// a decode step: its upload block as packed, the plan's launches, y's download, the commit save's copies, the
-    /// commit launch and one wait, without claims, checks, packing, counters or telemetry. Writes the sessions' state
+    /// a decode step: its upload block as packed, the plan's launches, y's download, the commit launch (with its
+    /// save) and one wait, without claims, checks, packing, counters or telemetry. Writes the sessions' state
     /// again (a test measures with it and discards them).
     /// </summary>
     /// <param name="session">A session of the last call's pool.</param>
@@ -193,8 +196,8 @@ internal sealed class CallRunner : IDisposable
             ws.First.Download(stream, length);
         }
 
-        save.Take(stream, store, pass.Slots, pass.First, pass.Rows);
-        launcher.Commit(ws, ws.First, store, pass, plan, stream);
+        save.Begin(store, pass.Slots, pass.First, pass.Rows);
+        launcher.Commit(ws, ws.First, store, pass, plan, stream, save);
         if (wait)
         {
             stream.Synchronize();
@@ -293,7 +296,7 @@ internal sealed class CallRunner : IDisposable
 
     /// <summary>
     /// Enqueues a one-pass call on <paramref name="stream"/>: one upload (metadata, and x when on the host), kernels,
-    /// y's download when on the host, the save of exactly what the commit overwrites, the commit. Waits for nothing.
+    /// y's download when on the host, the commit (saving exactly what it overwrites). Waits for nothing.
     /// </summary>
     private ArrayView<float> RunOnePass(Workspace ws, StateStore store, PassPlan pass, CallIo io, AcceleratorStream stream)
     {
@@ -313,8 +316,8 @@ internal sealed class CallRunner : IDisposable
         }
 
         int count = pass.Slots.Length;
-        Counters.DeviceCopies += save.Take(stream, store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
-        launcher.Commit(ws, block, store, pass, plan, stream);
+        save.Begin(store, slots.AsSpan(0, count), positions.AsSpan(0, count), rows);
+        launcher.Commit(ws, block, store, pass, plan, stream, save);
         return y;
     }
 
@@ -355,7 +358,7 @@ internal sealed class CallRunner : IDisposable
                 at = block.Select(pass, at);
                 long offset = (long)pass.Offset * d, length = (long)pass.Tokens * d;
                 launcher.Launch(ws, block, x.SubView(offset, length), y.SubView(offset, length), store, pass, plan, stream);
-                launcher.Commit(ws, block, store, pass, plan, stream);
+                launcher.Commit(ws, block, store, pass, plan, stream, save);
             }
         }
     }
@@ -375,7 +378,7 @@ internal sealed class CallRunner : IDisposable
         workspace = created;
 
         // The commit save of a one-pass call of the workspace's size is allocated with it, not by the call.
-        save.Reserve(Math.Min((long)created.Rows, (long)created.Segments * ringWindow), created.Segments);
+        save.Reserve(created.Rows, created.Segments);
         Log.WorkspaceGrows(engine.LayerLogger, created.Rows, created.Segments);
         return created;
     }

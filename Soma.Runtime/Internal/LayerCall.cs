@@ -5,7 +5,7 @@ namespace Soma.Internal;
 
 /// <summary>
 /// The one call path of layers and models: claims every session, enters each layer in order, runs its passes
-/// (<see cref="CallRunner.Run"/>, which enqueues the save of what its commits overwrite before them), waits once,
+/// (<see cref="CallRunner.Run"/>, whose commits save what they overwrite), waits once,
 /// then advances the positions, or rolls every layer back. A layer call is a call through one layer; a model call goes through its layers in order, layer l's
 /// output being layer l+1's input.
 /// </summary>
@@ -13,9 +13,10 @@ namespace Soma.Internal;
 /// The sessions are claimed before the call waits for any layer, so a session busy with another call throws
 /// <see cref="InvalidOperationException"/> at once, and released only after the call has committed or rolled back
 /// in every layer (a session disposed meanwhile returns its slot then). Layers are entered in model order and held to
-/// the end. Each layer enqueues, on the call's one stream, the device copy of exactly what its commit overwrites and
-/// then the commit (<see cref="CommitSave"/>), so a failure anywhere (a launch, a later layer, cancellation, the
-/// final wait) restores every layer that saved, and a failure before any save changes nothing.
+/// the end. Each layer's commit, enqueued on the call's one stream, saves exactly what it overwrites in the same
+/// launch (<see cref="CommitSave"/>), so a failure anywhere after it (a launch, a later layer, cancellation, the
+/// final wait) restores every layer whose commit was enqueued, by one restore launch each, and a failure before any
+/// commit changes nothing.
 /// </remarks>
 internal static class LayerCall
 {

@@ -69,7 +69,7 @@ internal sealed class PassCost
     /// <summary>FLOPs of the pass's launches.</summary>
     public long Flops { get; private set; }
 
-    /// <summary>Device bytes the commit launch reads (and as many it writes).</summary>
+    /// <summary>Device bytes the commit launch reads (and as many it writes): the new rows and field, and the elements they overwrite, read and saved.</summary>
     public long CommitBytes { get; private set; }
 
     /// <summary>Index of the commit kernel in <see cref="KernelCatalog.All"/>.</summary>
@@ -134,7 +134,8 @@ internal sealed class PassCost
             cost.Add("linear-reduce", F * plan.OutPartial + F * d, F * n * d, outSlices * n * d);
         }
 
-        cost.CommitBytes = r * 2 * g * key.CommitRows * c + (plan.Field ? Dbl * g * c : 0);
+        // Read: the rows and field, and the elements they overwrite; written: those, and the overwritten ones saved.
+        cost.CommitBytes = 2 * (r * 2 * g * key.CommitRows * c + (plan.Field ? Dbl * g * c : 0));
         return cost;
     }
 

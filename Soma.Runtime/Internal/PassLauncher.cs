@@ -93,14 +93,18 @@ internal sealed class PassLauncher
             plan.AttentionSplits);
     }
 
-    /// <summary>Enqueues the commit of one pass: ring entries and field into the sessions' slots (the only state write).</summary>
+    /// <summary>
+    /// Enqueues the commit of one pass: ring entries and field into the sessions' slots (the only state write), each
+    /// overwritten element saved first by the same launch; the save holds the pass once the launch is enqueued.
+    /// </summary>
     /// <param name="ws">The scratch the pass's kernels wrote (rotated keys, values, field after each segment).</param>
     /// <param name="io">The pass's upload block (its metadata).</param>
     /// <param name="store">The sessions' state.</param>
     /// <param name="pass">Which rows of which sessions.</param>
     /// <param name="plan">The pass's launches.</param>
     /// <param name="stream">The stream the pass ran on.</param>
-    public void Commit(Workspace ws, PassIo io, StateStore store, PassPlan pass, LaunchPlan plan, AcceleratorStream stream)
+    /// <param name="save">The call's save area: the commit saves there what it overwrites (<see cref="CommitSave"/>).</param>
+    public void Commit(Workspace ws, PassIo io, StateStore store, PassPlan pass, LaunchPlan plan, AcceleratorStream stream, CommitSave save)
     {
         layer.OnStage(Stage.Commit);
         counters.AddCommit(plan.Cost);
@@ -111,6 +115,8 @@ internal sealed class PassLauncher
             RingK = store.RingK.View, RingV = store.RingV.View, Field = store.Field.View, Channels = channels, Units = store.Units, Window = ringWindow,
             RowsPerSegment = plan.Key.CommitRows, WriteField = plan.Field ? 1 : 0,
         };
-        engine.Kernels.Commit.Launch(stream, plan.CommitConfig, commit);
+        engine.Kernels.Commit.Launch(stream, plan.CommitConfig, save.Bind(commit, pass));
+        save.Committed(pass);
+        layer.OnStage(Stage.Committed);
     }
 }

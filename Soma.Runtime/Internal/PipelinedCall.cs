@@ -3,8 +3,8 @@ namespace Soma.Internal;
 /// <summary>
 /// A call of several passes, pipelined over the layer's three streams: while pass i computes, pass i+1's rows are
 /// uploaded and pass i-1's output is downloaded, each through its own <see cref="PassIo"/> set (two alternate).
-/// Each pass commits right after its kernels, because the next pass reads the ring it writes; the runner saved what the
-/// commits overwrite before the first (<see cref="CommitSave"/>), so a failed call still changes nothing.
+/// Each pass commits right after its kernels, because the next pass reads the ring it writes; each commit saves what
+/// no earlier pass of the call overwrote (<see cref="CommitSave"/>), so a failed call still changes nothing.
 /// </summary>
 /// <remarks>
 /// Order per pass i: wait for upload i (its block: metadata and rows); enqueue kernels and commit i on the compute
@@ -55,7 +55,7 @@ internal sealed class PipelinedCall(CallRunner runner, Workspace ws, StateStore 
             upload.Synchronize();
             counters.HostWaits++;
             runner.Launcher.Launch(ws, io, io.X(pass.Tokens * d), io.YView(pass.Tokens * d), store, pass, plan, compute);
-            runner.Launcher.Commit(ws, io, store, pass, plan, compute);
+            runner.Launcher.Commit(ws, io, store, pass, plan, compute, runner.Save);
             if (i + 1 < passes.Count)
             {
                 layer.OnStage(Stage.Upload);

@@ -30,4 +30,6 @@ internal enum Stage
 
     /// <summary>"commit": ring entries and field written into the sessions' slots (the only state write).</summary>
     Commit,
+    /// <summary>"committed": after the commit launch is enqueued (it enqueues nothing: a fault here follows the commit).</summary>
+    Committed,
 }

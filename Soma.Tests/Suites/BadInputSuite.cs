@@ -217,9 +217,10 @@ public abstract class BadInputSuite
         var before = session.DownloadState();
         layer.BeforeStage = s =>
         {
-            if (s == "commit")
+            if (s == "committed")
             {
-                // A commit that fails part-way: the rows it writes and the field already hold other values.
+                // A commit that fails part-way: it is enqueued (so it saved what it overwrote), and the rows it writes
+                // and the field hold other values.
                 var (ringK, ringV, field) = session.DownloadState();
                 int channels = o.KvHeads * o.HeadDim;
                 for (int t = 0; t < rows; t++)

@@ -528,7 +528,8 @@ public abstract class KernelSuite : IDisposable
         {
             Segments = Segments(segSlot, segStart, segLength, segFirst), KRotated = Upload(k).View.Cast<ushort>(), V = Upload(v).View.Cast<ushort>(),
             Final = Upload(final).View, RingK = ringK.View.Cast<ushort>(), RingV = ringV.View.Cast<ushort>(), Field = field.View, Channels = channels, Units = 2,
-            Window = window, RowsPerSegment = window, WriteField = 1,
+            Window = window, RowsPerSegment = window, WriteField = 1, SaveK = Alloc<float>(2 * window * channels).View.Cast<ushort>(),
+            SaveV = Alloc<float>(2 * window * channels).View.Cast<ushort>(), SaveField = Alloc<double>(2 * channels).View, SaveNext = 4,
         };
         Engine.Kernels.Commit.Launch(stream, Engine.Shapes.Elements("commit", slots * window * channels), commit);
 

@@ -11,7 +11,7 @@ namespace Soma.Tests.Suites;
 /// OpenCL) backends of ILGPU allocate per launch and copy themselves (the CPU accelerator's task object of each
 /// launch is as large as the kernel's parameters), so there a step is compared with its baseline: the same ILGPU work
 /// issued directly (<c>CallRunner.ReplayLastPass</c>: the step's upload block, the plan's launches, the download,
-/// the commit save's copies, the commit launch and one wait, without the call machinery around them). Measured with
+/// the commit launch (which saves what it overwrites) and one wait, without the call machinery around them). Measured with
 /// <see cref="GC.GetAllocatedBytesForCurrentThread"/>; the least of a few rounds of each, so that a rare allocation
 /// inside ILGPU cannot fail the test while one byte a step of Soma's own always does.
 /// </summary>
