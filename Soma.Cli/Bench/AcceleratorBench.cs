@@ -33,9 +33,9 @@ internal sealed class AcceleratorBench
         var fidelity = Step(progress, $"{label}: fidelity", plan.FidelityLengths.Length * 2, Fidelity);
         var decode = Step(progress, $"{label}: decode vs history", plan.Histories.Length, Decode);
         var prefill = Step(progress, $"{label}: prefill", plan.PrefillLengths.Length, Prefill);
+        // The standard baseline's KV cache holds its keys and values in the same storage type as Soma's ring.
         var memory = plan.Histories.Select(n => new MemoryRecord(
-            n, Shape.StateBytes, 2 * n * Shape.KvHeads * Shape.HeadDim * sizeof(float),
-            2.0 * n * Shape.KvHeads * Shape.HeadDim * sizeof(float) / Shape.StateBytes)).ToList();
+            n, Shape.StateBytes, n * Measure.KvRowBytes(Shape), (double)(n * Measure.KvRowBytes(Shape)) / Shape.StateBytes)).ToList();
         var batch = Step(progress, $"{label}: batched decode", plan.Batches.Length, Batch);
         var capacity = Capacity();
         var model = Step(progress, $"{label}: whole model ({plan.Decoder.Name})", ModelBench.Units, new ModelBench(engine, plan, seed).Run);
@@ -314,7 +314,7 @@ internal sealed class AcceleratorBench
         foreach (long n in new long[] { 4096, 65536 })
         {
             long soma = budget / Shape.StateBytes;
-            long standard = budget / (2 * n * Shape.KvHeads * Shape.HeadDim * sizeof(float));
+            long standard = budget / (n * Measure.KvRowBytes(Shape));
             result.Add(new CapacityRecord(n, budget, soma, standard, standard > 0 ? (double)soma / standard : double.PositiveInfinity, measured));
         }
 
@@ -347,8 +347,10 @@ internal sealed class AcceleratorBench
 
         var m = memory[^1];
         double ideal = (double)m.History / Shape.Window;
-        // KV cache 2 n Hkv dh fp32 against ring 2 W Hkv dh fp32 plus the fp64 field Hkv dh: n / (W + 1).
-        double bound = 2.0 * sizeof(float) * m.History / (2.0 * sizeof(float) * Shape.Window + sizeof(double));
+        // KV cache 2 n Hkv dh of b bytes against ring 2 W Hkv dh of b bytes plus the fp64 field Hkv dh: 2bn / (2bW + 8)
+        // (n / (W + 1) in fp32, n / (W + 2) with a 16-bit ring).
+        int b = Soma.Internal.StorageTypes.Bytes(Shape.RingStorage);
+        double bound = 2.0 * b * m.History / (2.0 * b * Shape.Window + sizeof(double));
         targets.Add(new TargetRecord(
             $"Memory ratio at {m.History}", $"{m.Ratio:F1}x", $"n/W = {ideal:F1}x less the field's share ({bound:F1}x)", Math.Abs(m.Ratio - bound) < 1e-6 * bound));
         return targets;

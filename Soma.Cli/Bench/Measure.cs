@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Soma;
+using Soma.Internal;
 
 namespace Soma.Cli.Bench;
 
@@ -80,15 +81,23 @@ internal static class Measure
     }
 
     /// <summary>
-    /// Bytes a decode step must read: the fp32 projection weights and biases, plus the attention state it reads
-    /// (Soma: the min(n, W) fp32 ring rows and the fp64 field; standard: all n cached rows).
+    /// Bytes a decode step must read: the projection weights in their storage type and the fp32 biases, plus the
+    /// attention state it reads in the ring's storage type (Soma: the min(n, W) ring rows and the fp64 field; standard:
+    /// all n cached rows).
     /// </summary>
     public static long DecodeBytes(SomaLayerOptions o, long history, bool standard)
     {
         long d = o.ModelDim, q = o.Heads * o.HeadDim, kv = o.KvHeads * o.HeadDim;
-        long weights = (d * (q + 2 * kv) + q * d + (q + 2 * kv) + d) * sizeof(float);
+        long weights = (d * (q + 2 * kv) + q * d) * StorageTypes.Bytes(o.WeightStorage ?? SomaStorageType.Float32) + ((q + 2 * kv) + d) * sizeof(float);
         long rows = standard ? history + 1 : Math.Min(history + 1, o.Window);
-        long state = 2 * rows * kv * sizeof(float) + (standard ? 0 : kv * sizeof(double));
+        long state = rows * KvRowBytes(o) + (standard ? 0 : kv * sizeof(double));
         return weights + state;
     }
+
+    /// <summary>
+    /// Bytes of one token's keys and values, 2 Hkv dh elements in the ring's storage type: a standard KV cache row (the
+    /// baseline stores its cache in the same type as Soma's ring).
+    /// </summary>
+    /// <param name="o">The layer's options.</param>
+    public static long KvRowBytes(SomaLayerOptions o) => 2L * o.KvHeads * o.HeadDim * StorageTypes.Bytes(o.RingStorage);
 }
