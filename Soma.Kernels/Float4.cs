@@ -14,25 +14,4 @@ internal struct Float4
     public float Z;
     /// <summary>Element 3.</summary>
     public float W;
-
-    /// <summary>Element <paramref name="j"/> (0..3).</summary>
-    /// <param name="j">The element.</param>
-    public readonly float Get(int j) => j switch
-    {
-        0 => X,
-        1 => Y,
-        2 => Z,
-        _ => W,
-    };
-
-    /// <summary>this += <paramref name="x"/> * <paramref name="w"/>, element by element.</summary>
-    /// <param name="x">The input element.</param>
-    /// <param name="w">Four weights.</param>
-    public void Add(float x, Float4 w)
-    {
-        X += x * w.X;
-        Y += x * w.Y;
-        Z += x * w.Z;
-        W += x * w.W;
-    }
 }

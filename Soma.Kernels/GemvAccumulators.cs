@@ -48,14 +48,14 @@ internal struct GemvAccumulators
         S3 += Input(a, 3, k) * w;
     }
 
-    /// <summary>The warp's totals of rows 0 .. <paramref name="rows"/> - 1 (shuffle-down tree), in lane 0; every lane of the warp must call it.</summary>
+    /// <summary>The warp's totals of rows 0 .. <paramref name="rows"/> - 1 (<see cref="WarpReduce.Sum"/>: in every lane; lane 0 writes them); every lane of the warp must call it.</summary>
     /// <param name="rows">The launch's rows (the same for the whole warp).</param>
     public readonly GemvAccumulators WarpSums(int rows) => new()
     {
-        S0 = WarpSum(S0),
-        S1 = rows > 1 ? WarpSum(S1) : 0f,
-        S2 = rows > 2 ? WarpSum(S2) : 0f,
-        S3 = rows > 3 ? WarpSum(S3) : 0f,
+        S0 = WarpReduce.Sum(S0),
+        S1 = rows > 1 ? WarpReduce.Sum(S1) : 0f,
+        S2 = rows > 2 ? WarpReduce.Sum(S2) : 0f,
+        S3 = rows > 3 ? WarpReduce.Sum(S3) : 0f,
     };
 
     /// <summary>Row <paramref name="r"/>'s sum.</summary>
@@ -67,17 +67,6 @@ internal struct GemvAccumulators
         2 => S2,
         _ => S3,
     };
-
-    /// <summary>Lane 0 gets the sum of <paramref name="value"/> over the warp (read at run time: any power-of-two warp size, 1 included).</summary>
-    private static float WarpSum(float value)
-    {
-        for (int offset = Warp.WarpSize / 2; offset > 0; offset /= 2)
-        {
-            value += Warp.ShuffleDown(value, offset);
-        }
-
-        return value;
-    }
 
     /// <summary>x[r, k..k+3] . w, or 0 past the launch's rows.</summary>
     private static float Dot(ProjectionArgs a, int r, int k, Float4 w)

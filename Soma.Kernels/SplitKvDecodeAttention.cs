@@ -104,7 +104,7 @@ internal static class SplitKvDecodeAttention
                             dot += Dot(shared, r * dh, c, rows.ReadQuad(kv.K, kv.RingK, keyPos, row + c));
                         }
 
-                        dot = WarpSum(dot);
+                        dot = WarpReduce.Sum(dot);
                         if (lane == 0)
                         {
                             shared[pBase + r * tk + jj] = a.Scale * dot;
@@ -124,7 +124,7 @@ internal static class SplitKvDecodeAttention
                     }
 
                     var state = new OnlineSoftmax(shared[maxBase + r], shared[sumBase + r]);
-                    float correction = state.Rescale(XMath.Max(state.Max, WarpMax(tileMax)));
+                    float correction = state.Rescale(XMath.Max(state.Max, WarpReduce.Max(tileMax)));
                     float sum = 0f;
                     for (int jj = lane; jj < chunk; jj += ws)
                     {
@@ -133,7 +133,7 @@ internal static class SplitKvDecodeAttention
                         sum += p;
                     }
 
-                    sum = WarpSum(sum);
+                    sum = WarpReduce.Sum(sum);
                     if (lane == 0)
                     {
                         shared[maxBase + r] = state.Max;
@@ -273,27 +273,5 @@ internal static class SplitKvDecodeAttention
         shared[i + 1] += p * v.Y;
         shared[i + 2] += p * v.Z;
         shared[i + 3] += p * v.W;
-    }
-
-    /// <summary>The sum of <paramref name="value"/> over the warp's lanes, in every lane (butterfly; power-of-two warp size).</summary>
-    private static float WarpSum(float value)
-    {
-        for (int offset = Warp.WarpSize / 2; offset > 0; offset /= 2)
-        {
-            value += Warp.ShuffleXor(value, offset);
-        }
-
-        return value;
-    }
-
-    /// <summary>The max of <paramref name="value"/> over the warp's lanes, in every lane.</summary>
-    private static float WarpMax(float value)
-    {
-        for (int offset = Warp.WarpSize / 2; offset > 0; offset /= 2)
-        {
-            value = XMath.Max(value, Warp.ShuffleXor(value, offset));
-        }
-
-        return value;
     }
 }
